@@ -1,0 +1,33 @@
+# The two commands a newcomer needs: `make tutorial` and `make test`.
+# Both create .venv if missing, install the pinned dependencies and this package
+# (editable), and generate the default data if it is missing.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup data tutorial test lab bench
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] < (3, 13) else "guneamp needs Python 3.11 or 3.12; set PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+data: setup
+	$(BIN)/guneamp synth
+
+tutorial: data
+	$(BIN)/guneamp tutorial
+
+test: data
+	$(BIN)/python -m pytest
+
+lab: data
+	$(BIN)/jupyter lab notebooks

@@ -1,0 +1,52 @@
+"""Where the course keeps its files.
+
+Notebooks never use relative paths such as ``'../data'``: those break when papermill
+runs a notebook from another folder. They ask this module instead. The project root is
+the folder that holds ``pyproject.toml`` above this package (an editable install keeps
+the package inside the checkout); ``GUNEAMP_HOME`` overrides it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def project_root() -> Path:
+    env = os.environ.get("GUNEAMP_HOME")
+    if env:
+        return Path(env).expanduser().resolve()
+    candidate = _PACKAGE_DIR.parent
+    if (candidate / "pyproject.toml").exists():
+        return candidate
+    # Installed as a normal (non-editable) package: fall back to the working directory.
+    return Path.cwd().resolve()
+
+
+def data_dir() -> Path:
+    return project_root() / "data"
+
+
+def graphs_dir() -> Path:
+    return project_root() / "graphs"
+
+
+def runs_dir() -> Path:
+    return project_root() / "runs"
+
+
+def notebooks_dir() -> Path:
+    return project_root() / "notebooks"
+
+
+def build_dir() -> Path:
+    return project_root() / "build"
+
+
+def shared_data_dir() -> Path | None:
+    """The real recordings in ``../shared/data`` next to the checkout, if present."""
+    env = os.environ.get("GUNEAMP_SHARED_DATA")
+    path = Path(env) if env else project_root().parent / "shared" / "data"
+    return path if path.is_dir() else None

@@ -1,0 +1,62 @@
+import math
+import warnings
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from guneamp_lib import paths
+
+
+@pytest.fixture
+def shared_data():
+    d = paths.shared_data_dir()
+    if d is None:
+        pytest.skip("../shared/data is not present next to the checkout")
+    return d
+
+
+def write(path, x, sr=44100, subtype="FLOAT"):
+    sf.write(str(path), np.asarray(x, dtype=np.float32), sr, subtype=subtype)
+    return path
+
+
+def toy_amp(x: np.ndarray) -> np.ndarray:
+    """A small amp with memory: drive, asymmetric clip, one-pole low-pass."""
+    from scipy.signal import lfilter
+
+    y = np.tanh(4.0 * x + 0.1) - np.tanh(0.1)
+    return lfilter([0.3], [1.0, -0.7], y).astype(np.float32)
+
+
+def toy_di(seconds=3.0, sr=44100, seed=0) -> np.ndarray:
+    """Decaying harmonic notes with gaps: enough like a DI for fast tests."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sr)
+    x = np.zeros(n, dtype=np.float64)
+    t = np.arange(int(0.4 * sr)) / sr
+    for start in range(0, n - t.size, int(0.3 * sr)):
+        f = rng.uniform(82, 660)
+        note = sum(np.sin(2 * np.pi * f * k * t) / k for k in range(1, 6)) * np.exp(-t * rng.uniform(3, 12))
+        x[start : start + t.size] += rng.uniform(0.2, 1.0) * note
+    return (x / np.abs(x).max()).astype(np.float32)
+
+
+@pytest.fixture
+def toy_pair(tmp_path):
+    x = toy_di()
+    y = toy_amp(x)
+    ir = np.zeros(256, dtype=np.float32)
+    ir[0] = 1.0
+    ir[1:] = 0.5 * np.exp(-np.arange(255) / 20.0) * np.cos(np.arange(255) * 0.3)
+    from scipy.signal import fftconvolve
+
+    y_cab = fftconvolve(y, ir)[: y.size].astype(np.float32)
+    return {
+        "clean": write(tmp_path / "clean.wav", x),
+        "amp_direct": write(tmp_path / "amp_direct.wav", y / np.abs(y).max() * 0.9),
+        "amp": write(tmp_path / "amp.wav", y_cab / np.abs(y_cab).max() * 0.9),
+        "cab_ir": write(tmp_path / "cab_ir.wav", ir / np.abs(ir).max()),
+        "dir": tmp_path,
+    }
