@@ -191,6 +191,26 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def _zero_peak_timestamp(path: Path) -> None:
+    """libsndfile stamps float WAVs with the time of writing (PEAK chunk); zero it so
+    the same audio always gives the same bytes."""
+    with path.open("r+b") as f:
+        head = f.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return
+        pos, size = 12, path.stat().st_size
+        while pos + 8 <= size:
+            f.seek(pos)
+            cid, csize = f.read(4), struct.unpack("<I", f.read(4))[0]
+            if cid == b"PEAK":
+                f.seek(pos + 8 + 4)  # after the chunk's version field
+                f.write(b"\0\0\0\0")
+                return
+            if cid == b"data":
+                return
+            pos += 8 + csize + (csize & 1)
+
+
 def save_wav(
     path: str | os.PathLike,
     audio: torch.Tensor | np.ndarray,
@@ -217,6 +237,7 @@ def save_wav(
     os.close(fd)
     try:
         sf.write(tmp, audio, int(sr), subtype=subtype, format="WAV")
+        _zero_peak_timestamp(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
