@@ -24,7 +24,7 @@ data: setup
 	$(BIN)/guneamp synth
 
 tutorial: data
-	$(BIN)/guneamp tutorial
+	$(BIN)/guneamp course
 
 test: data
 	$(BIN)/python -m pytest

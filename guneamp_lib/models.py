@@ -5,6 +5,11 @@ output sample ``t`` depends only on input samples ``<= t`` (causality: a real am
 cannot react to notes that have not been played yet). That one rule makes training on
 long segments, windowed prediction and block-by-block streaming the same computation.
 
+Convolutional models are built from :class:`CausalConv1d` and pointwise operations
+only, so they stream block by block by switching those layers to streaming mode.
+Recurrent models (receptive field ``math.inf``) provide
+``forward_stateful(x, state) -> (y, state)`` instead.
+
 ``SeedCNN`` is the design's network. The design pads each convolution symmetrically
 (``padding=dilation``), which lets every output see ``dilation`` samples of the
 future; here all padding goes on the left instead. Its receptive field is
@@ -23,14 +28,30 @@ from torch.nn import functional as F
 
 
 class CausalConv1d(nn.Conv1d):
-    """A 1-D convolution padded on the left only, so no output sees the future."""
+    """A 1-D convolution padded on the left only, so no output sees the future.
+
+    In streaming mode (``streaming = True``) the left padding is replaced by the last
+    ``left_pad`` input samples of the previous call, so a signal fed block by block
+    gives the same output as the whole signal at once. ``reset_state()`` forgets them.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1, bias: bool = True):
         super().__init__(in_channels, out_channels, kernel_size, dilation=dilation, bias=bias)
         self.left_pad = dilation * (kernel_size - 1)
+        self.streaming = False
+        self._history: torch.Tensor | None = None
+
+    def reset_state(self) -> None:
+        self._history = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(F.pad(x, (self.left_pad, 0)))
+        if not self.streaming:
+            return super().forward(F.pad(x, (self.left_pad, 0)))
+        if self._history is None or self._history.shape[:2] != x.shape[:2]:
+            self._history = x.new_zeros(x.shape[0], x.shape[1], self.left_pad)
+        xp = torch.cat([self._history, x], dim=-1)
+        self._history = xp[..., xp.shape[-1] - self.left_pad :].detach()
+        return super().forward(xp)
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -123,3 +144,4 @@ def measure_receptive_field(model: nn.Module, length: int | None = None) -> int:
         model.train(was)
     nz = torch.nonzero(x.grad[0, 0].abs() > 0).flatten()
     return int(n - nz.min().item())
+from . import lstm, wavenet  # noqa: E402,F401  (registers "lstm" and "wavenet" in MODELS)

@@ -4,6 +4,10 @@ Notebooks never use relative paths such as ``'../data'``: those break when paper
 runs a notebook from another folder. They ask this module instead. The project root is
 the folder that holds ``pyproject.toml`` above this package (an editable install keeps
 the package inside the checkout); ``GUNEAMP_HOME`` overrides it.
+
+``GUNEAMP_OUT``, when set, redirects everything the course *writes* (graphs, trained
+models, rendered audio) to another folder, so the test suite can run the notebooks
+without replacing the learner's graphs and models; inputs are still read from ``data/``.
 """
 
 from __future__ import annotations
@@ -29,12 +33,25 @@ def data_dir() -> Path:
     return project_root() / "data"
 
 
+def _output_root() -> Path | None:
+    env = os.environ.get("GUNEAMP_OUT")
+    return Path(env).expanduser().resolve() if env else None
+
+
 def graphs_dir() -> Path:
-    return project_root() / "graphs"
+    out = _output_root()
+    return out / "graphs" if out else project_root() / "graphs"
 
 
 def runs_dir() -> Path:
-    return project_root() / "runs"
+    out = _output_root()
+    return out / "runs" if out else project_root() / "runs"
+
+
+def rendered_dir() -> Path:
+    """Where rendered audio goes: ``data/`` next to the inputs, unless redirected."""
+    out = _output_root()
+    return out / "data" if out else data_dir()
 
 
 def notebooks_dir() -> Path:

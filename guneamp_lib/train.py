@@ -1,0 +1,219 @@
+"""Training on long causal segments, with the cabinet inside the loss (notebook 06).
+
+Each step draws a batch of random segments from the training part of the recording.
+A segment is run through the network at the oversampled rate, brought back to the file
+rate and, when the target was recorded through a cabinet, convolved with the cabinet
+IR; the designed loss then compares it with the recording. Every segment starts with
+enough extra input (context) to fill the network's receptive field, the downsampler's
+filter and the IR, and the loss ignores those first samples, so segment borders never
+teach the network anything false. Validation runs the same path over the held-out part
+of the recording.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from .cabinet import fft_convolve, ir_energy_length
+from .checkpoints import Checkpoint, save_checkpoint
+from .data import TrainingData
+from .errors import GuneampError
+from .inference import predict
+from .losses import design_loss, esr
+from .models import build_model, count_parameters, receptive_field
+from .oversampling import downsample, oversample
+from .runtime import describe_device, pick_device, set_seed
+
+# torchaudio's downsampler reaches about 6 file-rate samples either side; 16 is safe.
+RESAMPLER_MARGIN = 16
+# Cabinet IR samples used inside the training loss: beyond 99.99% of its energy the
+# tail only costs time (validation and rendering always use the whole IR).
+IR_LOSS_ENERGY = 0.9999
+
+
+@dataclass
+class TrainConfig:
+    model: str = "seed_cnn"
+    model_kwargs: dict = field(default_factory=dict)
+    oversample: int = 8
+    window: int = 256
+    segment: int = 2048
+    batch_size: int = 8
+    learning_rate: float = 3e-3
+    epochs: int | None = None
+    time_budget_s: float | None = 120.0
+    steps_per_epoch: int | None = None
+    burn_in: int = 2048
+    seed: int = 0
+    device: str = "auto"
+    pre_emphasis: float = 0.95
+    pre_emphasis_weight: float = 0.5
+    grad_clip: float = 1.0
+
+    def __post_init__(self):
+        if self.epochs is None and self.time_budget_s is None:
+            raise GuneampError("give a number of epochs, a time budget, or both")
+        if self.epochs is not None and self.epochs < 1:
+            raise GuneampError("epochs must be at least 1")
+        if self.time_budget_s is not None and self.time_budget_s <= 0:
+            raise GuneampError("the time budget must be positive")
+
+
+@dataclass
+class TrainResult:
+    model: torch.nn.Module
+    history: list[dict]
+    best_val_esr: float
+    checkpoint: Checkpoint
+    best_path: Path | None
+    last_path: Path | None
+    device: str
+
+
+def _context(model: torch.nn.Module, cfg: TrainConfig, ir_len: int) -> int:
+    """File-rate samples of input each segment needs before its first scored sample."""
+    rf = receptive_field(model)
+    model_ctx = math.ceil((rf - 1) / cfg.oversample) if math.isfinite(rf) else cfg.burn_in
+    return model_ctx + RESAMPLER_MARGIN + max(ir_len - 1, 0)
+
+
+def forward_segments(model, x_os: torch.Tensor, factor: int, ir: torch.Tensor | None, context: int, length: int):
+    """Network at the oversampled rate -> file rate -> cabinet; the scored part only."""
+    y = model(x_os.unsqueeze(1))[:, 0]
+    y = downsample(y, factor)
+    if ir is not None:
+        y = fft_convolve(y, ir)[..., : y.shape[-1]]
+    return y[:, context : context + length]
+
+
+def check_fit(model: torch.nn.Module, data: TrainingData, cfg: TrainConfig) -> None:
+    """Refuse, with a clear message, a recording too short for this model and set-up."""
+    rf = receptive_field(model)
+    rf_file = math.ceil(rf / cfg.oversample) if math.isfinite(rf) else cfg.burn_in
+    need = max(rf_file, math.ceil(cfg.window / cfg.oversample)) + 1
+    if data.n_val < need or data.n_train < need:
+        raise GuneampError(
+            f"the recording is too short for this model: {data.clean.numel()} samples, split into "
+            f"{data.n_train} for training and {data.n_val} held out, but each part needs at least {need} "
+            f"(the model's receptive field and window). Record at least a few seconds."
+        )
+
+
+def evaluate(model, data: TrainingData, cfg: TrainConfig, start: int | None = None, end: int | None = None) -> dict:
+    """Loss and ESR of the model on ``[start, end)`` (default: the held-out part), exactly."""
+    start = data.val_start if start is None else start
+    end = data.clean.numel() if end is None else end
+    ctx = _context(model, cfg, 0 if data.ir is None else data.ir.numel())
+    a = max(start - ctx, 0)
+    pred = predict(model, data.clean[a:end], cfg.oversample, data.ir)[start - a :]
+    target = data.target[start:end]
+    loss = design_loss(pred, target, cfg.pre_emphasis, cfg.pre_emphasis_weight).item()
+    return {"loss": loss, "esr": esr(target, pred), "prediction": pred}
+
+
+def train(
+    data: TrainingData,
+    cfg: TrainConfig,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+    callback: Callable[[list[dict]], None] | None = None,
+    model: torch.nn.Module | None = None,
+) -> TrainResult:
+    """Train ``cfg.model`` on ``data``; save ``best.pt`` and ``last.pt`` in ``out_dir``."""
+    set_seed(cfg.seed)
+    device = pick_device(cfg.device)
+    model = (model or build_model(cfg.model, **cfg.model_kwargs)).to(device)
+    check_fit(model, data, cfg)
+    gen = torch.Generator().manual_seed(cfg.seed)
+
+    F = cfg.oversample
+    ir_loss = None
+    if data.ir is not None:
+        ir_loss = data.ir[: ir_energy_length(data.ir, IR_LOSS_ENERGY)].to(device)
+    ctx = _context(model, cfg, 0 if ir_loss is None else ir_loss.numel())
+    L = min(cfg.segment, data.n_train)
+    span = ctx + L + RESAMPLER_MARGIN
+    # Zeros before the recording stand for the silence the amp heard before it started.
+    clean_os = oversample(data.clean[: data.val_start + RESAMPLER_MARGIN], F)
+    padded = torch.cat([torch.zeros(ctx * F), clean_os, torch.zeros(RESAMPLER_MARGIN * F)]).to(device)
+    target = data.target.to(device)
+    n_starts = data.n_train - L + 1
+    steps_per_epoch = cfg.steps_per_epoch or max(1, data.n_train // (L * cfg.batch_size))
+    total_steps = cfg.epochs * steps_per_epoch if cfg.epochs else None
+    offsets_os = torch.arange(span * F, device=device)
+    offsets = torch.arange(L, device=device)
+
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
+    out_dir = Path(out_dir) if out_dir else None
+    history: list[dict] = []
+    best = math.inf
+    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    best_path = last_path = None
+    meta = {"config": asdict(cfg), "parameters": count_parameters(model), "device": describe_device(device)}
+
+    def make_ckpt() -> Checkpoint:
+        return Checkpoint(model, cfg.model, data.sample_rate, F, max(cfg.window, 1),
+                          None if data.ir is None else data.ir.cpu(), data.target_kind, history, meta)
+
+    t0 = time.perf_counter()
+    step = 0
+    bar = tqdm(total=total_steps, desc=f"training {cfg.model}", unit="step", disable=not progress)
+    done = False
+    epoch = 0
+    while not done:
+        epoch += 1
+        model.train()
+        losses = []
+        for _ in range(steps_per_epoch):
+            frac = step / total_steps if total_steps else 0.0
+            if cfg.time_budget_s:
+                frac = max(frac, (time.perf_counter() - t0) / cfg.time_budget_s)
+            # Cosine decay over the run (in steps or in time, whichever ends first).
+            for g in opt.param_groups:
+                g["lr"] = cfg.learning_rate * 0.5 * (1.0 + math.cos(math.pi * min(frac, 1.0)))
+            starts = torch.randint(0, n_starts, (cfg.batch_size,), generator=gen).to(device)
+            x = padded[starts[:, None] * F + offsets_os]
+            y = target[starts[:, None] + offsets]
+            pred = forward_segments(model, x, F, ir_loss, ctx, L)
+            loss = design_loss(pred, y, cfg.pre_emphasis, cfg.pre_emphasis_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            losses.append(loss.item())
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.4g}")
+            out_of_time = cfg.time_budget_s is not None and time.perf_counter() - t0 >= cfg.time_budget_s
+            if out_of_time or (total_steps and step >= total_steps):
+                done = True
+                break
+        model.eval()
+        with torch.no_grad():
+            val = evaluate(model, data, cfg)
+        history.append({
+            "epoch": epoch, "step": step, "train_loss": sum(losses) / len(losses),
+            "val_loss": val["loss"], "val_esr": val["esr"], "seconds": time.perf_counter() - t0,
+        })
+        bar.set_postfix(loss=f"{history[-1]['train_loss']:.4g}", val_esr=f"{val['esr']:.4f}")
+        if val["esr"] < best:
+            best = val["esr"]
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if out_dir:
+                best_path = save_checkpoint(out_dir / "best.pt", make_ckpt())
+        if out_dir:
+            last_path = save_checkpoint(out_dir / "last.pt", make_ckpt())
+        if callback:
+            callback(history)
+    bar.close()
+    model.load_state_dict(best_state)
+    model.eval()
+    return TrainResult(model.cpu(), history, best, make_ckpt(), best_path, last_path, describe_device(device))
