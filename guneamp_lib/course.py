@@ -61,6 +61,23 @@ def load_parameters_file(path: str | os.PathLike) -> dict:
     return data
 
 
+def parameterized_copy(nb: Path, parameters: dict, dest: Path) -> Path:
+    """Write ``nb`` to ``dest`` with the overrides in a cell right after its parameters
+    cell (what papermill does before it executes), without running anything."""
+    import nbformat
+
+    book = nbformat.read(str(nb), as_version=4)
+    declared = notebook_parameters(nb)
+    lines = [f"{k} = {v!r}" for k, v in parameters.items() if k in declared]
+    idx = next(i for i, c in enumerate(book.cells) if PARAMETERS_TAG in c.get("metadata", {}).get("tags", []))
+    cell = nbformat.v4.new_code_cell("# Injected parameters\n" + "\n".join(lines))
+    cell.metadata["tags"] = ["injected-parameters"]
+    book.cells.insert(idx + 1, cell)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(book, str(dest))
+    return dest
+
+
 def run_notebook(nb: Path, parameters: dict | None = None, output_dir: Path | None = None, progress: bool = True) -> Path:
     """Execute one notebook with papermill; only parameters it declares are passed."""
     import papermill as pm
