@@ -54,7 +54,10 @@ COHERENCE_FLOOR = 1e-12
 # 1 - lag/nfft of itself with its partner) yet numerous enough to average: the
 # coherence of two unrelated signals is only near zero after many segments.
 NFFT_PER_LAG = 4
+# Fewest Welch segments we accept: with K segments unrelated bands still show a
+# coherence of about 1/sqrt(K), which must stay well below a real one.
 MIN_SEGMENTS = 8
+# Shortest segment: 46 ms at 44.1 kHz, still a few periods of the low E string.
 MIN_NFFT = 2048
 # The winning peak's own neighbourhood (its main lobe, and a cabinet's rise to its
 # peak); the runner-up is the tallest peak outside it.
@@ -69,7 +72,8 @@ MIN_HALF_S = 0.5
 # Repeat detection: two passages count as the same when their ESR is below this
 # (-30 dB: a re-export or dither changes a digital copy by far less).
 REPEAT_MAX_ESR = 1e-3
-# Window over which repeat matching is judged, in seconds.
+# Repeat matching is judged window by window: short enough to place a passage's ends
+# closely, long enough to hold a few periods of the lowest note.
 REPEAT_WINDOW_S = 0.01
 # How many candidate offsets find_repeat examines in detail.
 REPEAT_CANDIDATES = 8
@@ -331,7 +335,8 @@ def find_repeat(clean, sr: int, min_seconds: float = 1.0) -> tuple[int, int, int
 
     The two passages must match closely (ESR below ``REPEAT_MAX_ESR``: an exact or
     near-exact copy, as in a capture signal that repeats a section on purpose) and
-    must not overlap. The longest such passage wins.
+    must not overlap. The longest such passage wins. Its ends are found to within
+    ``REPEAT_WINDOW_S``, always inside the true passage.
     """
     x = _as_mono(clean, "clean")
     n = x.size
@@ -404,7 +409,8 @@ class RepeatReport:
     def __str__(self) -> str:
         sr = self.sample_rate
         lines = [
-            f"repeated passage: {self.length / sr:.2f} s at {self.start_a / sr:.2f} s and again at {self.start_b / sr:.2f} s",
+            f"repeated passage: {self.length / sr:.2f} s, recorded at {self.start_a / sr:.2f} s "
+            f"and again at {self.start_b / sr:.2f} s",
             f"ESR between the two recorded takes: {self.esr:.3g}",
         ]
         if self.esr < 1e-6:
@@ -499,7 +505,8 @@ class PairReport:
         lines.append(f"  lag: {self.lag.describe(self.what) if self.lag else 'not estimated'}")
         lines += [f"PROBLEM: {p}" for p in self.problems]
         lines += [f"warning: {w}" for w in self.warnings]
-        lines.append("OK: usable as a training pair" if self.ok else f"{len(self.problems)} problem(s) to fix before training")
+        n = len(self.problems)
+        lines.append("OK: usable as a training pair" if self.ok else f"{n} problem(s) to fix before training")
         return "\n".join(lines)
 
 
@@ -541,7 +548,7 @@ def check_pair(
             problems.append(_silent_message(name, info.peak))
     diff = info_t.frames - info_c.frames
     if rates_match and diff:
-        notes.append(_length_message(info_c.frames, info_t.frames, sr_c, what))
+        notes.append(_length_message(info_c.frames, info_t.frames, sr_c, what, action="training trims"))
     lag = None
     if rates_match and not info_c.silent and not info_t.silent:
         lag = estimate_lag(clean, target, sr_c, max_lag_s)
@@ -567,12 +574,12 @@ def _silent_message(name: str, peak: float) -> str:
     return f"{name} is silent (peak {db:.0f} dBFS): check the export, the recording input and its level"
 
 
-def _length_message(n_a: int, n_b: int, sr: int, what) -> str:
+def _length_message(n_a: int, n_b: int, sr: int, what, action: str = "trimming") -> str:
     shorter, longer = (what[1], what[0]) if n_b < n_a else (what[0], what[1])
     d = abs(n_b - n_a)
     return (
         f"{what[0]} has {n_a} samples and {what[1]} {n_b}: {shorter} is {d} samples ({1000 * d / sr:.1f} ms) "
-        f"shorter than {longer}; trimming both to the shorter"
+        f"shorter than {longer}; {action} both to the shorter"
     )
 
 

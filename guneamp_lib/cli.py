@@ -38,11 +38,11 @@ def cmd_synth(args) -> int:
     from .synth import DEFAULT_FILES, generate_default_data
 
     out = Path(args.data_dir)
-    present = [f for f in DEFAULT_FILES if (out / f).exists()]
-    if present and len(present) == len(DEFAULT_FILES) and not args.overwrite:
+    if all((out / f).exists() for f in DEFAULT_FILES) and not args.overwrite:
         print(f"default data already in {out} (pass --overwrite to regenerate)")
         return 0
-    files = generate_default_data(out, seed=args.seed, seconds=args.seconds, overwrite=True, progress=not args.quiet)
+    files = generate_default_data(out, seed=args.seed, seconds=args.seconds, overwrite=args.overwrite,
+                                  progress=not args.quiet)
     for key, path in files.items():
         print(f"wrote {path}")
     return 0

@@ -761,15 +761,23 @@ def generate_default_data(
     the cabinet, and ``amp.wav`` the amp through the cabinet, same length as the DI. All
     are 44.1 kHz mono float32; any file peaking above 0.9 (the IR, the amp files) is
     scaled down to 0.9, which the loader's peak normalization undoes. If all
-    four exist and ``overwrite`` is false nothing is written; if only some exist all four
-    are written again, since a partial set may come from another seed.
+    four exist and ``overwrite`` is false nothing is written. If only some exist, nothing
+    is written either and :class:`GuneampError` says which are missing: those files may be
+    the user's own recordings, and are never replaced without ``overwrite``.
     """
     from tqdm.auto import tqdm  # deferred: only generation needs it
 
     data_dir = Path(data_dir)
     paths = {name.removesuffix(".wav"): data_dir / name for name in DEFAULT_FILES}
-    if not overwrite and all(p.exists() for p in paths.values()):
+    present = [p.name for p in paths.values() if p.exists()]
+    if not overwrite and len(present) == len(paths):
         return paths
+    if not overwrite and present:
+        missing = [p.name for p in paths.values() if not p.exists()]
+        raise GuneampError(
+            f"{data_dir} holds {', '.join(present)} but not {', '.join(missing)}. Add the missing files "
+            "(your own recordings), or run `guneamp synth --overwrite` to replace all four with the default data."
+        )
     sr = SAMPLE_RATE
     with tqdm(total=5, desc="default data", disable=not progress, leave=False) as bar:
         bar.set_postfix_str("guitar DI")

@@ -408,11 +408,14 @@ def test_default_data_skips_existing_files_unless_told(tmp_path):
     again = generate_default_data(tmp_path, seed=5, seconds=3.0, progress=False)
     assert again == paths
     assert {k: (p.stat().st_ino, p.stat().st_mtime_ns) for k, p in paths.items()} == stamp
-    # A partial set is rewritten whole, so the four files always belong together.
+    # A partial set may be the user's own recordings: never replaced without overwrite.
     paths["amp"].unlink()
-    generate_default_data(tmp_path, seed=0, seconds=3.0, progress=False)
+    with pytest.raises(GuneampError, match="amp.wav.*--overwrite"):
+        generate_default_data(tmp_path, seed=0, seconds=3.0, progress=False)
+    assert not paths["amp"].exists()
+    assert paths["clean"].stat().st_ino == stamp["clean"][0]
+    generate_default_data(tmp_path, seed=0, seconds=3.0, overwrite=True, progress=False)
     assert all(p.exists() for p in paths.values())
-    assert paths["clean"].stat().st_ino != stamp["clean"][0]
     before = sf.read(str(paths["clean"]))[0]
     generate_default_data(tmp_path, seed=5, seconds=3.0, overwrite=True, progress=False)
     assert not np.array_equal(before, sf.read(str(paths["clean"]))[0])
