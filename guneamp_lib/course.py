@@ -106,7 +106,26 @@ def run_series(parameters: dict | None = None, output_dir: Path | None = None, o
         print(f"[{i}/{len(chosen)}] {nb.stem} done in {time.perf_counter() - start:.0f} s", flush=True)
     print(f"{len(chosen)} notebooks in {time.perf_counter() - t0:.0f} s; executed copies in "
           f"{Path(output_dir) if output_dir else paths.build_dir() / 'notebooks'}")
+    print(summary())
     return results
+
+
+def summary() -> str:
+    """What the course produced: the model's held-out ESR, the rendered audio, the graphs."""
+    from .checkpoints import load_checkpoint
+    from .plotting import GRAPH_NAMES
+
+    lines = []
+    ckpt_path = course_model_path("seed_cnn")
+    if ckpt_path.exists():
+        ckpt = load_checkpoint(ckpt_path)
+        best = min((h["val_esr"] for h in ckpt.history), default=float("nan"))
+        lines.append(f"held-out ESR of the course model ({ckpt.model_name} at {ckpt.oversample}x): {best:.4f}  [{ckpt_path}]")
+    modeled = paths.rendered_dir() / "modeled.wav"
+    lines.append(f"rendered audio: {modeled}" if modeled.exists() else "rendered audio: not written (run notebook 07)")
+    made = [n for n in GRAPH_NAMES if (paths.graphs_dir() / n).exists()]
+    lines.append(f"graphs: {len(made)} of {len(GRAPH_NAMES)} in {paths.graphs_dir()}")
+    return "\n".join(lines)
 
 
 def course_model_path(name: str = "seed_cnn") -> Path:

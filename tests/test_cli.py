@@ -176,3 +176,36 @@ def test_output_that_would_overwrite_an_input(toy_pair, tmp_path, capsys):
                        "--output", toy_pair["clean"], "--overwrite", "--quiet")
     assert code == 2 and "input" in err
     assert digest(toy_pair["clean"]) == before
+
+
+def test_pipeline_happy_path(tmp_path, monkeypatch, capsys):
+    """The end-to-end job on a short default data set in a scratch project folder."""
+    from guneamp_lib.synth import generate_default_data
+
+    monkeypatch.setenv("GUNEAMP_HOME", str(tmp_path))
+    monkeypatch.delenv("GUNEAMP_OUT", raising=False)
+    generate_default_data(tmp_path / "data", seconds=6.0, progress=False)
+    code, out, err = run(capsys, "pipeline", "--time-budget", "2", "--device", "cpu", "--quiet")
+    assert code == 0, err
+    assert re.search(r"held-out ESR of the seed_cnn model: \d+\.\d{4}", out)
+    assert (tmp_path / "data" / "modeled.wav").exists()
+    assert (tmp_path / "runs" / "tutorial" / "best.pt").exists()
+
+
+def test_course_runs_one_notebook(tmp_path, monkeypatch, capsys):
+    from guneamp_lib import paths
+
+    monkeypatch.setenv("GUNEAMP_OUT", str(tmp_path / "out"))
+    params = paths.notebooks_dir() / "ci_parameters.yaml"
+    code, out, err = run(capsys, "course", "--only", "05", "--parameters-file", params,
+                         "--output-dir", tmp_path / "nb", "-p", "PRE_EMPHASIS", "0.9", "--quiet")
+    assert code == 0, err
+    assert (tmp_path / "nb" / "05_loss_functions.ipynb").exists()
+    assert "1 notebooks" in out or "[1/1]" in out
+    text = (tmp_path / "nb" / "05_loss_functions.ipynb").read_text()
+    assert "PRE_EMPHASIS = 0.9" in text  # the override reached the notebook
+
+
+def test_course_unknown_notebook(capsys):
+    code, _, err = run(capsys, "course", "--only", "99_nope")
+    assert code == 2 and "no notebook called" in err
