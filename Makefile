@@ -31,3 +31,6 @@ test: data
 
 lab: data
 	$(BIN)/jupyter lab notebooks
+
+bench: data
+	$(BIN)/python benchmarks/run.py --json build/bench.json

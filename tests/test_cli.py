@@ -61,6 +61,11 @@ def test_train_render_check_happy_path(toy_pair, tmp_path, capsys):
     code, _, err = run(capsys, "render", "--model", out_dir / "best.pt", "--input", toy_pair["clean"],
                        "--output", rendered, "--quiet")
     assert code == 2 and "already exists" in err
+    streamed = tmp_path / "streamed.wav"
+    code, _, err = run(capsys, "render", "--model", out_dir / "best.pt", "--input", toy_pair["clean"],
+                       "--output", streamed, "--block-size", "64", "--quiet")
+    assert code == 0, err
+    assert np.abs(sf.read(streamed)[0] - y).max() < 1e-5  # block by block = whole file
 
     code, out, _ = run(capsys, "check", toy_pair["clean"], toy_pair["amp"])
     assert code == 0 and "lag" in out.lower()

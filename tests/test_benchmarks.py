@@ -1,0 +1,52 @@
+"""`benchmarks/run.py --quick` runs and reports every section (figures are not judged: timings vary)."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTIONS = ("limit", "training", "inference", "streaming", "memory")
+
+
+def numbers(tree, path=""):
+    """Every number in a JSON tree, with where it is (booleans are not numbers here)."""
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            yield from numbers(v, f"{path}.{k}")
+    elif isinstance(tree, list):
+        for i, v in enumerate(tree):
+            yield from numbers(v, f"{path}[{i}]")
+    elif isinstance(tree, (int, float)) and not isinstance(tree, bool):
+        yield path, tree
+
+
+@pytest.mark.slow
+def test_quick_benchmark_reports_every_section(tmp_path):
+    out = tmp_path / "bench.json"
+    res = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--json", str(out)],
+                         capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    r = json.loads(out.read_text())
+    assert r["quick"] is True and r["machine"]["cpu"] and r["machine"]["torch"]
+    for section in SECTIONS:
+        found = list(numbers(r[section]))
+        assert found, section
+        for where, value in found:
+            assert math.isfinite(value), (section, where)
+            # a 1x model streams without latency; every other figure is a positive amount
+            assert value > 0 or (value == 0 and where.endswith("latency_samples")), (section, where, value)
+    models = r["streaming"]["models"]
+    assert {"seed_cnn_8x", "seed_cnn_1x", "wavenet_standard", "wavenet_lite", "wavenet_feather", "wavenet_nano",
+            "lstm"} <= set(models)
+    assert models["seed_cnn_8x"]["latency_samples"] == 12
+    assert len(r["training"]["segments"]) >= 2
+    if r["gpu"]["available"]:
+        assert r["gpu"]["segment_targets_per_s"] > 0 and r["gpu"]["name"]
+    else:
+        assert "no GPU" in res.stdout
+    for heading in ("1. training", "2. offline inference", "3. streaming", "4. memory", "5. GPU", "6. limit"):
+        assert heading in res.stdout

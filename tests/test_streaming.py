@@ -1,0 +1,314 @@
+"""The streaming engine against the offline render, block size by block size."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from guneamp_lib.checkpoints import Checkpoint, save_checkpoint
+from guneamp_lib.errors import GuneampError, GuneampWarning
+from guneamp_lib.inference import predict, render_file
+from guneamp_lib.models import build_model
+from guneamp_lib.oversampling import downsample, oversample
+from guneamp_lib.streaming import (
+    PartitionedConvolver, StreamingProcessor, downsampler_taps, render_streaming, stream_latency, upsampler_taps,
+)
+from guneamp_lib.wavenet import PRESETS
+from tests.conftest import toy_di, write
+
+TOL = 1e-5
+SR = 44100
+N = SR // 4  # 0.25 s for the block sizes from 64 up
+N_SMALL = 1500  # block sizes 1 and 7 call the engine once per block: a shorter signal
+BLOCKS = (1, 7, 64, 512, 4096, "mix")
+CASES = {
+    "seed_cnn_8x": ("seed_cnn", {}, 8),
+    "seed_cnn_1x": ("seed_cnn", {}, 1),
+    "wavenet_nano": ("wavenet", {"preset": "nano"}, 1),
+    "wavenet_standard": ("wavenet", {"preset": "standard"}, 1),
+    "lstm": ("lstm", {}, 1),
+}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Streaming is single-threaded work: blocks of a few samples gain nothing from
+    threads, and on a busy machine PyTorch's idle worker threads can make each small
+    call many times slower (seen: a 2 s test taking 90 s)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def signal(n=N, seed=0):
+    """A DI-like signal (decaying notes) with a little noise, peak near 1 like a normalized DI."""
+    rng = np.random.default_rng(seed)
+    x = toy_di(max(n / SR, 0.5), seed=seed)[:n] + 0.05 * rng.standard_normal(n).astype(np.float32)
+    return x.astype(np.float32)
+
+
+def cabinet(n, seed=0):
+    rng = np.random.default_rng(seed)
+    ir = rng.standard_normal(n) * np.exp(-np.arange(n) / (n / 6))
+    ir[0] = 1.0
+    return (ir / np.abs(ir).max()).astype(np.float32)
+
+
+def model_for(case):
+    name, kw, factor = CASES[case]
+    torch.manual_seed(0)
+    return build_model(name, **kw).eval(), factor
+
+
+def schedule(size, n, seed=0):
+    if size != "mix":
+        return [size] * (-(-n // size))
+    rng = np.random.default_rng(seed)
+    sizes = []
+    while sum(sizes) < n:
+        sizes.append(int(rng.choice([1, 2, 3, rng.integers(1, 65), rng.integers(1, 700), 4096])))
+    return sizes
+
+
+def stream(proc, x, sizes):
+    out, s = [], 0
+    for b in sizes:
+        if s >= x.size:
+            break
+        y = proc.process_block(x[s : s + b])
+        assert y.shape == x[s : s + b].shape and y.dtype == np.float32
+        out.append(y)
+        s += b
+    return np.concatenate(out)
+
+
+def offline(model, x, factor, ir):
+    return predict(model, torch.from_numpy(x), factor, None if ir is None else torch.from_numpy(ir)).numpy()
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_stream_equals_offline_for_every_block_size(case, engine):
+    model, factor = model_for(case)
+    irs = {"no IR": None, "1024-tap IR (partitioned)": cabinet(1024)}
+    if engine == "fast":
+        irs["100-tap IR (direct only)"] = cabinet(100, seed=1)
+    for ir_name, ir in irs.items():
+        proc = StreamingProcessor(model, factor, ir, engine=engine)
+        assert proc.engine == engine
+        lat = proc.latency
+        for size in BLOCKS:
+            n = N_SMALL if size in (1, 7) else N
+            x = signal(n)
+            ref = offline(model, x, factor, ir)
+            proc.reset()
+            y = stream(proc, x, schedule(size, n))
+            err = np.abs(y[lat:] - ref[: n - lat]).max()
+            assert err < TOL, f"{case} {engine} {ir_name} block {size}: max error {err:.2e}"
+            assert not y[:lat].any(), "the first `latency` samples are silence"
+            if size == 4096:
+                # flush() supplies the offline render's end, as if the input stopped there
+                tail = proc.flush()
+                assert tail.shape == (lat,)
+                full = np.concatenate([y, tail])[lat:]
+                assert np.abs(full - ref).max() < TOL
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_fast_engine_equals_reference_engine(preset):
+    torch.manual_seed(1)
+    model = build_model("wavenet", preset=preset).eval()
+    with torch.no_grad():  # larger weights than at initialization: drive the tanh layers harder
+        for p in model.parameters():
+            p.mul_(1.5)
+    x = signal(N, seed=2)
+    sizes = schedule("mix", N, seed=3)
+    ys = [stream(StreamingProcessor(model, 1, engine=e), x, sizes) for e in ("fast", "reference")]
+    assert np.abs(ys[0] - ys[1]).max() < TOL
+
+
+def test_latency_is_stated_and_constant():
+    assert stream_latency(1) == 0
+    # torchaudio's kernels look 6 input samples ahead up and 48 network samples (6 input samples) down
+    assert stream_latency(8) == 12
+    for factor in (2, 4, 8):
+        model, _ = model_for("seed_cnn_1x")
+        proc = StreamingProcessor(model, factor)
+        assert proc.latency == stream_latency(factor) == 12
+        x = signal(3000)
+        ref = offline(model, x, factor, None)
+        y = stream(proc, x, schedule("mix", 3000, seed=factor))
+        assert np.abs(y[12:] - ref[:-12]).max() < TOL
+
+
+def test_resampler_kernels_are_torchaudios():
+    x = torch.from_numpy(signal(2000))
+    for factor in (2, 8):
+        kernel, first = upsampler_taps(factor)
+        assert kernel.shape == (factor, 13) and first == -6
+        xp = np.concatenate([np.zeros(-first), x.numpy(), np.zeros(kernel.shape[1])])
+        up = np.stack([xp[k : k + kernel.shape[1]] for k in range(x.numel())]) @ kernel.T.astype(np.float64)
+        assert np.abs(up.reshape(-1) - oversample(x, factor).numpy()).max() < 1e-6
+        taps, first = downsampler_taps(factor)
+        u = oversample(x, factor).numpy()
+        up_p = np.concatenate([np.zeros(-first), u, np.zeros(taps.shape[1])])
+        down = np.array([up_p[i * factor : i * factor + taps.shape[1]] @ taps[0] for i in range(x.numel())])
+        assert np.abs(down - downsample(torch.from_numpy(u), factor).numpy()).max() < 1e-6
+
+
+def test_partitioned_convolution_long_ir_any_blocks():
+    rng = np.random.default_rng(0)
+    ir = cabinet(45_000)
+    x = rng.standard_normal(60_000)
+    want = np.convolve(x, ir.astype(np.float64))[: x.size]
+    for sizes in ([64], [1, 255, 256, 257, 3000, 4096, 17], [4096]):
+        conv = PartitionedConvolver(ir)
+        got = stream(_F64(conv), x, sizes * (x.size // sum(sizes) + 1))
+        assert np.abs(got - want).max() < 1e-6 * np.abs(want).max()  # float32 output of a float64 sum
+
+
+class _F64:
+    """Feeds a convolver float64 blocks through the stream() helper's interface."""
+
+    def __init__(self, conv):
+        self.conv = conv
+
+    def process_block(self, x):
+        return self.conv.push(x)
+
+
+def test_long_ir_through_the_processor_adds_no_latency():
+    model, _ = model_for("wavenet_nano")
+    ir = cabinet(45_000, seed=3)
+    x = signal(50_000)
+    ref = offline(model, x, 1, ir)
+    proc = StreamingProcessor(model, 1, ir)
+    assert proc.latency == 0
+    y = stream(proc, x, schedule("mix", x.size, seed=5))
+    assert np.abs(y - ref).max() < TOL * max(1.0, np.abs(ref).max())
+
+
+@pytest.mark.shared_data
+def test_shared_juce_ir(shared_data):
+    from guneamp_lib.cabinet import load_ir
+
+    ir = load_ir(shared_data / "ir" / "juce_guitar_amp.wav", SR).numpy()
+    assert ir.size > 40_000  # the long IR this test is about
+    model, _ = model_for("seed_cnn_1x")
+    x = signal(ir.size + 5000)
+    ref = offline(model, x, 1, ir)
+    y = stream(StreamingProcessor(model, 1, ir), x, schedule(64, x.size))
+    assert np.abs(y - ref).max() < TOL * max(1.0, np.abs(ref).max())
+
+
+def test_block_inputs_and_reset():
+    model, factor = model_for("seed_cnn_8x")
+    proc = StreamingProcessor(model, factor, cabinet(300))
+    x = signal(5000)
+    a = proc.process_block(x)
+    proc.reset()
+    b = np.concatenate([proc.process_block(torch.from_numpy(x[:1000])), proc.process_block(x[1000:].reshape(1, -1)),
+                        proc.process_block(np.zeros(0, np.float32))])
+    assert np.array_equal(a, b) or np.abs(a - b).max() < 1e-7
+    with pytest.raises(GuneampError, match="1-D"):
+        proc.process_block(np.zeros((2, 10)))
+
+
+def test_engines_choice():
+    gated = build_model("wavenet", preset="nano", layers=[dict(lc, gated=True) for lc in PRESETS["nano"]["layers"]])
+    assert StreamingProcessor(gated).engine == "reference"  # auto falls back
+    with pytest.raises(GuneampError, match="fast engine"):
+        StreamingProcessor(gated, engine="fast")
+    with pytest.raises(GuneampError, match="engine"):
+        StreamingProcessor(gated, engine="turbo")
+    model, _ = model_for("seed_cnn_1x")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    StreamingProcessor(model, engine="reference").process_block(signal(100))
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # the model is copied
+    assert not any(getattr(m, "streaming", False) for m in model.modules())
+
+
+def test_fast_tanh_is_within_a_rounding():
+    from guneamp_lib.streaming_kernels import tanh_array
+
+    x = np.linspace(-12, 12, 400_001).astype(np.float32)
+    out = np.empty_like(x)
+    tanh_array(x, out)
+    assert np.abs(out.astype(np.float64) - np.tanh(x.astype(np.float64))).max() < 1.2e-7
+
+
+# --------------------------------------------------------------------------- files
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    model, factor = model_for("seed_cnn_8x")
+    return save_checkpoint(tmp_path / "model.pt", Checkpoint(model, "seed_cnn", SR, factor, 256, torch.from_numpy(cabinet(2048))))
+
+
+def test_render_streaming_equals_render_file(checkpoint, tmp_path):
+    x = 0.7 * signal(20_000)
+    stereo = write(tmp_path / "di.wav", np.stack([x, 0.5 * x], axis=1), subtype="PCM_24")
+    with pytest.warns(GuneampWarning, match="2 channels"):
+        render_file(checkpoint, stereo, tmp_path / "offline.wav", gain_db=4.0, progress=False)
+    want, _ = sf.read(tmp_path / "offline.wav", dtype="float32")
+    for block in (64, 1000):
+        with pytest.warns(GuneampWarning, match="2 channels"):
+            out = render_streaming(checkpoint, stereo, tmp_path / f"stream{block}.wav", block, gain_db=4.0,
+                                   progress=False)
+        got, sr = sf.read(out, dtype="float32")
+        assert sr == SR and got.shape == want.shape  # the latency is compensated: same length, lined up
+        assert np.abs(got - want).max() < TOL
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_render_streaming_refuses_bad_requests(checkpoint, tmp_path):
+    x = write(tmp_path / "di.wav", signal(5000))
+    with pytest.raises(GuneampError, match="input files"):
+        render_streaming(checkpoint, x, x)
+    with pytest.raises(GuneampError, match="Hz"):
+        render_streaming(checkpoint, write(tmp_path / "48k.wav", signal(5000), sr=48000), tmp_path / "o.wav")
+    with pytest.raises(GuneampError, match="block size"):
+        render_streaming(checkpoint, x, tmp_path / "o.wav", 0)
+    with pytest.raises(GuneampError, match="not found"):
+        render_streaming(checkpoint, tmp_path / "missing.wav", tmp_path / "o.wav")
+
+
+def _render_peak_bytes(checkpoint, path, out):
+    tracemalloc.start()
+    try:
+        render_streaming(checkpoint, path, out, 1024, use_ir=True, progress=False)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_render_streaming_memory_does_not_grow_with_the_file(tmp_path):
+    model, _ = model_for("seed_cnn_1x")
+    ckpt = save_checkpoint(tmp_path / "m1.pt", Checkpoint(model, "seed_cnn", SR, 1, 256, torch.from_numpy(cabinet(2048))))
+    rng = np.random.default_rng(0)
+    paths = {}
+    for seconds in (10, 60):
+        p = tmp_path / f"di{seconds}.wav"
+        with sf.SoundFile(p, "w", SR, 1, subtype="FLOAT") as f:
+            for _ in range(seconds):
+                f.write((0.3 * rng.standard_normal(SR)).astype(np.float32))
+        paths[seconds] = p
+    _render_peak_bytes(ckpt, paths[10], tmp_path / "warm.wav")  # first-use allocations (caches, kernels)
+    short = _render_peak_bytes(ckpt, paths[10], tmp_path / "o10.wav")
+    long = _render_peak_bytes(ckpt, paths[60], tmp_path / "o60.wav")
+    # 50 s more audio is 8.8 MB of float32: a render that held it would show it
+    assert long - short < 1_000_000, (short, long)
+    assert sf.info(tmp_path / "o60.wav").frames == 60 * SR
+
+
+def test_process_compiled_equals_process():
+    from guneamp_lib.inference import process
+    from guneamp_lib.streaming import process_compiled
+
+    for case in ("seed_cnn_1x", "wavenet_standard", "lstm"):
+        model, _ = model_for(case)
+        x = torch.from_numpy(signal(9000))
+        assert torch.abs(process_compiled(model, x) - process(model, x, chunk=4000)).max() < TOL
