@@ -19,6 +19,8 @@ from .errors import GuneampError
 
 PARAMETERS_TAG = "parameters"
 KERNEL = "python3"
+# A cell that runs longer than this has hung (the longest, training, takes a few minutes).
+CELL_TIMEOUT_S = 1200
 
 
 def notebooks() -> list[Path]:
@@ -89,7 +91,7 @@ def run_notebook(nb: Path, parameters: dict | None = None, output_dir: Path | No
     out = output_dir / nb.name
     pm.execute_notebook(
         str(nb), str(out), parameters=params, kernel_name=KERNEL, cwd=str(nb.parent),
-        progress_bar=progress, report_mode=False,
+        progress_bar=progress, report_mode=False, execution_timeout=CELL_TIMEOUT_S,
     )
     return out
 
@@ -142,7 +144,8 @@ def course_data(seed: int = 0):
 
 
 def course_model(name: str = "seed_cnn", *, oversample: int = 8, epochs: int | None = None,
-                 time_budget_s: float | None = 120.0, device: str = "auto", seed: int = 0, retrain: bool = False):
+                 time_budget_s: float | None = 120.0, steps_per_epoch: int | None = None, segment: int = 2048,
+                 device: str = "auto", seed: int = 0, retrain: bool = False):
     """The course's trained model: loaded if notebook 06 saved it, else trained now."""
     from .checkpoints import load_checkpoint
     from .train import TrainConfig, train
@@ -151,6 +154,6 @@ def course_model(name: str = "seed_cnn", *, oversample: int = 8, epochs: int | N
     if path.exists() and not retrain:
         return load_checkpoint(path)
     cfg = TrainConfig(model=name, oversample=oversample, epochs=epochs, time_budget_s=time_budget_s,
-                      device=device, seed=seed)
+                      steps_per_epoch=steps_per_epoch, segment=segment, device=device, seed=seed)
     result = train(course_data(seed), cfg, out_dir=path.parent, progress=True)
     return result.checkpoint

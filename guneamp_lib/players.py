@@ -32,15 +32,18 @@ def player(x, sr: int, seconds: float = MAX_SECONDS, start: float = 0.0):
 
 
 def players(signals: dict, sr: int, seconds: float = MAX_SECONDS, start: float = 0.0):
-    """Labelled players side by side, e.g. ``{"clean": x, "amp": y, "model": z}``."""
-    import ipywidgets as W
+    """Labelled players side by side, e.g. ``{"clean": x, "amp": y, "model": z}``.
 
-    boxes = []
-    for label, x in signals.items():
-        out = W.Output()
-        with out:
-            from IPython.display import display
+    Plain HTML rather than widgets: it shows without a kernel, and headless runs never
+    wait on a widget that no browser will render (a known nbclient hang).
+    """
+    import html
 
-            display(player(x, sr, seconds, start))
-        boxes.append(W.VBox([W.Label(label), out]))
-    return W.HBox(boxes)
+    from IPython.display import HTML
+
+    cells = "".join(
+        f"<td style='padding:0 12px 0 0;vertical-align:top'><div>{html.escape(str(label))}</div>"
+        f"{player(x, sr, seconds, start)._repr_html_()}</td>"
+        for label, x in signals.items()
+    )
+    return HTML(f"<table><tr>{cells}</tr></table>")

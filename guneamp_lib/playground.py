@@ -35,7 +35,9 @@ from .losses import esr
 
 # The course model comes first in the list when present.
 COURSE_LABEL = "course/seed_cnn"
-# The band a cabinet removes: a guitar speaker gives almost nothing above 5 kHz.
+# The band a cabinet removes: a guitar speaker gives almost nothing above 5 kHz. Its
+# share of the signal's power is reported, not its absolute level: a cabinet IR also has
+# gain in the guitar's main range, so switching it off changes the overall level too.
 HIGH_BAND_HZ = 5000.0
 # Input before the excerpt, so the amp's and the model's filters have settled when it starts.
 PREROLL_S = 0.5
@@ -139,6 +141,8 @@ class Playground:
         self.ax.set_ylabel("level (dB re full scale)")
         self.ax.legend(loc="lower left")
         self.state: dict = {}
+        self._signals: dict | None = None
+        self._shown = False  # the Output widgets are filled once the dashboard is displayed
         for w in (self.gain, self.model, self.cabinet):
             w.observe(self.update, names="value")
         self.update()
@@ -218,8 +222,8 @@ class Playground:
             "use_ir": bool(self.cabinet.value),
             "model_rms_db": rms_db(m),
             "amp_rms_db": rms_db(a),
-            "model_high_db": band_db(m, self.sr, HIGH_BAND_HZ),
-            "amp_high_db": band_db(a, self.sr, HIGH_BAND_HZ),
+            "model_high_db": band_db(m, self.sr, HIGH_BAND_HZ) - band_db(m, self.sr, 0.0),
+            "amp_high_db": band_db(a, self.sr, HIGH_BAND_HZ) - band_db(a, self.sr, 0.0),
             "esr": esr(a, m),
         }
         s = self.state
@@ -227,12 +231,17 @@ class Playground:
         self.ax.set_title(f"{s['model']}, gain {s['gain_db']:+.0f} dB, {cab}")
         self.summary.value = (
             f"model RMS <b>{s['model_rms_db']:.1f} dB</b> (real amp {s['amp_rms_db']:.1f} dB) &nbsp;|&nbsp; "
-            f"above {HIGH_BAND_HZ / 1000:.0f} kHz: model {s['model_high_db']:.1f} dB, real amp {s['amp_high_db']:.1f} dB "
+            f"share above {HIGH_BAND_HZ / 1000:.0f} kHz: model {s['model_high_db']:.1f} dB, real amp {s['amp_high_db']:.1f} dB "
             f"&nbsp;|&nbsp; ESR model vs real amp <b>{s['esr']:.3f}</b>"
         )
-        self._show(sig)
+        self._signals = sig
+        if self._shown:
+            self._show(sig)
 
     def _show(self, sig):
+        # Only ever called once the dashboard is on screen: writing into Output widgets
+        # that nobody displays would only add traffic between kernel and front end (and
+        # headless runners such as papermill emulate every such widget).
         from IPython.display import display
 
         from .players import players
@@ -245,6 +254,10 @@ class Playground:
             display(self.fig)
 
     def widget(self):
+        """The dashboard: controls, numbers, players and the live spectrum."""
         import ipywidgets as W
 
+        self._shown = True
+        if self._signals is not None:
+            self._show(self._signals)
         return W.VBox([W.HBox([self.gain, self.model, self.cabinet]), self.summary, self.players_out, self.out])
