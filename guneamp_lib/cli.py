@@ -49,10 +49,14 @@ def cmd_synth(args) -> int:
 
 
 def _train_config(args):
+    from .evaluate import ModelSpec
     from .train import TrainConfig
 
+    spec = ModelSpec.parse(args.model)
+    if spec.oversample != 1:
+        raise GuneampError("give the oversampling factor with --oversample, not in --model")
     return TrainConfig(
-        model=args.model, oversample=args.oversample, epochs=args.epochs,
+        model=spec.model, model_kwargs=spec.kwargs(), oversample=args.oversample, epochs=args.epochs,
         time_budget_s=args.time_budget, seed=args.seed, device=args.device,
         segment=args.segment, batch_size=args.batch_size, learning_rate=args.lr,
     )
@@ -134,8 +138,14 @@ def cmd_pipeline(args) -> int:
     return 0
 
 
+def cmd_evaluate(args) -> int:
+    """Train each model for the same budget on each dataset; score it on the held-out test part."""
+    from .evaluate import main
+
+    return main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from .models import MODELS
     from .runtime import DEVICE_CHOICES
 
     p = argparse.ArgumentParser(prog="guneamp", description="Neural amp and cabinet modeling: the guneamp course's command line.")
@@ -161,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--ir", default=str(_default("cab_ir.wav")), help="cabinet IR placed inside the loss (default data/cab_ir.wav)")
     t.add_argument("--target-kind", choices=["amp_with_cab", "amp_direct"], default="amp_with_cab",
                    help="amp_with_cab: target recorded through the cabinet (IR goes in the loss); amp_direct: before it")
-    t.add_argument("--model", choices=sorted(MODELS), default="seed_cnn", help="network (default seed_cnn, the design's CNN)")
+    t.add_argument("--model", default="seed_cnn",
+                   help="network: seed_cnn (the design's CNN, default), wavenet[:standard|lite|feather|nano], lstm[:8..32]")
     t.add_argument("--oversample", type=int, default=8, help="oversampling factor the network runs at (default 8)")
     t.add_argument("--epochs", type=int, default=None, help="stop after this many epochs")
     t.add_argument("--time-budget", type=float, default=120.0, help="stop after this many seconds (default 120)")
@@ -215,6 +226,15 @@ def build_parser() -> argparse.ArgumentParser:
     tu.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto = CUDA, then MPS, then CPU")
     common(tu)
     tu.set_defaults(func=cmd_pipeline)
+
+    from .evaluate import add_arguments as add_evaluate_arguments
+
+    ev = sub.add_parser("evaluate", help="compare models on held-out test audio (default data and real pedals)",
+                        description="Train each model for the same time budget on each dataset's training part, score it "
+                                    "on the test part, and write evaluation.md and evaluation.json.")
+    add_evaluate_arguments(ev)
+    common(ev)
+    ev.set_defaults(func=cmd_evaluate)
     return p
 
 

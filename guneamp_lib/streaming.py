@@ -20,11 +20,13 @@ What each stage keeps between blocks, so no sample is ever computed twice:
   an FFT of every past :data:`PARTITION`-sample block for the rest of the IR (uniformly
   partitioned convolution), which adds no latency at any host block size.
 
-Where the latency comes from: torchaudio's windowed-sinc resampler is not causal. Each
-upsampled frame needs 6 input samples after it and each downsampled sample needs 48
-network samples (6 input samples) after it, so at 8x oversampling output ``n`` is
-final once input ``n + 12`` is in: 12 samples, 0.27 ms at 44.1 kHz. Without
-oversampling the latency is 0. The first ``latency`` samples out are silence.
+Where the latency comes from: the windowed-sinc resampler
+(:data:`~guneamp_lib.oversampling.RESAMPLE_KW`) is not causal. Each upsampled frame needs
+about 35 input samples after it and each downsampled sample about 35 input samples'
+worth of network output after it, so with oversampling output ``n`` is final once
+input ``n + 70`` is in: 70 samples, 1.6 ms at 44.1 kHz, at any factor
+(:func:`stream_latency` reads it off the kernels). Without oversampling the latency is
+0. The first ``latency`` samples out are silence.
 
 Two engines compute the same numbers. ``"reference"`` runs the model's own PyTorch
 modules in streaming mode (:class:`~guneamp_lib.models.CausalConv1d` keeps its history,
@@ -504,9 +506,10 @@ class StreamingProcessor:
     many samples. The output is the offline render
     (:func:`guneamp_lib.inference.predict`) delayed by :attr:`latency` samples: output
     sample ``n`` equals offline sample ``n - latency``, and the first ``latency``
-    samples are silence. The latency is 0 without oversampling and 12 samples with it
-    (any factor from 2 to 16; 0.27 ms at 44.1 kHz): torchaudio's resampling filters look
-    6 samples ahead on the way up and 6 on the way down (see the module docstring). The
+    samples are silence. The latency is 0 without oversampling and :func:`stream_latency`
+    samples with it (70 at any factor from 2 to 16, 1.6 ms at 44.1 kHz): the resampling
+    filters look about 35 samples ahead on the way up and 35 on the way down (see the
+    module docstring). The
     cabinet adds none. :meth:`flush` ends a stream: it returns the last ``latency`` samples of the
     offline render, as if the input were followed by silence the way ``predict`` pads it.
 

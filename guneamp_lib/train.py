@@ -28,11 +28,11 @@ from .errors import GuneampError
 from .inference import predict
 from .losses import design_loss, esr
 from .models import build_model, count_parameters, receptive_field
-from .oversampling import downsample, oversample
+from .oversampling import RESAMPLER_REACH, downsample, oversample
 from .runtime import describe_device, pick_device, set_seed
 
-# torchaudio's downsampler reaches about 6 file-rate samples either side; 16 is safe.
-RESAMPLER_MARGIN = 16
+# File-rate samples the downsampler's filter reaches either side of each output sample.
+RESAMPLER_MARGIN = RESAMPLER_REACH
 # Cabinet IR samples used inside the training loss: beyond 99.99% of its energy the
 # tail only costs time (validation and rendering always use the whole IR).
 IR_LOSS_ENERGY = 0.9999

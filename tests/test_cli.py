@@ -23,7 +23,7 @@ def run(capsys, *argv):
     return code, out, err
 
 
-@pytest.mark.parametrize("command", ["synth", "train", "render", "check", "course", "pipeline"])
+@pytest.mark.parametrize("command", ["synth", "train", "render", "check", "course", "pipeline", "evaluate"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as e:
         main([command, "--help"])
@@ -214,3 +214,16 @@ def test_course_runs_one_notebook(tmp_path, monkeypatch, capsys):
 def test_course_unknown_notebook(capsys):
     code, _, err = run(capsys, "course", "--only", "99_nope")
     assert code == 2 and "no notebook called" in err
+
+
+def test_train_a_wavenet_preset(toy_pair, tmp_path, capsys):
+    from guneamp_lib.checkpoints import load_checkpoint
+
+    args = train_args(toy_pair["clean"], toy_pair["amp_direct"], toy_pair["cab_ir"], tmp_path / "w")
+    args[args.index("--oversample") + 1] = "1"
+    code, out, err = run(capsys, *args, "--model", "wavenet:nano", "--target-kind", "amp_direct")
+    assert code == 0, err
+    ckpt = load_checkpoint(tmp_path / "w" / "best.pt")
+    assert ckpt.model_name == "wavenet" and ckpt.model.num_parameters == 841
+    code, _, err = run(capsys, *args, "--model", "wavenet:huge", "--overwrite")
+    assert code == 2 and "huge" in err

@@ -59,11 +59,13 @@ def test_segment_forward_matches_whole_signal_prediction(toy_pair):
     torch.manual_seed(0)
     model = SeedCNN().eval()
     F, L, s = 2, 1000, 20000
-    ctx = 16 + 16 + data.ir.numel() - 1
+    from guneamp_lib.train import RESAMPLER_MARGIN
+
+    ctx = 16 + RESAMPLER_MARGIN + data.ir.numel() - 1
     from guneamp_lib.oversampling import oversample
 
     x_os = oversample(data.clean, F)
-    seg = x_os[(s - ctx) * F : (s + L + 16) * F].unsqueeze(0)
+    seg = x_os[(s - ctx) * F : (s + L + RESAMPLER_MARGIN) * F].unsqueeze(0)
     with torch.no_grad():
         got = forward_segments(model, seg, F, data.ir, ctx, L)[0]
     full = predict(model, data.clean, F, data.ir)[s : s + L]
