@@ -53,8 +53,9 @@ def average_spectrum(x, sr: int) -> tuple[np.ndarray, np.ndarray]:
     x = _np(x)
     nper = min(WELCH_NPERSEG, x.size)
     f, p = welch(x, fs=sr, nperseg=nper, noverlap=nper // 2, window="hann")
-    p_db = db(p)
-    return f, p_db - p_db.max()
+    # Relative before the log, so the floor sits 120 dB below the peak, not at a fixed
+    # absolute power that quiet recordings would hit.
+    return f, db(p / max(float(p.max()), 1e-30))
 
 
 def ir_response(ir, sr: int, n_fft: int = 1 << 15) -> tuple[np.ndarray, np.ndarray]:
