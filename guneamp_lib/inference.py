@@ -48,16 +48,35 @@ def _as_signal(x) -> torch.Tensor:
     return x
 
 
+ENGINES = ("torch", "compiled", "auto")
+
+
 @torch.no_grad()
-def process(model: torch.nn.Module, x: torch.Tensor, chunk: int = DEFAULT_CHUNK, progress: bool = False) -> torch.Tensor:
+def process(model: torch.nn.Module, x: torch.Tensor, chunk: int = DEFAULT_CHUNK, progress: bool = False,
+            engine: str = "torch") -> torch.Tensor:
     """The fast path: the model's causal output for the whole of ``x``, same length, on CPU.
 
     Long inputs go through in chunks; each chunk is preceded by the receptive field's
     worth of the previous input, so chunk borders leave no trace. Recurrent models carry
     their state from chunk to chunk instead.
+
+    ``engine="compiled"`` runs the same computation through the real-time engine's
+    compiled kernels (:func:`guneamp_lib.streaming.process_compiled`) on as many threads
+    as PyTorch uses; ``"auto"`` does so when the model is on the CPU and the kernels cover
+    it, and uses PyTorch otherwise. All engines agree to 1e-5.
     """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     x = _as_signal(x)
     device = model_device(model)
+    if engine != "torch" and device.type == "cpu":
+        from .streaming import process_compiled
+
+        try:
+            return process_compiled(model, x, workers=torch.get_num_threads())
+        except GuneampError:
+            if engine == "compiled":
+                raise
     was = model.training
     model.eval()
     try:
@@ -185,7 +204,7 @@ def run_inference(
     model = model.to(device)
     clean_os = _as_signal(clean_os)
     if method == "fast":
-        out_os = process(model, clean_os, progress=progress)
+        out_os = process(model, clean_os, progress=progress, engine="auto")
     elif method == "windowed":
         out_os = windowed_inference(model, clean_os, window, batch_size=max(batch_size, 1), progress=progress)
     elif method == "designed_overlap_add":

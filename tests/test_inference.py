@@ -74,3 +74,14 @@ def test_bad_inputs(model):
         process(model, torch.zeros(0))
     with pytest.raises(GuneampError, match="window"):
         windowed_inference(model, torch.zeros(100), window=8)
+
+
+@pytest.mark.parametrize("engine", ["compiled", "auto"])
+def test_compiled_engine_equals_torch(model, engine):
+    x = torch.randn(100_000) * 0.3
+    assert (process(model, x, engine=engine) - process(model, x)).abs().max().item() < 1e-5
+
+
+def test_unknown_engine(model):
+    with pytest.raises(ValueError, match="engine"):
+        process(model, torch.zeros(10), engine="gpu-magic")
