@@ -2,7 +2,11 @@
 
 The library behind the guneamp notebook course. Module names follow the notebooks:
 ``audio`` (01), ``oversampling`` (02), ``windows`` (03), ``models`` (04), ``losses`` (05),
-``train`` (06), ``inference`` (07), ``cabinet`` (08); ``synth`` makes the default data.
+``train`` and ``checkpoints`` (06), ``inference`` (07), ``cabinet`` (08), ``transfer`` (09),
+``playground`` and ``widgets`` (04, 05, 10), ``wavenet``, ``lstm``, ``metrics``,
+``aliasing`` and ``evaluate`` (11), ``checks`` (01, 12). ``synth`` makes the default data,
+``streaming`` runs a model block by block as a plugin would, ``nam_export`` writes
+Neural Amp Modeler files, ``course`` runs the notebooks, ``cli`` is the ``guneamp`` command.
 """
 
 __version__ = "0.1.0"
