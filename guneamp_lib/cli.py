@@ -138,6 +138,24 @@ def cmd_pipeline(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    """Write a trained WaveNet as a Neural Amp Modeler (.nam) file."""
+    from .checkpoints import load_checkpoint
+    from .nam_export import export_nam
+
+    out = Path(args.output)
+    _refuse_existing(out, args.overwrite)
+    ckpt = load_checkpoint(args.model)
+    if ckpt.model_name != "wavenet":
+        raise GuneampError(f"only WaveNet models have a .nam layout; {args.model} holds a {ckpt.model_name}.")
+    if ckpt.ir is not None:
+        print("note: this model was trained with a cabinet IR in the loss; load that IR in the player too", file=sys.stderr)
+    # The network runs at the file rate times the oversampling factor.
+    export_nam(ckpt.model, out, ckpt.sample_rate * ckpt.oversample, metadata={"name": out.stem})
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     """Train each model for the same budget on each dataset; score it on the held-out test part."""
     from .evaluate import main
@@ -226,6 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
     tu.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto = CUDA, then MPS, then CPU")
     common(tu)
     tu.set_defaults(func=cmd_pipeline)
+
+    ex = sub.add_parser("export", help="write a trained WaveNet as a Neural Amp Modeler .nam file",
+                        description="Export a WaveNet checkpoint to NAM's model file format (JSON).")
+    ex.add_argument("--model", required=True, help="checkpoint of a wavenet model (best.pt)")
+    ex.add_argument("--output", required=True, help=".nam file to write")
+    ex.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
+    ex.set_defaults(func=cmd_export)
 
     from .evaluate import add_arguments as add_evaluate_arguments
 

@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from guneamp_lib.cli import main
 from tests.conftest import toy_amp, toy_di, write
@@ -23,7 +24,7 @@ def run(capsys, *argv):
     return code, out, err
 
 
-@pytest.mark.parametrize("command", ["synth", "train", "render", "check", "course", "pipeline", "evaluate"])
+@pytest.mark.parametrize("command", ["synth", "train", "render", "check", "course", "pipeline", "evaluate", "export"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as e:
         main([command, "--help"])
@@ -227,3 +228,12 @@ def test_train_a_wavenet_preset(toy_pair, tmp_path, capsys):
     assert ckpt.model_name == "wavenet" and ckpt.model.num_parameters == 841
     code, _, err = run(capsys, *args, "--model", "wavenet:huge", "--overwrite")
     assert code == 2 and "huge" in err
+    from guneamp_lib.nam_export import load_nam
+
+    code, _, err = run(capsys, "export", "--model", tmp_path / "w" / "best.pt", "--output", tmp_path / "amp.nam")
+    assert code == 0, err
+    nam = load_nam(tmp_path / "amp.nam")
+    x = torch.randn(1, 1, 3000)
+    with torch.no_grad():
+        assert torch.allclose(nam.model(x), ckpt.model(x), atol=1e-6)
+    assert nam.sample_rate == 44100
