@@ -29,8 +29,11 @@ tutorial: data
 test: data
 	$(BIN)/python -m pytest
 
+# JupyterLab refuses to run as root unless told; containers often are root.
+LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: data
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks
 
 bench: data
 	$(BIN)/python benchmarks/run.py --json build/bench.json
