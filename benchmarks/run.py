@@ -524,8 +524,9 @@ def main(argv=None) -> int:
     r["limit"]["note"] = "GFLOP/s count 2 flops per multiply-add"
     print(report(r))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(r, indent=2) + "\n")
+        from guneamp_lib.paths import write_text_atomic
+
+        write_text_atomic(args.json, json.dumps(r, indent=2) + "\n")
     return 0
 
 

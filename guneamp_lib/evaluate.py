@@ -194,10 +194,18 @@ class EvalData:
         return {"training": tr.n_train / sr, "validation": tr.n_val / sr,
                 "test": (self.full.clean.numel() - self.test_start) / sr}
 
+    def coverage(self):
+        """:func:`guneamp_lib.checks.coverage` of the test input by the training input."""
+        from .checks import coverage
+
+        clean = self.full.clean.numpy()
+        return coverage(clean[: self.test_start], clean[self.test_start :], self.sample_rate)
+
     def summary(self) -> str:
         s = self.split_seconds()
         return (f"{self.name}: {self.description}; training {s['training']:.1f} s, "
-                f"validation {s['validation']:.1f} s, test {s['test']:.1f} s")
+                f"validation {s['validation']:.1f} s, test {s['test']:.1f} s. "
+                f"Coverage: {self.coverage().describe()}.")
 
 
 def load_default(direct: bool = False, seconds: float | None = None, seed: int = 0) -> EvalData:
@@ -510,14 +518,14 @@ def run_evaluation(datasets=DEFAULT_DATASETS, time_budget_s: float | None = DEFA
     header = (f"# Model evaluation\n\nEach model trained for "
               f"{'2 steps (quick mode: a plumbing check, not a comparison)' if quick else f'{time_budget_s:.0f} s'} "
               f"per dataset; ESR and the other scores are on the test part, which no model trained on.\n\n")
-    (out_dir / "evaluation.md").write_text(header + text)
+    paths.write_text_atomic(out_dir / "evaluation.md", header + text)
     payload = {
         "time_budget_s": budget, "quick": quick, "seed": seed, "models": [s.label for s in specs],
         "datasets": {name: {"description": descriptions.get(name), "reports": [r.to_dict() for r in reps],
                             "aliasing": [a.to_dict() for a in alias.get(name, [])]}
                      for name, reps in results.items()},
     }
-    (out_dir / "evaluation.json").write_text(json.dumps(payload, indent=2))
+    paths.write_text_atomic(out_dir / "evaluation.json", json.dumps(payload, indent=2))
     return results
 
 

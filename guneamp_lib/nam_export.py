@@ -26,13 +26,13 @@ import json
 import math
 import numbers
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import torch
 
+from . import paths
 from .errors import GuneampError
 from .wavenet import WaveNet, preset_of
 
@@ -76,17 +76,7 @@ def export_nam(model: WaveNet, path: str | os.PathLike, sample_rate: float, meta
         text = json.dumps(payload, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise GuneampError(f"the metadata cannot be written as JSON: {exc}") from None
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return paths.write_text_atomic(path, text)
 
 
 @dataclass

@@ -67,3 +67,24 @@ def shared_data_dir() -> Path | None:
     env = os.environ.get("GUNEAMP_SHARED_DATA")
     path = Path(env) if env else project_root().parent / "shared" / "data"
     return path if path.is_dir() else None
+
+
+def write_text_atomic(path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file in the same folder.
+
+    A reader (or a run stopped half-way) sees the old file or the new one, never a
+    torn one.
+    """
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

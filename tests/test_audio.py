@@ -109,3 +109,21 @@ def test_empty_file(tmp_path):
     write(tmp_path / "e.wav", np.zeros(0))
     with pytest.raises(GuneampError, match="no audio samples"):
         load_wav(tmp_path / "e.wav")
+
+
+def test_write_text_atomic_replaces_whole_files_and_keeps_the_old_one_on_failure(tmp_path, monkeypatch):
+    from guneamp_lib.paths import write_text_atomic
+
+    target = tmp_path / "sub" / "report.md"
+    assert write_text_atomic(target, "first") == target and target.read_text() == "first"
+    write_text_atomic(target, "second")
+    assert target.read_text() == "second"
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        write_text_atomic(target, "third")
+    assert target.read_text() == "second"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["report.md"]  # no temporary file left

@@ -18,7 +18,9 @@ from guneamp_lib.checks import (
     LagEstimate,
     PairReport,
     align_pair,
+    band_shares,
     check_pair,
+    coverage,
     estimate_lag,
     find_repeat,
     repeat_check,
@@ -488,3 +490,49 @@ def test_real_pedals_alignment_improves_a_linear_fit(egfx):
         assert rho_after > rho_before + 0.005 and esr_after < esr_before, (p, i)
         if p == "TubeScreamer":
             assert esr_after < 0.85 * esr_before, (p, i, esr_before, esr_after)
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+def tone(f, seconds=1.0):
+    t = np.arange(int(seconds * SR)) / SR
+    return 0.5 * np.sin(2 * np.pi * f * t)
+
+
+def test_band_shares_sum_to_one_and_find_the_tone():
+    centres, shares = band_shares(tone(1000.0) + 0.1 * tone(100.0), SR)
+    assert shares.sum() == pytest.approx(1.0)
+    loud = centres[np.argmax(shares)]
+    assert 1000 / 2 ** (1 / 6) < loud < 1000 * 2 ** (1 / 6)
+    assert shares.max() == pytest.approx(1 / 1.01, rel=1e-3)  # 1000 Hz holds 1 / (1 + 0.1^2) of the energy
+
+
+def test_coverage_of_the_same_material_is_complete():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(2 * SR)
+    cv = coverage(x[:SR], x[SR:], SR)
+    assert cv.uncovered_share == 0.0 and cv.uncovered_bands_hz == ()
+    assert "covers every" in cv.describe()
+
+
+def test_coverage_finds_a_note_below_everything_trained_on():
+    train = np.concatenate([tone(250.0), tone(315.0), tone(400.0)])
+    cv = coverage(train, tone(100.0) + 0.01 * tone(400.0), SR)
+    assert cv.uncovered_share == pytest.approx(1 / 1.0001, rel=1e-3)
+    assert len(cv.uncovered_bands_hz) == 1 and 89 < cv.uncovered_bands_hz[0] < 113
+    assert "100%" in cv.describe() and "Hz" in cv.describe()
+
+
+def test_coverage_of_silence_is_an_error():
+    with pytest.raises(GuneampError, match="silent"):
+        coverage(tone(100.0), np.zeros(SR), SR)
+
+
+@pytest.mark.shared_data
+def test_real_pedal_test_note_lies_below_the_training_notes(egfx):
+    """EGFxSet clip 3 is a 99 Hz note; clips 0 to 2 are 248 to 394 Hz."""
+    sr, results = egfx
+    train = np.concatenate([results["TubeScreamer", i][0] for i in range(3)])
+    cv = coverage(train, results["TubeScreamer", 3][0], sr)
+    assert cv.uncovered_share > 0.5 and max(cv.uncovered_bands_hz) < 230, cv

@@ -51,6 +51,13 @@ def test_the_three_parts_never_overlap_and_the_test_part_is_last():
     assert data.full.ir is not None and ev.load_default(direct=True, seconds=5.0).full.ir is None
 
 
+def test_summary_says_whether_the_training_part_covers_the_test_part():
+    data = ev.load_default(seconds=10.0)
+    cv = data.coverage()
+    assert cv.uncovered_share < 0.05  # one performance, split in time: the same kind of playing
+    assert data.summary().endswith(f"Coverage: {cv.describe()}.")
+
+
 def test_test_targets_are_never_trained_on():
     data = toy_eval_data()
     data.full.target[data.test_start :] = 1e6  # poison: training on it would blow the loss up
