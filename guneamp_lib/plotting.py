@@ -143,13 +143,20 @@ def plot_ir_spectrum(irs: dict, sr: int, title: str = "Cabinet frequency respons
     return fig
 
 
-def plot_transfer_curve(curves: dict, title: str = "Transfer curve", ax=None):
-    """Input level against output level for each named curve (model, reference...)."""
+def plot_transfer_curve(curves: dict, title: str = "Transfer curve", ax=None, zoom_outputs: bool = False):
+    """Input level against output level for each named curve (model, reference...).
+
+    ``zoom_outputs``: fit the output axis to the curves (with a margin) rather than to
+    the straight wire, for systems whose output is far below their input.
+    """
     fig, ax = _new(ax)
     for i, (label, (xin, yout)) in enumerate(curves.items()):
         ax.plot(_np(xin), _np(yout), color=f"C{i}", linewidth=1.5, label=label)
     lim = max(1.0, max(float(np.max(np.abs(_np(x)))) for x, _ in curves.values()))
     ax.plot([-lim, lim], [-lim, lim], color="0.6", linestyle=":", linewidth=1, label="straight wire")
+    if zoom_outputs:
+        top = 1.15 * max(float(np.max(np.abs(_np(y)))) for _, y in curves.values())
+        ax.set_ylim(-top, top)
     ax.set_xlabel("input level (full scale)")
     ax.set_ylabel("output level (full scale)")
     ax.set_title(title)
