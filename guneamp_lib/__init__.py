@@ -5,7 +5,8 @@ The library behind the guneamp notebook course. Module names follow the notebook
 ``train`` and ``checkpoints`` (06), ``inference`` (07), ``cabinet`` (08), ``transfer`` (09),
 ``playground`` and ``widgets`` (04, 05, 10), ``wavenet``, ``lstm``, ``metrics``,
 ``aliasing`` and ``evaluate`` (11), ``checks`` (01, 12). ``synth`` makes the default data,
-``streaming`` runs a model block by block as a plugin would, ``nam_export`` writes
+``streaming`` runs a model block by block as a plugin would (``streaming_kernels`` compiles its
+inner loops), ``activations`` holds a faster CPU ``tanh``, ``nam_export`` writes
 Neural Amp Modeler files, ``course`` runs the notebooks, ``cli`` is the ``guneamp`` command.
 """
 

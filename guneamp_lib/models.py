@@ -26,6 +26,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .activations import tanh
+
 
 class CausalConv1d(nn.Conv1d):
     """A 1-D convolution padded on the left only, so no output sees the future.
@@ -52,6 +54,10 @@ class CausalConv1d(nn.Conv1d):
         xp = torch.cat([self._history, x], dim=-1)
         self._history = xp[..., xp.shape[-1] - self.left_pad :].detach()
         return super().forward(xp)
+
+    def forward_valid(self, x: torch.Tensor) -> torch.Tensor:
+        """No padding at all: ``left_pad`` samples shorter than the input, each output exact."""
+        return super().forward(x)
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -82,11 +88,16 @@ class SeedCNN(nn.Module):
     def num_parameters(self) -> int:
         return count_parameters(self)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    # forward(x, pad=False) exists: training on segments that bring their own context uses it.
+    supports_valid = True
+
+    def forward(self, x: torch.Tensor, pad: bool = True) -> torch.Tensor:
+        """``pad=False``: no zero padding, so the output is ``receptive_field - 1`` samples
+        shorter and every sample of it is exact; it saves a copy of every activation."""
         for i, layer in enumerate(self.layers):
-            x = layer(x)
+            x = layer(x) if pad or layer.streaming else layer.forward_valid(x)
             if i < len(self.layers) - 1:
-                x = torch.tanh(x)  # the last layer stays linear: output level is unconstrained
+                x = tanh(x)  # the last layer stays linear: output level is unconstrained
         return x
 
 

@@ -50,6 +50,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .activations import tanh
 from .audio import NORMALIZE_EPS
 from .errors import GuneampError, GuneampWarning
 from .models import CausalConv1d, SeedCNN, receptive_field
@@ -331,7 +332,7 @@ class _FastWaveNet:
 
     @staticmethod
     def supports(model) -> bool:
-        return all(not l.gated and l.activation is torch.tanh for a in model.arrays for l in a.layers)
+        return all(not l.gated and l.activation is tanh for a in model.arrays for l in a.layers)
 
     def reset(self) -> None:
         self.bufs[:] = 0.0

@@ -86,7 +86,13 @@ def _context(model: torch.nn.Module, cfg: TrainConfig, ir_len: int) -> int:
 
 def forward_segments(model, x_os: torch.Tensor, factor: int, ir: torch.Tensor | None, context: int, length: int):
     """Network at the oversampled rate -> file rate -> cabinet; the scored part only."""
-    y = model(x_os.unsqueeze(1))[:, 0]
+    if getattr(model, "supports_valid", False):
+        y = model(x_os.unsqueeze(1), pad=False)[:, 0]
+        # Zeros where the padded network would have guessed from padding: both lie in
+        # the context, which `context` keeps out of the scored part.
+        y = torch.nn.functional.pad(y, (x_os.shape[-1] - y.shape[-1], 0))
+    else:
+        y = model(x_os.unsqueeze(1))[:, 0]
     y = downsample(y, factor)
     if ir is not None:
         y = fft_convolve(y, ir)[..., : y.shape[-1]]

@@ -72,6 +72,46 @@ def test_segment_forward_matches_whole_signal_prediction(toy_pair):
     assert (got - full).abs().max().item() < 1e-4
 
 
+def test_unpadded_training_forward_scores_and_trains_exactly_like_the_padded_one(toy_pair):
+    """forward_segments skips the zero padding for SeedCNN; with the minimal context of
+    train() the scored samples and the gradients are those of the padded network."""
+    from guneamp_lib.train import _context
+
+    data = load_training_data(toy_pair["clean"], toy_pair["amp"], toy_pair["cab_ir"])
+    torch.manual_seed(0)
+    model = SeedCNN()
+    F, L = 8, 512
+    ctx = _context(model, TrainConfig(oversample=F), data.ir.numel())
+    from guneamp_lib.oversampling import oversample
+    from guneamp_lib.train import RESAMPLER_MARGIN
+
+    x_os = oversample(data.clean[: 3 * (ctx + L + RESAMPLER_MARGIN)], F)
+    seg = torch.stack([x_os[i * 997 * F : (i * 997 + ctx + L + RESAMPLER_MARGIN) * F] for i in range(2)])
+    target = torch.randn(2, L)
+
+    def loss_and_grads(valid: bool):
+        model.zero_grad()
+        if not valid:
+            model.supports_valid = False  # instance attribute: the padded path
+        try:
+            out = forward_segments(model, seg, F, data.ir, ctx, L)
+        finally:
+            model.__dict__.pop("supports_valid", None)
+        loss = ((out - target) ** 2).mean()
+        loss.backward()
+        return out.detach(), [p.grad.clone() for p in model.parameters()]
+
+    out_v, g_v = loss_and_grads(True)
+    out_p, g_p = loss_and_grads(False)
+    assert out_v.shape == (2, L)
+    assert (out_v - out_p).abs().max().item() < 1e-6
+    for a, b in zip(g_v, g_p):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-7)
+    x = torch.randn(1, 1, 300)
+    assert model(x, pad=False).shape[-1] == 300 - (model.receptive_field - 1)
+    assert torch.allclose(model(x, pad=False), model(x)[..., model.receptive_field - 1 :], atol=1e-6)
+
+
 def test_checkpoint_round_trip(tmp_path):
     torch.manual_seed(0)
     model = SeedCNN()
