@@ -90,10 +90,13 @@ def process(model: torch.nn.Module, x: torch.Tensor, chunk: int = DEFAULT_CHUNK,
             # layer's response to silence is tanh(bias), not zero.
             ctx = int(rf) - 1
             xp = torch.cat([torch.zeros(ctx), x])
+            # The context is in the input, so a model that can skip its own zero padding does.
+            valid = getattr(model, "supports_valid", False)
             for s in bar:
                 e = min(s + chunk, n)
-                y = model(xp[s : e + ctx].to(device).view(1, 1, -1))[0, 0]
-                out[s:e] = y[ctx:].cpu()
+                seg = xp[s : e + ctx].to(device).view(1, 1, -1)
+                y = model(seg, pad=False)[0, 0] if valid else model(seg)[0, 0, ctx:]
+                out[s:e] = y.cpu()
         else:
             state = None
             for s in bar:
