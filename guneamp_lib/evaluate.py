@@ -266,12 +266,17 @@ def join_clips(pairs, sample_rate: int, gap_s: float = CLIP_GAP_S):
     return np.concatenate(cs), np.concatenate(ts), starts
 
 
-def load_pedal(pedal: str, seconds: float | None = None, root: Path | None = None) -> EvalData:
-    """A real pedal: clips 0-2 (aligned, joined) to train, clip 3 to test; no cabinet."""
+def load_pedal(pedal: str, seconds: float | None = None, root: Path | None = None,
+               test_clip: int = TEST_CLIP) -> EvalData:
+    """A real pedal: three clips (aligned, joined) to train, ``test_clip`` (default 3) to test; no cabinet."""
     if pedal not in PEDALS:
         raise GuneampError(f"unknown pedal {pedal!r}; choose one of {', '.join(PEDALS)}")
+    all_clips = TRAIN_CLIPS + (TEST_CLIP,)
+    if test_clip not in all_clips:
+        raise GuneampError(f"there is no clip {test_clip}: the EGFxSet excerpts are clips 0 to {max(all_clips)}")
+    order = [i for i in all_clips if i != test_clip] + [test_clip]
     clips, lags, sr = [], [], None
-    for i in TRAIN_CLIPS + (TEST_CLIP,):
+    for i in order:
         c, t, sr, lag = aligned_clip(pedal, i, root)
         if seconds is not None:
             n = int(seconds * sr)
@@ -286,21 +291,39 @@ def load_pedal(pedal: str, seconds: float | None = None, root: Path | None = Non
     g_target = 1.0 / (np.abs(target[:test_start]).max() + 1e-8)
     full = TrainingData(torch.from_numpy(clean * g_clean), torch.from_numpy(target * g_target), int(sr), None,
                         "amp_direct", test_start, lags[0])
-    what = f"EGFxSet {pedal} (CC-BY-4.0), clips 0-2 to train, clip 3 to test, aligned automatically, no cabinet"
-    return EvalData(pedal, full, test_start, what, lags)
+    trained_on = ", ".join(str(i) for i in order[:-1])
+    what = (f"EGFxSet {pedal} (CC-BY-4.0), clips {trained_on} to train, clip {test_clip} to test, "
+            "aligned automatically, no cabinet")
+    name = pedal if test_clip == TEST_CLIP else f"{pedal}@{test_clip}"
+    return EvalData(name, full, test_start, what, lags)
+
+
+def parse_dataset(name: str) -> tuple[str, int | None]:
+    """``"RAT"`` -> ``("RAT", 3)``, ``"RAT@1"`` -> ``("RAT", 1)``, ``"default"`` -> ``("default", None)``."""
+    base, at, clip = str(name).partition("@")
+    if base not in DATASETS:
+        raise GuneampError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)} "
+                           "(a pedal may take @N to test on clip N)")
+    if not at:
+        return base, (TEST_CLIP if base in PEDALS else None)
+    if base not in PEDALS or not clip.isdigit():
+        raise GuneampError(f"{name!r}: only a pedal takes @N, with N a clip number (for example RAT@1)")
+    return base, int(clip)
 
 
 def load_dataset(name: str, seconds: float | None = None, seed: int = 0) -> EvalData | None:
-    """A dataset by name; ``None`` (with a printed reason) for a pedal when the shared data is absent."""
-    if name in ("default", "default_direct"):
-        return load_default(direct=name == "default_direct", seconds=seconds, seed=seed)
-    if name in PEDALS:
-        if egfxset_dir() is None:
-            print(f"skipping {name}: the real recordings are not present (expected ../shared/data/egfxset "
-                  "next to the checkout, or set GUNEAMP_SHARED_DATA)")
-            return None
-        return load_pedal(name, seconds)
-    raise GuneampError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+    """A dataset by name; ``None`` (with a printed reason) for a pedal when the shared data is absent.
+
+    A pedal's name may end in ``@N``: test on clip N, train on the other three.
+    """
+    base, test_clip = parse_dataset(name)
+    if base in ("default", "default_direct"):
+        return load_default(direct=base == "default_direct", seconds=seconds, seed=seed)
+    if egfxset_dir() is None:
+        print(f"skipping {name}: the real recordings are not present (expected ../shared/data/egfxset "
+              "next to the checkout, or set GUNEAMP_SHARED_DATA)")
+        return None
+    return load_pedal(base, seconds, test_clip=test_clip)
 
 
 def load_pair(clean_path, target_path, name: str = "your gear", ir_path=None, seconds: float | None = None) -> EvalData:
@@ -539,12 +562,23 @@ def main(args) -> int:
     return 0
 
 
+def _dataset_arg(name: str) -> str:
+    import argparse
+
+    try:
+        parse_dataset(name)
+    except GuneampError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return name
+
+
 def add_arguments(parser) -> None:
     """The ``guneamp evaluate`` options, so the CLI needs only a few lines to wire them."""
     from .runtime import DEVICE_CHOICES
 
-    parser.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS), choices=DATASETS, metavar="NAME",
-                        help=f"datasets to evaluate on (default: {' '.join(DEFAULT_DATASETS)}; also default_direct)")
+    parser.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS), type=_dataset_arg, metavar="NAME",
+                        help=f"datasets to evaluate on (default: {' '.join(DEFAULT_DATASETS)}; also default_direct; "
+                             "a pedal may take @N to test on clip N and train on the other three, e.g. RAT@1)")
     parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), metavar="MODEL",
                         help=f"models as name[:arg][@Nx] (default: {' '.join(DEFAULT_MODELS)})")
     parser.add_argument("--time-budget", type=float, default=DEFAULT_TIME_BUDGET_S,
@@ -559,6 +593,7 @@ def add_arguments(parser) -> None:
 __all__ = [
     "DATASETS", "DEFAULT_DATASETS", "DEFAULT_MODELS", "EvalData", "ModelSpec", "Trained", "aligned_clip",
     "default_capture", "egfxset_dir", "evaluate_models", "format_results", "hearing_table", "join_clips",
-    "linear_fit_correlation", "load_dataset", "load_default", "load_pair", "load_pedal", "receptive_field_ms",
+    "linear_fit_correlation", "load_dataset", "load_default", "load_pair", "load_pedal", "parse_dataset",
+    "receptive_field_ms",
     "run_evaluation", "train_and_test", "train_models",
 ]

@@ -166,3 +166,27 @@ def test_linear_fit_correlation_sees_a_shift():
     assert ev.linear_fit_correlation(x, early) < aligned - 0.3
     with pytest.raises(GuneampError):
         ev.linear_fit_correlation(x[:40], y[:40])
+
+
+def test_dataset_names_parse_and_bad_ones_say_what_to_use():
+    assert ev.parse_dataset("default") == ("default", None)
+    assert ev.parse_dataset("RAT") == ("RAT", 3)
+    assert ev.parse_dataset("BluesDriver@1") == ("BluesDriver", 1)
+    for bad in ("Fuzz", "default@1", "RAT@x", "RAT@"):
+        with pytest.raises(GuneampError, match="dataset|pedal"):
+            ev.parse_dataset(bad)
+
+
+@pytest.mark.shared_data
+def test_pedal_dataset_can_test_on_another_clip(shared_data):
+    """RAT@1: clips 0, 2 and 3 train, clip 1 tests; the test part is clip 1 itself."""
+    from guneamp_lib.evaluate import aligned_clip
+
+    data = ev.load_dataset("RAT@1", seconds=1.0)
+    assert data.name == "RAT@1" and "clips 0, 2, 3 to train, clip 1 to test" in data.description
+    clip1 = aligned_clip("RAT", 1)[0][:44100]
+    test = data.full.clean[data.test_start :].numpy()
+    assert test.size == 44100
+    assert np.allclose(test / np.abs(test).max(), clip1 / np.abs(clip1).max(), atol=1e-6)
+    with pytest.raises(GuneampError, match="no clip 7"):
+        ev.load_pedal("RAT", test_clip=7)
