@@ -393,7 +393,19 @@ def bench_matmul(quick: bool) -> dict:
     a, b = torch.randn(n, n), torch.randn(n, n)
     torch.mm(a, b)
     t = best_time(lambda: torch.mm(a, b), 3 if quick else 5)
-    return {"size": n, "gflops": 2 * n**3 / t / 1e9}
+    return {"size": n, "gflops": 2 * n**3 / t / 1e9, "tanh": bench_tanh(quick)}
+
+
+def bench_tanh(quick: bool) -> dict:
+    """torch.tanh against guneamp_lib.activations.tanh on one SeedCNN layer's activations."""
+    from guneamp_lib.activations import tanh
+
+    x = torch.randn(8, 32, 3000 if quick else 24000)
+    tanh(x)
+    torch.tanh(x)
+    t_torch = best_time(lambda: torch.tanh(x), 3 if quick else 10)
+    t_ours = best_time(lambda: tanh(x), 3 if quick else 10)
+    return {"elements": x.numel(), "torch_ms": t_torch * 1e3, "guneamp_ms": t_ours * 1e3, "speedup": t_torch / t_ours}
 
 
 # --------------------------------------------------------------------------- report
@@ -434,6 +446,8 @@ def report(r: dict) -> str:
         "",
         f"6. limit: float32 matmul {r['limit']['size']}x{r['limit']['size']} on {r['threads']} thread(s): {peak:.1f} GFLOP/s"
         " (streaming's shares below are of this figure too)",
+        f"   tanh on {r['limit']['tanh']['elements']:,} floats: torch.tanh {r['limit']['tanh']['torch_ms']:.2f} ms, "
+        f"guneamp_lib.activations.tanh {r['limit']['tanh']['guneamp_ms']:.2f} ms ({r['limit']['tanh']['speedup']:.1f}x)",
         "",
     ]
     t = r["training"]

@@ -46,6 +46,7 @@ def test_quick_benchmark_reports_every_section(tmp_path):
             "lstm"} <= set(models)
     assert models["seed_cnn_8x"]["latency_samples"] == stream_latency(8)
     assert len(r["training"]["segments"]) >= 2
+    assert r["limit"]["tanh"]["speedup"] > 0 and "torch.tanh" in res.stdout
     if r["gpu"]["available"]:
         assert r["gpu"]["segment_targets_per_s"] > 0 and r["gpu"]["name"]
     else:
