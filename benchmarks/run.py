@@ -53,8 +53,11 @@ SEGMENT_BATCH = 8  # train()'s default batch of segments
 # computes its context (network, downsampler and, with the cabinet, the IR's useful
 # part). train()'s default is 2048 with the cabinet; notebook 06 uses 8192. The designed
 # windows have no cabinet, so the set-up without it is the like-for-like comparison.
+# Segment lengths as train() picks them by default (guneamp_lib.train.segment_length:
+# 1024 without a cabinet in the loss, 2048 with one), plus two for comparison.
 SEGMENT_CONFIGS = {
-    "like for like: amp_direct target, no cabinet": (2048, False),
+    "like for like: amp_direct target, no cabinet, train()'s default": (1024, False),
+    "the same with 2048-sample segments": (2048, False),
     "guneamp train default: cabinet in the loss": (2048, True),
     "notebook 06: cabinet in the loss": (8192, True),
 }

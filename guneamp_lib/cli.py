@@ -194,7 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--oversample", type=int, default=8, help="oversampling factor the network runs at (default 8)")
     t.add_argument("--epochs", type=int, default=None, help="stop after this many epochs")
     t.add_argument("--time-budget", type=float, default=120.0, help="stop after this many seconds (default 120)")
-    t.add_argument("--segment", type=int, default=2048, help="scored samples per training segment, at the file rate (default 2048)")
+    t.add_argument("--segment", type=int, default=None,
+                   help="scored samples per training segment, at the file rate "
+                        "(default: 2048 with a cabinet IR in the loss, 1024 without)")
     t.add_argument("--batch-size", type=int, default=8, help="segments per step (default 8)")
     t.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 3e-3)")
     t.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto = CUDA, then MPS, then CPU")

@@ -53,3 +53,19 @@ def test_quick_benchmark_reports_every_section(tmp_path):
         assert "no GPU" in res.stdout
     for heading in ("1. training", "2. offline inference", "3. streaming", "4. memory", "5. GPU", "6. limit"):
         assert heading in res.stdout
+
+
+def test_benchmark_segments_follow_train_defaults():
+    """The rows labelled as train()'s defaults use the segment lengths train() picks."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import run as bench
+    finally:
+        sys.path.pop(0)
+    from guneamp_lib.train import TrainConfig, segment_length
+
+    cfg = TrainConfig()
+    direct = bench.SEGMENT_CONFIGS["like for like: amp_direct target, no cabinet, train()'s default"]
+    cab = bench.SEGMENT_CONFIGS["guneamp train default: cabinet in the loss"]
+    assert direct == (segment_length(cfg, has_ir=False), False)
+    assert cab == (segment_length(cfg, has_ir=True), True)

@@ -161,3 +161,13 @@ def test_too_short_for_the_model(tmp_path):
 def test_config_needs_a_stopping_rule():
     with pytest.raises(GuneampError):
         TrainConfig(epochs=None, time_budget_s=None)
+
+
+def test_default_segment_depends_on_the_cabinet_and_a_bad_one_is_refused():
+    from guneamp_lib.train import SEGMENT_DIRECT, SEGMENT_WITH_CABINET, segment_length
+
+    assert segment_length(TrainConfig(), has_ir=True) == SEGMENT_WITH_CABINET == 2048
+    assert segment_length(TrainConfig(), has_ir=False) == SEGMENT_DIRECT == 1024
+    assert segment_length(TrainConfig(segment=300), has_ir=True) == 300
+    with pytest.raises(GuneampError, match="segment"):
+        TrainConfig(segment=0)
