@@ -81,7 +81,7 @@ class TrainResult:
 
 # Segment lengths when none is given (file-rate samples). With the cabinet in the loss
 # every segment carries the IR's ~840 samples as context, so long segments pay for it.
-# Without it, shorter segments keep a step's activations in the CPU's cache: SeedCNN at
+# Without it, shorter segments keep a step's working set closer to the caches: SeedCNN at
 # 8x trains about 1.3 times as many targets per second with 1024 as with 2048
 # (benchmarks/run.py, section 1), and in a 150 s run on amp_direct.wav reached a test
 # ESR of 0.29 against 0.34.
