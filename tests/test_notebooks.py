@@ -146,3 +146,15 @@ def test_series_writes_the_nine_graphs(executed):
         pytest.skip("series incomplete")
     made = {p.name for p in (executed["dir"] / "graphs").glob("*.png")}
     assert set(GRAPH_NAMES) <= made, f"missing graphs: {set(GRAPH_NAMES) - made}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", PRESENT)
+def test_every_printed_check_holds(executed, stem):
+    """A checked line that ends in True or False states a check the notebook makes
+    (two paths agree, a lag is reliable...): each must hold."""
+    if stem in executed["errors"]:
+        pytest.fail(f"{stem} did not run: {executed['errors'][stem]}")
+    failed = [line for line in checked_output(executed["results"][stem]).splitlines()
+              if re.search(r"\bFalse\s*$", line)]
+    assert not failed, f"{stem}: " + "; ".join(failed)
