@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import soundfile as sf
 import torch
 
 from .errors import GuneampError, GuneampWarning
+from .paths import atomic_output
 
 # Peak normalization divides by the peak plus this, so silence stays silence (0/eps)
 # instead of becoming NaN (0/0).
@@ -232,14 +232,7 @@ def save_wav(
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
     if not np.all(np.isfinite(audio)):
         raise GuneampError(f"refusing to write {path}: the audio contains NaN or infinite samples.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        sf.write(tmp, audio, int(sr), subtype=subtype, format="WAV")
-        _zero_peak_timestamp(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp:
+        sf.write(str(tmp), audio, int(sr), subtype=subtype, format="WAV")
+        _zero_peak_timestamp(tmp)
     return path

@@ -13,6 +13,9 @@ without replacing the learner's graphs and models; inputs are still read from ``
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -69,22 +72,27 @@ def shared_data_dir() -> Path | None:
     return path if path.is_dir() else None
 
 
-def write_text_atomic(path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder.
-
-    A reader (or a run stopped half-way) sees the old file or the new one, never a
-    torn one.
-    """
-    import tempfile
-
+@contextmanager
+def atomic_output(path, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary file next to ``path`` to write into; it replaces ``path`` when the
+    block ends normally and is removed when it raises. A reader (or a run stopped half-way)
+    sees the old file or the new one, never a torn one. ``suffix``: for writers that
+    choose the format by extension (matplotlib)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=path.name + ".", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-    return path
+
+
+def write_text_atomic(path, text: str) -> Path:
+    """Write ``text`` to ``path`` through :func:`atomic_output`."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)

@@ -10,7 +10,6 @@ README shows.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -169,15 +168,8 @@ def plot_transfer_curve(curves: dict, title: str = "Transfer curve", ax=None, zo
 def save_figure(fig, name: str, folder: str | os.PathLike | None = None) -> Path:
     """Save ``fig`` as ``graphs/<name>`` (or ``folder/<name>``), atomically."""
     folder = Path(folder) if folder else paths.graphs_dir()
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
-    fd, tmp = tempfile.mkstemp(prefix=name + ".", suffix=".png", dir=folder)
-    os.close(fd)
-    try:
+    with paths.atomic_output(path, suffix=".png") as tmp:
         # No timestamps in the file, so an unchanged graph gives an unchanged file.
         fig.savefig(tmp, dpi=DPI, metadata={"Software": None})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

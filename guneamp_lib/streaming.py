@@ -43,7 +43,6 @@ import copy
 import functools
 import math
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -53,6 +52,7 @@ import torch
 from .activations import tanh
 from .audio import NORMALIZE_EPS
 from .errors import GuneampError, GuneampWarning
+from .paths import atomic_output
 from .models import CausalConv1d, SeedCNN, receptive_field
 
 # Network samples per compiled call: a 32-channel activation of this length (256 KB)
@@ -660,7 +660,7 @@ def _read_peak(path: Path) -> tuple[float, int, int, int]:
 
     peak, n = 0.0, 0
     with sf.SoundFile(str(path)) as f:
-        sr, channels, frames = f.samplerate, f.channels, f.frames
+        sr, channels = f.samplerate, f.channels
         for block in f.blocks(blocksize=FILE_BLOCK, dtype="float32", always_2d=True):
             mono = block[:, 0] if channels == 1 else block.mean(axis=1)
             bad = ~np.isfinite(mono)
@@ -765,14 +765,11 @@ def render_streaming(
     norm = np.float32(peak + NORMALIZE_EPS)
     drive = np.float32(10.0 ** (gain_db / 20.0))
 
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=output_path.name + ".", suffix=".tmp", dir=output_path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(output_path) as tmp:
         out_peak = 0.0
         skip = proc.latency
         bar = tqdm(total=n, desc="streaming render", unit="sample", unit_scale=True, disable=not progress, leave=False)
-        with sf.SoundFile(str(input_path)) as fin, sf.SoundFile(tmp, "w", samplerate=sr, channels=1, subtype="FLOAT",
+        with sf.SoundFile(str(input_path)) as fin, sf.SoundFile(str(tmp), "w", samplerate=sr, channels=1, subtype="FLOAT",
                                                               format="WAV") as fout:
             def emit(y):
                 nonlocal out_peak
@@ -792,15 +789,11 @@ def render_streaming(
             emit(proc.flush()[skip:])
         bar.close()
         scale = np.float32(out_peak + NORMALIZE_EPS)
-        with sf.SoundFile(tmp, "r+") as f:
+        with sf.SoundFile(str(tmp), "r+") as f:
             for start in range(0, f.frames, FILE_BLOCK):
                 f.seek(start)
                 y = f.read(FILE_BLOCK, dtype="float32")
                 f.seek(start)
                 f.write(y / scale)
-        _zero_peak_timestamp(Path(tmp))
-        os.replace(tmp, output_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        _zero_peak_timestamp(tmp)
     return output_path

@@ -127,3 +127,20 @@ def test_write_text_atomic_replaces_whole_files_and_keeps_the_old_one_on_failure
         write_text_atomic(target, "third")
     assert target.read_text() == "second"
     assert sorted(p.name for p in target.parent.iterdir()) == ["report.md"]  # no temporary file left
+
+
+def test_atomic_output_keeps_the_old_file_when_the_writer_fails(tmp_path):
+    from guneamp_lib.paths import atomic_output
+
+    target = tmp_path / "out.wav"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError, match="writer failed"):
+        with atomic_output(target) as tmp:
+            assert tmp.parent == tmp_path and tmp != target
+            tmp.write_bytes(b"half a file")
+            raise RuntimeError("writer failed")
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.wav"]
+    with atomic_output(target) as tmp:
+        tmp.write_bytes(b"new")
+    assert target.read_bytes() == b"new" and sorted(p.name for p in tmp_path.iterdir()) == ["out.wav"]
