@@ -528,7 +528,7 @@ def run_evaluation(datasets=DEFAULT_DATASETS, time_budget_s: float | None = DEFA
             continue
         descriptions[name] = data.summary()
         if progress:
-            print(data.summary(), flush=True)
+            print(descriptions[name], flush=True)
         trained = train_models(data, specs, time_budget_s=budget, epochs=epochs, steps_per_epoch=steps,
                                device=device, seed=seed, progress=progress, out_dir=out_dir / "checkpoints")
         results[name] = [t.report for t in trained]
