@@ -53,7 +53,7 @@ SEGMENT_BATCH = 8  # train()'s default batch of segments
 # computes its context (network, downsampler and, with the cabinet, the IR's useful
 # part). train()'s default is 2048 with the cabinet; notebook 06 uses 8192. The designed
 # windows have no cabinet, so the set-up without it is the like-for-like comparison.
-# Segment lengths as train() picks them by default (guneamp_lib.train.segment_length:
+# Segment lengths as train() picks them by default (guneamp_lib.training.train.segment_length:
 # 1024 without a cabinet in the loss, 2048 with one), plus two for comparison.
 SEGMENT_CONFIGS = {
     "like for like: amp_direct target, no cabinet, train()'s default": (1024, False),
@@ -104,7 +104,8 @@ def bench_data(seconds: float, seed: int = 0):
     """Synthetic DI, the reference amp's output (direct and through the cabinet) and the cabinet IR."""
     from scipy.signal import fftconvolve
 
-    from guneamp_lib.synth import ReferenceAmp, synth_cab_ir, synth_di
+    from guneamp_lib.capture.guitar import synth_di
+    from guneamp_lib.capture.synth import ReferenceAmp, synth_cab_ir
 
     clean = synth_di(seconds, SR, seed).astype(np.float32)
     direct = ReferenceAmp()(clean, SR)
@@ -116,34 +117,19 @@ def bench_data(seconds: float, seed: int = 0):
 # --------------------------------------------------------------------------- 1. training
 
 def segment_trainer(model, data, device, batch_size=8, segment=2048):
-    """One step of ``train()``'s loop (segments, oversampling, downsampling, cabinet, designed loss)."""
-    from guneamp_lib.cabinet import ir_energy_length
-    from guneamp_lib.losses import design_loss
-    from guneamp_lib.oversampling import oversample
-    from guneamp_lib.train import IR_LOSS_ENERGY, RESAMPLER_MARGIN, TrainConfig, _context, forward_segments
+    """One step of ``train()``'s loop: the library's own ``train_step`` on its ``SegmentSampler``."""
+    from guneamp_lib.training.step import RESAMPLER_MARGIN, SegmentSampler, train_step
+    from guneamp_lib.training.train import TrainConfig
 
     cfg = TrainConfig(oversample=FACTOR, segment=segment, batch_size=batch_size)
-    ir = None if data.ir is None else data.ir[: ir_energy_length(data.ir, IR_LOSS_ENERGY)].to(device)
-    ctx = _context(model, cfg, 0 if ir is None else ir.numel())
-    L = min(segment, data.n_train)
-    span = ctx + L + RESAMPLER_MARGIN
-    clean_os = oversample(data.clean[: data.val_start + RESAMPLER_MARGIN], FACTOR)
-    padded = torch.cat([torch.zeros(ctx * FACTOR), clean_os, torch.zeros(RESAMPLER_MARGIN * FACTOR)]).to(device)
-    target = data.target.to(device)
-    offsets_os = torch.arange(span * FACTOR, device=device)
-    offsets = torch.arange(L, device=device)
+    sampler = SegmentSampler.build(model, data, cfg, segment, device)
+    L = sampler.length
+    span = sampler.context + L + RESAMPLER_MARGIN
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     gen = torch.Generator().manual_seed(0)
 
     def step():
-        starts = torch.randint(0, data.n_train - L + 1, (batch_size,), generator=gen).to(device)
-        x = padded[starts[:, None] * FACTOR + offsets_os]
-        y = target[starts[:, None] + offsets]
-        loss = design_loss(forward_segments(model, x, FACTOR, ir, ctx, L), y, cfg.pre_emphasis, cfg.pre_emphasis_weight)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
+        train_step(model, opt, sampler, batch_size, gen, cfg, cfg.learning_rate)
         if device.type == "cuda":
             torch.cuda.synchronize()
 
@@ -152,11 +138,11 @@ def segment_trainer(model, data, device, batch_size=8, segment=2048):
 
 
 def bench_training(quick: bool, clean, direct, amp, ir) -> dict:
-    from guneamp_lib.data import make_training_data
-    from guneamp_lib.losses import design_loss
+    from guneamp_lib.training.data import make_training_data
+    from guneamp_lib.training.losses import design_loss
     from guneamp_lib.models import SeedCNN
-    from guneamp_lib.oversampling import oversample
-    from guneamp_lib.windows import make_window
+    from guneamp_lib.dsp.oversampling import oversample
+    from guneamp_lib.training.windows import designed_step, make_window
 
     torch.manual_seed(0)
     # designed: windows of the oversampled DI, one oversampled amp sample each, in time order
@@ -174,10 +160,7 @@ def bench_training(quick: bool, clean, direct, amp, ir) -> dict:
 
     def designed_steps():
         for b in batches[:n_steps]:
-            loss = design_loss(model(X[b].unsqueeze(1))[:, 0, -1], Y[b])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            designed_step(model, opt, X[b], Y[b])
 
     designed_steps()  # warm-up
     t_designed = best_time(designed_steps, 2 if quick else 3) / n_steps
@@ -214,10 +197,10 @@ def bench_training(quick: bool, clean, direct, amp, ir) -> dict:
 # --------------------------------------------------------------------------- 2. offline inference
 
 def bench_inference(quick: bool, clean) -> dict:
-    from guneamp_lib.inference import overlap_add_inference_designed, process
+    from guneamp_lib.render.inference import overlap_add_inference_designed, process
     from guneamp_lib.models import SeedCNN
-    from guneamp_lib.oversampling import oversample
-    from guneamp_lib.streaming import process_compiled
+    from guneamp_lib.dsp.oversampling import oversample
+    from guneamp_lib.render.streaming import process_compiled
 
     torch.manual_seed(0)
     model = SeedCNN().eval()
@@ -291,7 +274,7 @@ def stream_rtf(proc, x: np.ndarray, repeats: int) -> float:
 
 def bench_streaming(quick: bool, clean, ir) -> dict:
     from guneamp_lib.models import build_model
-    from guneamp_lib.streaming import StreamingProcessor
+    from guneamp_lib.render.streaming import StreamingProcessor
 
     x = clean[: int((1.0 if quick else 5.0) * SR)]
     x_ref = clean[: int((0.25 if quick else 1.0) * SR)]
@@ -324,8 +307,8 @@ def _memory_child(npz: str, steps: int) -> None:
     """Runs in a subprocess: a few steps of train() on the saved audio; prints peak RSS as JSON."""
     import resource
 
-    from guneamp_lib.data import make_training_data
-    from guneamp_lib.train import TrainConfig, train
+    from guneamp_lib.training.data import make_training_data
+    from guneamp_lib.training.train import TrainConfig, train
 
     d = np.load(npz)
     data = make_training_data(d["clean"], d["amp"], SR, torch.from_numpy(d["ir"]))
@@ -345,7 +328,7 @@ def _rss_now() -> int:
 
 
 def bench_memory(quick: bool, threads: int) -> dict:
-    from guneamp_lib.windows import window_memory_bytes
+    from guneamp_lib.training.windows import window_memory_bytes
 
     seconds = 10.0 if quick else 60.0
     clean, _, amp, ir = bench_data(seconds, seed=1)
@@ -373,7 +356,7 @@ def bench_memory(quick: bool, threads: int) -> dict:
 def bench_gpu(quick: bool, clean, amp, ir, cpu_rate: float) -> dict:
     if not torch.cuda.is_available():
         return {"available": False, "note": "no GPU"}
-    from guneamp_lib.data import make_training_data
+    from guneamp_lib.training.data import make_training_data
     from guneamp_lib.models import SeedCNN
 
     torch.manual_seed(0)
@@ -400,8 +383,8 @@ def bench_matmul(quick: bool) -> dict:
 
 
 def bench_tanh(quick: bool) -> dict:
-    """torch.tanh against guneamp_lib.activations.tanh on one SeedCNN layer's activations."""
-    from guneamp_lib.activations import tanh
+    """torch.tanh against guneamp_lib.dsp.activations.tanh on one SeedCNN layer's activations."""
+    from guneamp_lib.dsp.activations import tanh
 
     x = torch.randn(8, 32, 3000 if quick else 24000)
     tanh(x)
@@ -450,7 +433,7 @@ def report(r: dict) -> str:
         f"6. limit: float32 matmul {r['limit']['size']}x{r['limit']['size']} on {r['threads']} thread(s): {peak:.1f} GFLOP/s"
         " (streaming's shares below are of this figure too)",
         f"   tanh on {r['limit']['tanh']['elements']:,} floats: torch.tanh {r['limit']['tanh']['torch_ms']:.2f} ms, "
-        f"guneamp_lib.activations.tanh {r['limit']['tanh']['guneamp_ms']:.2f} ms ({r['limit']['tanh']['speedup']:.1f}x)",
+        f"guneamp_lib.dsp.activations.tanh {r['limit']['tanh']['guneamp_ms']:.2f} ms ({r['limit']['tanh']['speedup']:.1f}x)",
         "",
     ]
     t = r["training"]

@@ -1,26 +1,24 @@
 """guneamp_lib: neural modeling of guitar amplifiers and speaker cabinets.
 
-The library behind the guneamp notebook course. Module names follow the notebooks:
-``audio`` (01), ``oversampling`` (02), ``windows`` (03), ``models`` (04), ``losses`` (05),
-``train`` and ``checkpoints`` (06), ``inference`` (07), ``cabinet`` (08), ``transfer`` (09),
-``playground`` and ``widgets`` (04, 05, 10), ``wavenet``, ``lstm``, ``metrics``,
-``aliasing`` and ``evaluate`` (11), ``checks`` (01, 12). ``synth`` makes the default data,
-``streaming`` runs a model block by block as a plugin would (``streaming_kernels`` compiles its
-inner loops), ``activations`` holds a faster CPU ``tanh``, ``nam_export`` writes
-Neural Amp Modeler files, ``course`` runs the notebooks, ``cli`` is the ``guneamp`` command.
+The library behind the guneamp notebook course, in packages that follow the data's path
+(each imports only from those before it): ``dsp`` (signal basics), ``capture`` (default
+data, alignment, capture checks), ``models`` (the networks, checkpoints, .nam files),
+``render`` (inference, file rendering, streaming), ``training``, ``study`` (metrics and
+evaluation), ``course`` (notebook runner, graphs, widgets) and ``cli`` (the ``guneamp``
+command). The names below are the design's own entry points.
 """
 
 __version__ = "0.1.0"
 
-from .audio import load_wav, save_wav  # noqa: E402
-from .cabinet import apply_ir, apply_ir_fft  # noqa: E402
+from .dsp.audio import load_wav, save_wav  # noqa: E402
+from .dsp.cabinet import apply_ir, apply_ir_fft  # noqa: E402
 from .errors import GuneampError, GuneampWarning  # noqa: E402
-from .inference import run_inference  # noqa: E402
-from .losses import design_loss, esr, pre_emphasis  # noqa: E402
+from .render.inference import run_inference  # noqa: E402
+from .training.losses import design_loss, esr, pre_emphasis  # noqa: E402
 from .models import SeedCNN, build_model  # noqa: E402
-from .oversampling import downsample, oversample  # noqa: E402
+from .dsp.oversampling import downsample, oversample  # noqa: E402
 from .runtime import pick_device, set_seed  # noqa: E402
-from .windows import make_window  # noqa: E402
+from .training.windows import make_window  # noqa: E402
 
 __all__ = [
     "GuneampError", "GuneampWarning", "SeedCNN", "apply_ir", "apply_ir_fft", "build_model", "design_loss",

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import GuneampError
+
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -96,3 +98,23 @@ def write_text_atomic(path, text: str) -> Path:
     with atomic_output(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: the same path, a symlink to it, or a hard link."""
+    a, b = Path(a), Path(b)
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def refuse_output_on_inputs(output, inputs) -> None:
+    """Raise if ``output`` is any of ``inputs`` (the model, the DI, the IR...): no command may write over its input."""
+    for p in inputs:
+        if p is not None and same_file(Path(output), Path(p)):
+            raise GuneampError(
+                f"refusing to write {output}: it is one of the input files ({p}). Choose another output path."
+            )

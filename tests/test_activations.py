@@ -2,7 +2,7 @@
 
 import torch
 
-from guneamp_lib.activations import tanh
+from guneamp_lib.dsp.activations import tanh
 
 
 def test_values_match_torch_tanh_everywhere():

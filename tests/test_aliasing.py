@@ -3,7 +3,7 @@ import pytest
 import torch
 from scipy.signal import lfilter
 
-from guneamp_lib import aliasing as al
+from guneamp_lib.study import aliasing as al
 from guneamp_lib.models import SeedCNN
 
 SR = 44100
@@ -33,7 +33,7 @@ def test_model_system_runs_at_the_rate_it_is_given():
     torch.manual_seed(0)
     model = SeedCNN().eval()
     x = al.sine(3000.0, 0.2, SR, 0.5)
-    from guneamp_lib.inference import predict
+    from guneamp_lib.render.inference import predict
 
     for factor in (1, 8):
         y = al.model_system(model, factor)(x, SR)

@@ -6,7 +6,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from guneamp_lib.audio import load_wav, peak_normalize, read_audio, save_wav
+from guneamp_lib.dsp.audio import load_wav, peak_normalize, read_audio, save_wav
 from guneamp_lib.errors import GuneampError, GuneampWarning
 from tests.conftest import write
 

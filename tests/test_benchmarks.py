@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from guneamp_lib.streaming import stream_latency
+from guneamp_lib.render.resamplers import stream_latency
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("limit", "training", "inference", "streaming", "memory")
@@ -62,7 +62,7 @@ def test_benchmark_segments_follow_train_defaults():
         import run as bench
     finally:
         sys.path.pop(0)
-    from guneamp_lib.train import TrainConfig, segment_length
+    from guneamp_lib.training.train import TrainConfig, segment_length
 
     cfg = TrainConfig()
     direct = bench.SEGMENT_CONFIGS["like for like: amp_direct target, no cabinet, train()'s default"]

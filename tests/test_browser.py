@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from guneamp_lib import course, paths
+from guneamp_lib import paths
+from guneamp_lib.course import runner as course
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -39,7 +40,7 @@ def free_port() -> int:
 def lab(tmp_path):
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
-    from guneamp_lib.checkpoints import Checkpoint, save_checkpoint
+    from guneamp_lib.models.checkpoint import Checkpoint, save_checkpoint
     from guneamp_lib.models import SeedCNN
 
     out = tmp_path / "out"

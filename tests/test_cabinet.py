@@ -3,7 +3,7 @@ import pytest
 import torch
 from scipy.signal import fftconvolve
 
-from guneamp_lib.cabinet import apply_ir, apply_ir_fft, convolve_ir, ir_energy_length, load_ir
+from guneamp_lib.dsp.cabinet import apply_ir, apply_ir_fft, convolve_ir, ir_energy_length, load_ir
 from guneamp_lib.errors import GuneampError
 from tests.conftest import write
 

@@ -14,21 +14,18 @@ import soundfile as sf
 from scipy.linalg import solve_toeplitz
 from scipy.signal import fftconvolve, lfilter
 
-from guneamp_lib.checks import (
-    LagEstimate,
+from guneamp_lib.capture.checks import (
     PairReport,
-    align_pair,
     band_shares,
     check_pair,
     coverage,
-    estimate_lag,
     find_repeat,
     repeat_check,
     validate_pair,
-    xcorr_lag,
 )
+from guneamp_lib.capture.lag import LagEstimate, align_pair, estimate_lag, xcorr_lag
 from guneamp_lib.errors import GuneampError, GuneampWarning
-from guneamp_lib.losses import esr
+from guneamp_lib.dsp.error import esr
 
 SR = 44100
 # Real DI always carries some pickup and string noise; -54 dB below a 0.5 peak.
@@ -200,7 +197,7 @@ def test_cabinet_onset_gives_a_stable_peak():
 
 @pytest.mark.shared_data
 def test_real_cabinet_irs_give_a_stable_peak(shared_data):
-    from guneamp_lib.audio import read_audio
+    from guneamp_lib.dsp.audio import read_audio
 
     x = plucked_di(seed=7)
     y = pedal(x)
@@ -430,7 +427,7 @@ PEDALS = ("TubeScreamer", "RAT", "BluesDriver")
 @pytest.fixture(scope="module")
 def egfx():
     from guneamp_lib import paths
-    from guneamp_lib.audio import read_audio
+    from guneamp_lib.dsp.audio import read_audio
 
     d = paths.shared_data_dir()
     if d is None or not (d / "egfxset").is_dir():

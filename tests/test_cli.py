@@ -186,7 +186,7 @@ def test_output_that_would_overwrite_an_input(toy_pair, tmp_path, capsys):
 
 def test_pipeline_happy_path(tmp_path, monkeypatch, capsys):
     """The end-to-end job on a short default data set in a scratch project folder."""
-    from guneamp_lib.synth import generate_default_data
+    from guneamp_lib.capture.synth import generate_default_data
 
     monkeypatch.setenv("GUNEAMP_HOME", str(tmp_path))
     monkeypatch.delenv("GUNEAMP_OUT", raising=False)
@@ -218,7 +218,7 @@ def test_course_unknown_notebook(capsys):
 
 
 def test_train_a_wavenet_preset(toy_pair, tmp_path, capsys):
-    from guneamp_lib.checkpoints import load_checkpoint
+    from guneamp_lib.models.checkpoint import load_checkpoint
 
     args = train_args(toy_pair["clean"], toy_pair["amp_direct"], toy_pair["cab_ir"], tmp_path / "w")
     args[args.index("--oversample") + 1] = "1"
@@ -228,7 +228,7 @@ def test_train_a_wavenet_preset(toy_pair, tmp_path, capsys):
     assert ckpt.model_name == "wavenet" and ckpt.model.num_parameters == 841
     code, _, err = run(capsys, *args, "--model", "wavenet:huge", "--overwrite")
     assert code == 2 and "huge" in err
-    from guneamp_lib.nam_export import load_nam
+    from guneamp_lib.models.nam import load_nam
 
     code, _, err = run(capsys, "export", "--model", tmp_path / "w" / "best.pt", "--output", tmp_path / "amp.nam")
     assert code == 0, err

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from guneamp_lib.inference import process
+from guneamp_lib.render.inference import process
 from guneamp_lib.models import build_model
 from guneamp_lib.runtime import pick_device
 
@@ -25,7 +25,7 @@ def test_gpu_inference_matches_cpu(name):
 
 
 def test_gpu_training_step_matches_cpu():
-    from guneamp_lib.losses import design_loss
+    from guneamp_lib.training.losses import design_loss
 
     torch.manual_seed(0)
     model = build_model("seed_cnn")

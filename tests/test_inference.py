@@ -2,13 +2,13 @@ import numpy as np
 import pytest
 import torch
 
-from guneamp_lib.audio import load_wav
+from guneamp_lib.dsp.audio import load_wav
 from guneamp_lib.errors import GuneampError
-from guneamp_lib.inference import (
+from guneamp_lib.render.inference import (
     overlap_add_inference_designed, predict, process, run_inference, windowed_inference,
 )
 from guneamp_lib.models import SeedCNN
-from guneamp_lib.oversampling import downsample, oversample
+from guneamp_lib.dsp.oversampling import downsample, oversample
 
 
 @pytest.fixture

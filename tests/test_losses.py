@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from guneamp_lib.losses import DesignLoss, design_loss, esr, pre_emphasis
+from guneamp_lib.training.losses import DesignLoss, design_loss, esr, pre_emphasis
 
 
 def test_pre_emphasis_is_first_difference_filter():

@@ -4,10 +4,10 @@ import math
 import pytest
 import torch
 
-import guneamp_lib.lstm  # noqa: F401  (registers "lstm" until models.py imports it)
-from guneamp_lib.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
-from guneamp_lib.inference import process
-from guneamp_lib.lstm import LSTMModel
+import guneamp_lib.models.lstm  # noqa: F401  (registers "lstm" until models.py imports it)
+from guneamp_lib.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from guneamp_lib.render.inference import process
+from guneamp_lib.models.lstm import LSTMModel
 from guneamp_lib.models import MODELS, build_model, receptive_field
 from tests.conftest import toy_amp, toy_di
 
@@ -119,8 +119,8 @@ def test_config_round_trips_through_checkpoint(tmp_path):
 
 
 def test_lstm_trains_through_the_training_loop():
-    from guneamp_lib.data import make_training_data
-    from guneamp_lib.train import TrainConfig, evaluate, train
+    from guneamp_lib.training.data import make_training_data
+    from guneamp_lib.training.train import TrainConfig, evaluate, train
 
     x = toy_di(seconds=2.0)  # long enough that the held-out last 20% holds notes, not silence
     data = make_training_data(x, toy_amp(x), 44100, target_kind="amp_direct")

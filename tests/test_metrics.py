@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from guneamp_lib import losses
-from guneamp_lib.metrics import (
+from guneamp_lib.training import losses
+from guneamp_lib.study.metrics import (
     QUALITY_BANDS, Report, dc_error, esr, esr_pre_emphasis, multi_resolution_stft_distance, quality,
     reports_to_markdown,
 )

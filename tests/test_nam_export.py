@@ -6,8 +6,8 @@ import torch
 
 from guneamp_lib.errors import GuneampError
 from guneamp_lib.models import SeedCNN
-from guneamp_lib.nam_export import export_nam, load_nam, nam_weights
-from guneamp_lib.wavenet import PRESETS, WaveNet
+from guneamp_lib.models.nam import export_nam, load_nam, nam_weights
+from guneamp_lib.models.wavenet import PRESETS, WaveNet
 
 # NAM's parameter counts (see tests/test_wavenet.py for the arithmetic); a .nam file
 # holds one more number, head_scale, at the end of the weight list.

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from guneamp_lib import course, paths
+from guneamp_lib import paths
+from guneamp_lib.course import runner as course
 
 ROOT = paths.project_root()
 NB_DIR = ROOT / "notebooks"
@@ -140,7 +141,7 @@ def test_key_numbers_within_bounds(executed, stem):
 
 @pytest.mark.slow
 def test_series_writes_the_nine_graphs(executed):
-    from guneamp_lib.plotting import GRAPH_NAMES
+    from guneamp_lib.course.plotting import GRAPH_NAMES
 
     if len(PRESENT) < len(SERIES):
         pytest.skip("series incomplete")

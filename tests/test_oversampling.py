@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from guneamp_lib.oversampling import (
+from guneamp_lib.dsp.oversampling import (
     alias_to_harmonic_db, downsample, log_sweep, oversample, sine, static_clipper, sweep_alias_db,
 )
 

@@ -5,10 +5,10 @@ import pytest
 import torch
 from scipy.signal import butter, sosfilt
 
-from guneamp_lib.checkpoints import Checkpoint, save_checkpoint
+from guneamp_lib.models.checkpoint import Checkpoint, save_checkpoint
 from guneamp_lib.errors import GuneampError
 from guneamp_lib.models import SeedCNN
-from guneamp_lib.playground import COURSE_LABEL, Playground, band_db, find_checkpoints, level_spectrum
+from guneamp_lib.course.playground import COURSE_LABEL, Playground, band_db, find_checkpoints, level_spectrum
 
 from .conftest import toy_amp, toy_di
 

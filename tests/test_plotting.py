@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from guneamp_lib import plotting
+from guneamp_lib.course import plotting
 
 SR = 44100
 

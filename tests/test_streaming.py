@@ -4,20 +4,22 @@ import tracemalloc
 
 import numpy as np
 
-from guneamp_lib.oversampling import LOWPASS_WIDTH
+from guneamp_lib.dsp.oversampling import LOWPASS_WIDTH
 import pytest
 import soundfile as sf
 import torch
 
-from guneamp_lib.checkpoints import Checkpoint, save_checkpoint
+from guneamp_lib.models.checkpoint import Checkpoint, save_checkpoint
 from guneamp_lib.errors import GuneampError, GuneampWarning
-from guneamp_lib.inference import predict, render_file
+from guneamp_lib.render.files import render_file
+from guneamp_lib.render.inference import predict
 from guneamp_lib.models import build_model
-from guneamp_lib.oversampling import downsample, oversample
-from guneamp_lib.streaming import (
-    PartitionedConvolver, StreamingProcessor, downsampler_taps, render_streaming, stream_latency, upsampler_taps,
-)
-from guneamp_lib.wavenet import PRESETS
+from guneamp_lib.dsp.oversampling import downsample, oversample
+from guneamp_lib.render.convolver import PartitionedConvolver
+from guneamp_lib.render.resamplers import downsampler_taps, stream_latency, upsampler_taps
+from guneamp_lib.render.files import render_streaming
+from guneamp_lib.render.streaming import StreamingProcessor
+from guneamp_lib.models.wavenet import PRESETS
 from tests.conftest import toy_di, write
 
 TOL = 1e-5
@@ -197,7 +199,7 @@ def test_long_ir_through_the_processor_adds_no_latency():
 
 @pytest.mark.shared_data
 def test_shared_juce_ir(shared_data):
-    from guneamp_lib.cabinet import load_ir
+    from guneamp_lib.dsp.cabinet import load_ir
 
     ir = load_ir(shared_data / "ir" / "juce_guitar_amp.wav", SR).numpy()
     assert ir.size > 40_000  # the long IR this test is about
@@ -236,7 +238,7 @@ def test_engines_choice():
 
 
 def test_fast_tanh_is_within_a_rounding():
-    from guneamp_lib.streaming_kernels import tanh_array
+    from guneamp_lib.render.kernels import tanh_array
 
     x = np.linspace(-12, 12, 400_001).astype(np.float32)
     out = np.empty_like(x)
@@ -309,8 +311,8 @@ def test_render_streaming_memory_does_not_grow_with_the_file(tmp_path):
 
 
 def test_process_compiled_equals_process():
-    from guneamp_lib.inference import process
-    from guneamp_lib.streaming import process_compiled
+    from guneamp_lib.render.inference import process
+    from guneamp_lib.render.streaming import process_compiled
 
     for case in ("seed_cnn_1x", "wavenet_standard", "lstm"):
         model, _ = model_for(case)

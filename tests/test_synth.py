@@ -1,4 +1,4 @@
-"""Tests for guneamp_lib.synth: the default guitar, reference amp, cabinet and data set."""
+"""Tests for guneamp_lib.capture.synth: the default guitar, reference amp, cabinet and data set."""
 
 from __future__ import annotations
 
@@ -10,17 +10,16 @@ import pytest
 import soundfile as sf
 from scipy import signal
 
-from guneamp_lib import synth
+from guneamp_lib.capture import guitar, synth
 from guneamp_lib.errors import GuneampError, GuneampWarning
-from guneamp_lib.synth import (
+from guneamp_lib.capture.synth import (
     DEFAULT_FILES,
     SAMPLE_RATE,
     ReferenceAmp,
     generate_default_data,
-    guitar_score,
     synth_cab_ir,
-    synth_di,
 )
+from guneamp_lib.capture.guitar import guitar_score, synth_di
 
 SR = SAMPLE_RATE
 KINDS = {"single", "chord", "mute"}
@@ -59,8 +58,8 @@ def test_plucked_string_is_in_tune():
     rng = np.random.default_rng(0)
     librosa = pytest.importorskip("librosa")
     for midi in (40, 57, 76, 88):  # E2 .. E6
-        note = synth.Note(0.0, 1.0, midi, 0, 0.8, "single")
-        y = synth._pluck(note, SR, rng)
+        note = guitar.Note(0.0, 1.0, midi, 0, 0.8, "single")
+        y = guitar._pluck(note, SR, rng)
         f0 = np.median(librosa.yin(y[2000:30000], fmin=60, fmax=2000, sr=SR, frame_length=4096))
         cents = 1200 * np.log2(f0 / note.f0)
         print(f"MIDI {midi}: {note.f0:.2f} Hz, measured {f0:.2f} Hz ({cents:+.2f} cents)")
@@ -394,7 +393,7 @@ def test_default_data_files_fit_together(tmp_path):
     gain = np.dot(data["amp"], wet) / np.dot(wet, wet)
     assert np.allclose(data["amp"], gain * wet, atol=1e-5)
     # The course's reader takes them without complaint (no clipping, no silence).
-    from guneamp_lib.audio import read_audio
+    from guneamp_lib.dsp.audio import read_audio
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", GuneampWarning)

@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from guneamp_lib.checkpoints import load_checkpoint, save_checkpoint
-from guneamp_lib.data import load_training_data, make_training_data
+from guneamp_lib.models.checkpoint import load_checkpoint, save_checkpoint
+from guneamp_lib.training.data import load_training_data, make_training_data
 from guneamp_lib.errors import GuneampError
-from guneamp_lib.inference import predict
-from guneamp_lib.losses import esr
+from guneamp_lib.render.inference import predict
+from guneamp_lib.training.losses import esr
 from guneamp_lib.models import SeedCNN
-from guneamp_lib.train import TrainConfig, evaluate, forward_segments, train
+from guneamp_lib.training.step import forward_segments
+from guneamp_lib.training.train import TrainConfig, evaluate, train
 from tests.conftest import toy_amp, toy_di
 
 
@@ -59,10 +60,10 @@ def test_segment_forward_matches_whole_signal_prediction(toy_pair):
     torch.manual_seed(0)
     model = SeedCNN().eval()
     F, L, s = 2, 1000, 20000
-    from guneamp_lib.train import RESAMPLER_MARGIN
+    from guneamp_lib.training.step import RESAMPLER_MARGIN
 
     ctx = 16 + RESAMPLER_MARGIN + data.ir.numel() - 1
-    from guneamp_lib.oversampling import oversample
+    from guneamp_lib.dsp.oversampling import oversample
 
     x_os = oversample(data.clean, F)
     seg = x_os[(s - ctx) * F : (s + L + RESAMPLER_MARGIN) * F].unsqueeze(0)
@@ -75,15 +76,15 @@ def test_segment_forward_matches_whole_signal_prediction(toy_pair):
 def test_unpadded_training_forward_scores_and_trains_exactly_like_the_padded_one(toy_pair):
     """forward_segments skips the zero padding for SeedCNN; with the minimal context of
     train() the scored samples and the gradients are those of the padded network."""
-    from guneamp_lib.train import _context
+    from guneamp_lib.training.step import context_samples
 
     data = load_training_data(toy_pair["clean"], toy_pair["amp"], toy_pair["cab_ir"])
     torch.manual_seed(0)
     model = SeedCNN()
     F, L = 8, 512
-    ctx = _context(model, TrainConfig(oversample=F), data.ir.numel())
-    from guneamp_lib.oversampling import oversample
-    from guneamp_lib.train import RESAMPLER_MARGIN
+    ctx = context_samples(model, TrainConfig(oversample=F), data.ir.numel())
+    from guneamp_lib.dsp.oversampling import oversample
+    from guneamp_lib.training.step import RESAMPLER_MARGIN
 
     x_os = oversample(data.clean[: 3 * (ctx + L + RESAMPLER_MARGIN)], F)
     seg = torch.stack([x_os[i * 997 * F : (i * 997 + ctx + L + RESAMPLER_MARGIN) * F] for i in range(2)])
@@ -115,7 +116,7 @@ def test_unpadded_training_forward_scores_and_trains_exactly_like_the_padded_one
 def test_checkpoint_round_trip(tmp_path):
     torch.manual_seed(0)
     model = SeedCNN()
-    from guneamp_lib.checkpoints import Checkpoint
+    from guneamp_lib.models.checkpoint import Checkpoint
 
     ir = torch.randn(64)
     path = save_checkpoint(tmp_path / "m.pt", Checkpoint(model, "seed_cnn", 44100, 8, 256, ir, "amp_with_cab",
@@ -164,7 +165,7 @@ def test_config_needs_a_stopping_rule():
 
 
 def test_default_segment_depends_on_the_cabinet_and_a_bad_one_is_refused():
-    from guneamp_lib.train import SEGMENT_DIRECT, SEGMENT_WITH_CABINET, segment_length
+    from guneamp_lib.training.train import SEGMENT_DIRECT, SEGMENT_WITH_CABINET, segment_length
 
     assert segment_length(TrainConfig(), has_ir=True) == SEGMENT_WITH_CABINET == 2048
     assert segment_length(TrainConfig(), has_ir=False) == SEGMENT_DIRECT == 1024

@@ -7,8 +7,8 @@ from scipy.signal import butter, sosfilt, sosfreqz
 
 from guneamp_lib.errors import GuneampError
 from guneamp_lib.models import SeedCNN
-from guneamp_lib.synth import ReferenceAmp
-from guneamp_lib.transfer import (
+from guneamp_lib.capture.synth import ReferenceAmp
+from guneamp_lib.study.transfer import (
     TransferCurve, compression_db, held_level_curve, model_system, reference_system, sine_peak_curve,
     sine_period, slope_at_zero,
 )

@@ -3,10 +3,10 @@ import copy
 import pytest
 import torch
 
-import guneamp_lib.wavenet  # noqa: F401  (registers "wavenet" until models.py imports it)
-from guneamp_lib.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
+import guneamp_lib.models.wavenet  # noqa: F401  (registers "wavenet" until models.py imports it)
+from guneamp_lib.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from guneamp_lib.models import MODELS, build_model, measure_receptive_field
-from guneamp_lib.wavenet import PRESETS, WaveNet
+from guneamp_lib.models.wavenet import PRESETS, WaveNet
 from tests.conftest import toy_amp, toy_di
 
 # NAM's parameter count for one layer array with condition size 1, not gated:
@@ -184,14 +184,14 @@ def test_unknown_preset():
 
 @pytest.fixture
 def smoke_pair():
-    from guneamp_lib.data import make_training_data
+    from guneamp_lib.training.data import make_training_data
 
     x = toy_di(seconds=2.0)  # long enough that the held-out last 20% holds notes, not silence
     return make_training_data(x, toy_amp(x), 44100, target_kind="amp_direct")
 
 
 def test_nano_trains_through_the_training_loop(smoke_pair):
-    from guneamp_lib.train import TrainConfig, evaluate, train
+    from guneamp_lib.training.train import TrainConfig, evaluate, train
 
     data = smoke_pair
     cfg = TrainConfig(model="wavenet", model_kwargs={"preset": "nano"}, oversample=1, segment=2048, batch_size=4,

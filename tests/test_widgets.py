@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from guneamp_lib.widgets import (
+from guneamp_lib.course.widgets import (
     ArchitectureExplorer, LossExplorer, describe_architecture, parse_dilations, pre_emphasis_response,
 )
 

@@ -3,7 +3,7 @@ import torch
 
 from guneamp_lib.errors import GuneampError
 from guneamp_lib.models import SeedCNN
-from guneamp_lib.windows import (
+from guneamp_lib.training.windows import (
     full_signal_loss, make_window, segment_targets, window_memory_bytes, window_predictions, windowed_loss,
 )
 

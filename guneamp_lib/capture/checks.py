@@ -1,0 +1,419 @@
+"""Capture checks: does a clean DI and its recorded target make a usable training pair?
+
+Taught in notebooks 01 and 12. The lag itself is found in :mod:`guneamp_lib.capture.lag`.
+
+**The repeat.** A capture signal that plays the same passage twice lets us measure
+how repeatable the gear is: the two recorded takes of the passage should be
+identical, and the error-to-signal ratio (ESR) between them is about twice the
+noise-to-signal ratio. No model can score better than about half of it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import signal
+
+from ..dsp.audio import SILENCE_PEAK, AudioInfo, read_audio
+from ..errors import GuneampError, GuneampWarning
+from ..dsp.error import esr
+from .lag import (
+    DEFAULT_MAX_LAG_S, LagEstimate, _as_mono, _silent, align_pair, estimate_lag,
+)
+
+# Repeat detection: two passages count as the same when their ESR is below this
+# (-30 dB: a re-export or dither changes a digital copy by far less).
+REPEAT_MAX_ESR = 1e-3
+# Repeat matching is judged window by window: short enough to place a passage's ends
+# closely, long enough to hold a few periods of the lowest note.
+REPEAT_WINDOW_S = 0.01
+# How many candidate offsets find_repeat examines in detail.
+REPEAT_CANDIDATES = 8
+# Autocorrelation context against which a candidate offset must stand out.
+REPEAT_CONTEXT_S = 0.05
+# Gear keeps ringing for a while after its input changes (a cabinet for ~10 ms, a
+# spring reverb far longer): skip this much of each recorded take before comparing.
+REPEAT_SETTLE_S = 0.05
+# ...and this much before each take's end: the lag is the response's peak, which can
+# come a millisecond or two after its onset (a cabinet), so the last samples of a take
+# may already answer to what follows the passage.
+REPEAT_END_MARGIN_S = 0.01
+# validate_pair's default: a cabinet's onset plus an interface's few samples of skew.
+MAX_LAG_SAMPLES_OK = 64
+# Coverage: a third of an octave is about what separates two notes' fundamentals a
+# major third apart, so a band holds one note's fundamental or harmonic, not several.
+COVERAGE_BANDS_PER_OCTAVE = 3
+COVERAGE_FMIN_HZ = 40.0
+# A band is "not covered" when the training input puts this much less of its energy
+# there than the test input does: 20 dB, a hundredth of the share.
+COVERAGE_MARGIN_DB = 20.0
+
+
+# --------------------------------------------------------------------------- repeats
+
+
+def _local_mismatch(a: np.ndarray, b: np.ndarray, win: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per window: error energy and signal energy."""
+    m = (a.size // win) * win
+    err = ((a[:m] - b[:m]) ** 2).reshape(-1, win).sum(axis=1)
+    sig = (a[:m] ** 2).reshape(-1, win).sum(axis=1) + (b[:m] ** 2).reshape(-1, win).sum(axis=1)
+    return err, 0.5 * sig
+
+
+def find_repeat(clean, sr: int, min_seconds: float = 1.0) -> tuple[int, int, int] | None:
+    """A passage the DI plays twice: ``(start_a, start_b, length)`` in samples, or None.
+
+    The two passages must match closely (ESR below ``REPEAT_MAX_ESR``: an exact or
+    near-exact copy, as in a capture signal that repeats a section on purpose) and
+    must not overlap. The longest such passage wins. Its ends are found to within
+    ``REPEAT_WINDOW_S``, always inside the true passage.
+    """
+    x = _as_mono(clean, "clean")
+    n = x.size
+    min_len = max(int(round(min_seconds * sr)), 1)
+    if n < 2 * min_len or _silent(x):
+        return None
+    size = 1 << int(math.ceil(math.log2(2 * n)))
+    spec = np.fft.rfft(x, size)
+    offsets = np.arange(min_len, n - min_len + 1)
+    r = np.fft.irfft(spec * np.conj(spec), size)[offsets]
+    # A copied passage adds its whole energy to the autocorrelation at exactly its
+    # offset: a needle. Music that merely resembles itself (a riff, a held note) gives
+    # broad hills. So rank offsets by how far they stand above their surroundings.
+    span = max(int(round(REPEAT_CONTEXT_S * sr)), 3)
+    power = np.concatenate(([0.0], np.cumsum(r**2)))
+    lo = np.clip(np.arange(r.size) - span // 2, 0, r.size)
+    hi = np.clip(np.arange(r.size) + span // 2 + 1, 0, r.size)
+    around = np.sqrt((power[hi] - power[lo]) / (hi - lo)) + 1e-30
+    score = r / around
+    peaks, _ = signal.find_peaks(score)
+    if not peaks.size:
+        return None
+    best = peaks[np.argsort(score[peaks])[::-1][:REPEAT_CANDIDATES]]
+    win = max(int(round(REPEAT_WINDOW_S * sr)), 1)
+    found = None
+    for d in offsets[best]:
+        d = int(d)
+        err, sig = _local_mismatch(x[: n - d], x[d:], win)
+        quiet = sig < (SILENCE_PEAK**2) * win
+        ok = (err <= REPEAT_MAX_ESR * sig) | quiet
+        # Longest run of matching windows that holds some signal.
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], ok.view(np.int8), [0]))))
+        for s, e_ in zip(edges[::2], edges[1::2]):
+            loud = np.flatnonzero(~quiet[s:e_])
+            if not loud.size:
+                continue
+            s, e_ = s + loud[0], s + loud[-1] + 1  # trim silence at both ends
+            start, length = int(s * win), int(min((e_ - s) * win, d))
+            if length < min_len:
+                continue
+            a, b = x[start : start + length], x[start + d : start + d + length]
+            if esr(a, b) > REPEAT_MAX_ESR:
+                continue
+            if found is None or length > found[2]:
+                found = (start, start + d, length)
+    return found
+
+
+def band_shares(x, sr: int, bands_per_octave: int = COVERAGE_BANDS_PER_OCTAVE,
+                fmin: float = COVERAGE_FMIN_HZ) -> tuple[np.ndarray, np.ndarray]:
+    """``(centres_hz, shares)``: the fraction of ``x``'s energy in each fractional-octave band."""
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    power = np.abs(np.fft.rfft(x)) ** 2
+    freqs = np.fft.rfftfreq(x.size, 1.0 / sr)
+    n_bands = int(math.floor(bands_per_octave * math.log2((sr / 2) / fmin)))
+    edges = fmin * 2.0 ** (np.arange(n_bands + 1) / bands_per_octave)
+    idx = np.searchsorted(edges, freqs, side="right") - 1
+    inside = (idx >= 0) & (idx < n_bands)
+    energy = np.bincount(idx[inside], weights=power[inside], minlength=n_bands)
+    total = energy.sum()
+    shares = energy / total if total > 0 else energy
+    return np.sqrt(edges[:-1] * edges[1:]), shares
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of a test input lies where the training input has (almost) nothing."""
+
+    uncovered_share: float  # fraction of the test input's energy in uncovered bands
+    uncovered_bands_hz: tuple  # centre frequencies of those bands
+    margin_db: float
+
+    def describe(self) -> str:
+        if not self.uncovered_bands_hz:
+            return "the training input covers every frequency band the test input uses"
+        lo, hi = min(self.uncovered_bands_hz), max(self.uncovered_bands_hz)
+        where = f"{lo:.0f} Hz" if lo == hi else f"{lo:.0f} to {hi:.0f} Hz"
+        return (f"{100 * self.uncovered_share:.0f}% of the test input's energy lies in bands ({where}) "
+                f"where the training input has at least {self.margin_db:.0f} dB less of its own: "
+                "a model has no examples of the gear there")
+
+
+def coverage(train_clean, test_clean, sr: int, margin_db: float = COVERAGE_MARGIN_DB) -> Coverage:
+    """Does the training DI contain the frequencies the test DI (or your playing) uses?
+
+    A model learns the gear only where its training input has energy. Each band's share
+    of the total energy is compared: a band where the training input's share is more
+    than ``margin_db`` below the test input's is not covered. The result is the test
+    input's energy in such bands, from 0 (all covered) to 1.
+    """
+    centres, train = band_shares(train_clean, sr)
+    _, test = band_shares(test_clean, sr)
+    if test.sum() <= 0:
+        raise GuneampError("the test input is silent: there is nothing to compare coverage with")
+    ratio = 10 ** (-margin_db / 10)
+    bad = test * ratio > train
+    return Coverage(float(test[bad].sum()), tuple(float(f) for f in centres[bad]), margin_db)
+
+
+@dataclass(frozen=True)
+class RepeatReport:
+    """How much two recorded takes of the same passage differ."""
+
+    start_a: int
+    start_b: int
+    length: int
+    sample_rate: int
+    lag: LagEstimate
+    esr: float
+
+    @property
+    def noise_db(self) -> float:
+        """Noise (and drift) per take relative to the signal, in dB."""
+        return 10.0 * math.log10(max(self.esr / 2.0, 1e-30))
+
+    @property
+    def best_possible_esr(self) -> float:
+        """About the ESR a perfect model would score: each take carries its own noise."""
+        return self.esr / 2.0
+
+    def __str__(self) -> str:
+        sr = self.sample_rate
+        lines = [
+            f"repeated passage: {self.length / sr:.2f} s, recorded at {self.start_a / sr:.2f} s "
+            f"and again at {self.start_b / sr:.2f} s",
+            f"ESR between the two recorded takes: {self.esr:.3g}",
+        ]
+        if self.esr < 1e-6:
+            lines.append("the gear repeats itself exactly: it is deterministic and noise-free at this level")
+        else:
+            lines.append(
+                f"that is noise or drift at about {self.noise_db:.1f} dB relative to the signal in each take; "
+                f"no model can score much below ESR {self.best_possible_esr:.3g} on this capture"
+            )
+            if self.esr > 0.05:
+                lines.append(
+                    "that is a lot: the gear is noisy or time-varying (a noise gate, a modulation effect, "
+                    "a tube still warming up), or the two takes were not played identically"
+                )
+        if not self.lag.reliable:
+            lines.append(f"(the lag used to locate the takes is uncertain: {self.lag.note})")
+        return "\n".join(lines)
+
+
+def repeat_check(clean, target, sr: int, min_seconds: float = 1.0,
+                 max_lag_s: float = DEFAULT_MAX_LAG_S) -> RepeatReport | None:
+    """ESR between the two recorded takes of a passage the DI plays twice, or None.
+
+    The passage is found in the clean DI (:func:`find_repeat`); the recorded takes are
+    at the same places in the target, moved by its lag. Each take's first
+    ``REPEAT_SETTLE_S`` is skipped (it still carries the tail of what came before), and
+    so is its last ``REPEAT_END_MARGIN_S``.
+    """
+    clean = _as_mono(clean, "clean")
+    target = _as_mono(target, "target")
+    rep = find_repeat(clean, sr, min_seconds)
+    if rep is None:
+        return None
+    a, b, length = rep
+    est = estimate_lag(clean, target, sr, max_lag_s)
+    lag = est.lag if est.reliable else 0
+    settle = int(round(REPEAT_SETTLE_S * sr))
+    start_a, start_b = a + lag + settle, b + lag + settle
+    length -= settle + int(round(REPEAT_END_MARGIN_S * sr))
+    # Keep both takes inside the recording.
+    if start_a < 0:
+        length += start_a
+        start_b -= start_a
+        start_a = 0
+    length = min(length, target.size - start_b)
+    if length <= 0:
+        return None
+    take_a, take_b = target[start_a : start_a + length], target[start_b : start_b + length]
+    return RepeatReport(start_a, start_b, length, int(sr), est, esr(take_a, take_b))
+
+
+# --------------------------------------------------------------------------- pairs
+
+
+@dataclass
+class PairReport:
+    """Everything ``guneamp check`` says about a clean/target pair of files."""
+
+    clean: AudioInfo
+    target: AudioInfo
+    rates_match: bool
+    length_difference: int  # target frames minus clean frames (only meaningful when rates match)
+    lag: LagEstimate | None
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    what: tuple[str, str] = ("clean", "target")
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def length_difference_s(self) -> float:
+        return self.length_difference / self.clean.sample_rate
+
+    def __str__(self) -> str:
+        def row(name: str, i: AudioInfo) -> str:
+            return (
+                f"  {name:<7} {i.sample_rate:>6} Hz  {i.frames:>9} frames  {i.seconds:8.3f} s  "
+                f"ch {i.channels}  peak {i.peak_dbfs:6.1f} dBFS  RMS {i.rms_dbfs:6.1f} dBFS  "
+                f"clipped {100 * i.clipped_fraction:.3f}%{'  SILENT' if i.silent else ''}"
+            )
+
+        a, b = self.what
+        lines = [f"{a}: {self.clean.path}", f"{b}: {self.target.path}", row(a, self.clean), row(b, self.target)]
+        lines.append(f"  sample rates {'match' if self.rates_match else 'DIFFER'}")
+        if self.rates_match:
+            lines.append(
+                f"  length difference ({b} - {a}): {self.length_difference:+d} frames "
+                f"({1000 * self.length_difference_s:+.1f} ms)"
+            )
+        lines.append(f"  lag: {self.lag.describe(self.what) if self.lag else 'not estimated'}")
+        lines += [f"PROBLEM: {p}" for p in self.problems]
+        lines += [f"warning: {w}" for w in self.warnings]
+        n = len(self.problems)
+        lines.append("OK: usable as a training pair" if self.ok else f"{n} problem(s) to fix before training")
+        return "\n".join(lines)
+
+
+def _read_collecting(path, what: str, notes: list[str]):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        y, sr, info = read_audio(path, what=what)
+    for w in caught:
+        if issubclass(w.category, GuneampWarning):
+            notes.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return y, sr, info
+
+
+def check_pair(
+    clean_path: str | os.PathLike,
+    target_path: str | os.PathLike,
+    max_lag_s: float = DEFAULT_MAX_LAG_S,
+    *,
+    max_lag_samples_ok: int = MAX_LAG_SAMPLES_OK,
+    what: tuple[str, str] = ("clean", "target"),
+) -> PairReport:
+    """Read two files and report everything wrong with them as a pair.
+
+    The pair's own issues are collected, never raised; an unreadable file still raises
+    :class:`GuneampError` (there is nothing to report on).
+    """
+    a, b = what
+    notes: list[str] = []
+    clean, sr_c, info_c = _read_collecting(clean_path, a, notes)
+    target, sr_t, info_t = _read_collecting(target_path, b, notes)
+    problems: list[str] = []
+    rates_match = sr_c == sr_t
+    if not rates_match:
+        problems.append(_rate_message(sr_c, sr_t, what))
+    for name, info in ((a, info_c), (b, info_t)):
+        if info.silent:
+            problems.append(_silent_message(name, info.peak))
+    diff = info_t.frames - info_c.frames
+    if rates_match and diff:
+        notes.append(_length_message(info_c.frames, info_t.frames, sr_c, what, action="training trims"))
+    lag = None
+    if rates_match and not info_c.silent and not info_t.silent:
+        lag = estimate_lag(clean, target, sr_c, max_lag_s)
+        if not lag.reliable:
+            notes.append(f"could not measure the lag reliably: {lag.note}")
+        elif abs(lag.lag) > max_lag_samples_ok:
+            problems.append(_lag_message(lag, what))
+    return PairReport(info_c, info_t, rates_match, diff, lag, problems, notes, what)
+
+
+# --------------------------------------------------------------------------- before training
+
+
+def _rate_message(sr_a: int, sr_b: int, what) -> str:
+    return (
+        f"{what[0]} is {sr_a} Hz but {what[1]} is {sr_b} Hz: resample one to the other's rate "
+        "(or export both again at one rate); the model needs both at the same rate"
+    )
+
+
+def _silent_message(name: str, peak: float) -> str:
+    db = 20.0 * math.log10(max(peak, 1e-12))
+    return f"{name} is silent (peak {db:.0f} dBFS): check the export, the recording input and its level"
+
+
+def _length_message(n_a: int, n_b: int, sr: int, what, action: str = "trimming") -> str:
+    shorter, longer = (what[1], what[0]) if n_b < n_a else (what[0], what[1])
+    d = abs(n_b - n_a)
+    return (
+        f"{what[0]} has {n_a} samples and {what[1]} {n_b}: {shorter} is {d} samples ({1000 * d / sr:.1f} ms) "
+        f"shorter than {longer}; {action} both to the shorter"
+    )
+
+
+def _lag_message(lag: LagEstimate, what) -> str:
+    return (
+        f"{lag.where(what)}; pass --align (align=True) to shift automatically, "
+        "or fix the export"
+    )
+
+
+def validate_pair(
+    clean,
+    target,
+    sr_clean: int,
+    sr_target: int,
+    *,
+    align: bool = False,
+    max_lag_samples_ok: int = MAX_LAG_SAMPLES_OK,
+    what: tuple[str, str] = ("clean", "amp"),
+    max_lag_s: float = DEFAULT_MAX_LAG_S,
+) -> tuple[np.ndarray, np.ndarray, LagEstimate]:
+    """Check a pair in memory before training; equal-length arrays out (aligned if asked).
+
+    Raises :class:`GuneampError` for different rates, a silent signal, or (without
+    ``align``) a reliably measured lag beyond ``max_lag_samples_ok``. Different lengths
+    are trimmed with a warning.
+    """
+    a, b = what
+    clean = np.asarray(clean)
+    target = np.asarray(target)
+    if int(sr_clean) != int(sr_target):
+        raise GuneampError(_rate_message(int(sr_clean), int(sr_target), what))
+    for name, x in ((a, clean), (b, target)):
+        if _silent(np.asarray(x, dtype=np.float64).reshape(-1)):
+            raise GuneampError(_silent_message(name, float(np.max(np.abs(x))) if x.size else 0.0))
+    sr = int(sr_clean)
+    if clean.size != target.size:
+        warnings.warn(_length_message(clean.size, target.size, sr, what), GuneampWarning, stacklevel=2)
+    if align:
+        c, t, est = align_pair(clean, target, sr, max_lag_s=max_lag_s)
+        return c, t, est
+    est = estimate_lag(clean, target, sr, max_lag_s)
+    if est.reliable and abs(est.lag) > max_lag_samples_ok:
+        raise GuneampError(_lag_message(est, what))
+    if not est.reliable:
+        warnings.warn(
+            f"could not measure the lag between {a} and {b} reliably ({est.note}); assuming they line up",
+            GuneampWarning,
+            stacklevel=2,
+        )
+    n = min(clean.size, target.size)
+    return clean[:n], target[:n], est

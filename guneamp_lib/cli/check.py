@@ -1,0 +1,24 @@
+"""``guneamp check``: is a clean/amp pair usable for training?
+"""
+
+from __future__ import annotations
+
+
+from .common import EXIT_CHECK_FAILED
+
+
+def cmd_check(args) -> int:
+    from ..capture.checks import check_pair
+
+    report = check_pair(args.clean, args.amp, max_lag_s=args.max_lag)
+    print(report)
+    return EXIT_CHECK_FAILED if report.problems else 0
+
+
+def register(sub) -> None:
+    c = sub.add_parser("check", help="check a clean/amp pair before training",
+                       description="Report sample rates, lengths, the estimated lag, levels, clipping and silence of a pair of files.")
+    c.add_argument("clean", help="clean DI file")
+    c.add_argument("amp", help="amp (target) file")
+    c.add_argument("--max-lag", type=float, default=0.25, help="largest lag to search, in seconds (default 0.25)")
+    c.set_defaults(func=cmd_check)

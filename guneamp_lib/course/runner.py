@@ -1,0 +1,159 @@
+"""Running the notebook series, and the pieces the notebooks share.
+
+``run_series`` executes the numbered notebooks in order with papermill, writing the
+executed copies to ``build/notebooks`` (never over the committed, output-free ones).
+``course_model`` is how notebooks 07 to 10 get the model notebook 06 trained: loaded
+from ``runs/course`` if it is there, trained on the spot (with the caller's budget)
+if not, so every notebook also runs on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from .. import paths
+from ..errors import GuneampError
+
+PARAMETERS_TAG = "parameters"
+KERNEL = "python3"
+# A cell that runs longer than this has hung (the longest, training, takes a few minutes).
+CELL_TIMEOUT_S = 1200
+
+
+def notebooks() -> list[Path]:
+    """The numbered notebooks of the series, in order."""
+    found = sorted(p for p in paths.notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
+    if not found:
+        raise GuneampError(f"no notebooks found in {paths.notebooks_dir()}")
+    return found
+
+
+def find_notebook(name: str) -> Path:
+    """Accept ``06``, ``06_gpu_training`` or ``06_gpu_training.ipynb``."""
+    for nb in notebooks():
+        if name in (nb.name, nb.stem, nb.stem[:2]):
+            return nb
+    raise GuneampError(f"no notebook called {name!r}; choose one of: {', '.join(p.stem for p in notebooks())}")
+
+
+def notebook_parameters(nb: Path) -> dict:
+    """Names and default values in the notebook's ``parameters`` cell."""
+    import papermill as pm
+
+    return {k: v["default"] for k, v in pm.inspect_notebook(str(nb)).items()}
+
+
+def load_parameters_file(path: str | os.PathLike) -> dict:
+    """A JSON or YAML file of parameter overrides shared by every notebook."""
+    path = Path(path)
+    if not path.is_file():
+        raise GuneampError(f"parameters file not found: {path}")
+    text = path.read_text()
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        data = yaml.safe_load(text) or {}
+    else:
+        data = json.loads(text)
+    if not isinstance(data, dict):
+        raise GuneampError(f"{path} must hold a mapping of parameter names to values")
+    return data
+
+
+def parameterized_copy(nb: Path, parameters: dict, dest: Path) -> Path:
+    """Write ``nb`` to ``dest`` with the overrides in a cell right after its parameters
+    cell (what papermill does before it executes), without running anything."""
+    import nbformat
+
+    book = nbformat.read(str(nb), as_version=4)
+    declared = notebook_parameters(nb)
+    lines = [f"{k} = {v!r}" for k, v in parameters.items() if k in declared]
+    idx = next(i for i, c in enumerate(book.cells) if PARAMETERS_TAG in c.get("metadata", {}).get("tags", []))
+    cell = nbformat.v4.new_code_cell("# Injected parameters\n" + "\n".join(lines))
+    cell.metadata["tags"] = ["injected-parameters"]
+    book.cells.insert(idx + 1, cell)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(book, str(dest))
+    return dest
+
+
+def run_notebook(nb: Path, parameters: dict | None = None, output_dir: Path | None = None, progress: bool = True) -> Path:
+    """Execute one notebook with papermill; only parameters it declares are passed."""
+    import papermill as pm
+
+    output_dir = Path(output_dir) if output_dir else paths.build_dir() / "notebooks"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    declared = notebook_parameters(nb)
+    params = {k: v for k, v in (parameters or {}).items() if k in declared}
+    out = output_dir / nb.name
+    pm.execute_notebook(
+        str(nb), str(out), parameters=params, kernel_name=KERNEL, cwd=str(nb.parent),
+        progress_bar=progress, report_mode=False, execution_timeout=CELL_TIMEOUT_S,
+    )
+    return out
+
+
+def run_series(parameters: dict | None = None, output_dir: Path | None = None, only: list[str] | None = None,
+               progress: bool = True) -> list[Path]:
+    chosen = [find_notebook(n) for n in only] if only else notebooks()
+    results = []
+    t0 = time.perf_counter()
+    for i, nb in enumerate(chosen, 1):
+        print(f"[{i}/{len(chosen)}] {nb.stem} ...", flush=True)
+        start = time.perf_counter()
+        results.append(run_notebook(nb, parameters, output_dir, progress=progress))
+        print(f"[{i}/{len(chosen)}] {nb.stem} done in {time.perf_counter() - start:.0f} s", flush=True)
+    print(f"{len(chosen)} notebooks in {time.perf_counter() - t0:.0f} s; executed copies in "
+          f"{Path(output_dir) if output_dir else paths.build_dir() / 'notebooks'}")
+    print(summary())
+    return results
+
+
+def summary() -> str:
+    """What the course produced: the model's held-out ESR, the rendered audio, the graphs."""
+    from ..models.checkpoint import load_checkpoint
+    from .plotting import GRAPH_NAMES
+
+    lines = []
+    ckpt_path = course_model_path("seed_cnn")
+    if ckpt_path.exists():
+        ckpt = load_checkpoint(ckpt_path)
+        best = min((h["val_esr"] for h in ckpt.history), default=float("nan"))
+        lines.append(f"held-out ESR of the course model ({ckpt.model_name} at {ckpt.oversample}x): {best:.4f}  [{ckpt_path}]")
+    modeled = paths.rendered_dir() / "modeled.wav"
+    lines.append(f"rendered audio: {modeled}" if modeled.exists() else "rendered audio: not written (run notebook 07)")
+    made = [n for n in GRAPH_NAMES if (paths.graphs_dir() / n).exists()]
+    lines.append(f"graphs: {len(made)} of {len(GRAPH_NAMES)} in {paths.graphs_dir()}")
+    return "\n".join(lines)
+
+
+def course_model_path(name: str = "seed_cnn") -> Path:
+    return paths.runs_dir() / "course" / name / "best.pt"
+
+
+def course_data(seed: int = 0):
+    """The default data (generated if missing) as a :class:`~guneamp_lib.training.data.TrainingData`."""
+    from ..training.data import load_training_data
+    from ..capture.synth import generate_default_data
+
+    files = generate_default_data(paths.data_dir(), seed=seed, progress=False)
+    return load_training_data(files["clean"], files["amp"], files["cab_ir"])
+
+
+def course_model(name: str = "seed_cnn", *, oversample: int = 8, epochs: int | None = None,
+                 time_budget_s: float | None = 120.0, steps_per_epoch: int | None = None, segment: int | None = None,
+                 device: str = "auto", seed: int = 0, retrain: bool = False):
+    """The course's trained model: loaded if notebook 06 saved it, else trained now."""
+    from ..models.checkpoint import load_checkpoint
+    from ..training.train import TrainConfig, train
+
+    path = course_model_path(name)
+    if path.exists() and not retrain:
+        return load_checkpoint(path)
+    cfg = TrainConfig(model=name, oversample=oversample, epochs=epochs, time_budget_s=time_budget_s,
+                      steps_per_epoch=steps_per_epoch, segment=segment, device=device, seed=seed)
+    result = train(course_data(seed), cfg, out_dir=path.parent, progress=True)
+    return result.checkpoint

@@ -1,0 +1,64 @@
+"""The models, and the one table that names them (notebook 04 and 11).
+
+``MODELS`` maps the name used on the command line and in checkpoints to the class.
+Adding a model means writing a module here that subclasses :class:`AmpModel` and adding
+one line to the table; nothing else in the library needs to know about it. Its
+``.nam`` export and import, if it has one, live in :mod:`guneamp_lib.models.nam`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .base import AmpModel, CausalConv1d, count_parameters
+from .lstm import LSTMModel
+from .seed_cnn import SeedCNN, seed_cnn_parameter_breakdown
+from .wavenet import WaveNet
+
+MODELS: dict[str, type[AmpModel]] = {
+    SeedCNN.name: SeedCNN,
+    WaveNet.name: WaveNet,
+    LSTMModel.name: LSTMModel,
+}
+
+
+def build_model(name: str, **kwargs) -> nn.Module:
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}")
+    return MODELS[name](**kwargs)
+
+
+def model_config(model: AmpModel) -> dict:
+    return dict(model.config)
+
+
+def receptive_field(model: AmpModel) -> float:
+    """Input samples that can affect one output sample (``math.inf`` for recurrent models)."""
+    return model.receptive_field
+
+
+def measure_receptive_field(model: nn.Module, length: int | None = None) -> int:
+    """Measure, by back-propagating from the last output, how far back the input matters."""
+    rf = receptive_field(model)
+    n = length or (int(rf) * 2 + 64 if math.isfinite(rf) else 8192)
+    x = torch.randn(1, 1, n, dtype=torch.float64, requires_grad=True)
+    was = model.training
+    model.eval()
+    model.double()
+    try:
+        y = model(x)
+        y[0, 0, -1].backward()
+    finally:
+        model.float()
+        model.train(was)
+    nz = torch.nonzero(x.grad[0, 0].abs() > 0).flatten()
+    return int(n - nz.min().item())
+
+
+__all__ = [
+    "AmpModel", "CausalConv1d", "LSTMModel", "MODELS", "SeedCNN", "WaveNet", "build_model", "count_parameters",
+    "measure_receptive_field", "model_config", "receptive_field", "seed_cnn_parameter_breakdown",
+]

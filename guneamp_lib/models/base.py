@@ -1,0 +1,91 @@
+"""What every model in guneamp is: the protocol, and the causal convolution (notebook 04).
+
+Every model maps a signal ``(batch, 1, time)`` to a signal of the same shape, and
+output sample ``t`` depends only on input samples ``<= t`` (causality: a real amp
+cannot react to notes that have not been played yet). That one rule makes training on
+long segments, windowed prediction and block-by-block streaming the same computation.
+
+:class:`AmpModel` states, once per model, what the rest of the library may ask of it:
+its receptive field (``math.inf`` for recurrent models), whether it can run without
+zero padding on segments that carry their own context (``supports_valid``), and its
+constructor arguments (``config``) so a checkpoint can rebuild it. Code elsewhere asks
+these attributes; it never probes with ``getattr``.
+
+Convolutional models are built from :class:`CausalConv1d` and pointwise operations
+only, so they stream block by block by switching those layers to streaming mode.
+Recurrent models provide ``forward_stateful(x, state) -> (y, state)`` instead.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import nn
+from torch.nn import functional as F
+
+import torch
+
+
+class AmpModel(nn.Module):
+    """The protocol every guneamp model implements.
+
+    Subclasses set ``name`` (the key in :data:`guneamp_lib.models.MODELS`), fill
+    ``self.config`` with their constructor arguments, and override
+    ``receptive_field`` when it is finite and ``supports_valid`` when
+    ``forward(x, pad=False)`` returns only the exact, unpadded part of the output.
+
+    Notebook: 04
+    """
+
+    name: str = ""
+    supports_valid: bool = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.config: dict = {}
+
+    @property
+    def receptive_field(self) -> float:
+        """Input samples that can affect one output sample (``math.inf`` for recurrent models)."""
+        return math.inf
+
+    @property
+    def num_parameters(self) -> int:
+        return count_parameters(self)
+
+
+class CausalConv1d(nn.Conv1d):
+    """A 1-D convolution padded on the left only, so no output sees the future.
+
+    In streaming mode (``streaming = True``) the left padding is replaced by the last
+    ``left_pad`` input samples of the previous call, so a signal fed block by block
+    gives the same output as the whole signal at once. ``reset_state()`` forgets them.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1, bias: bool = True):
+        super().__init__(in_channels, out_channels, kernel_size, dilation=dilation, bias=bias)
+        self.left_pad = dilation * (kernel_size - 1)
+        self.streaming = False
+        self._history: torch.Tensor | None = None
+
+    def reset_state(self) -> None:
+        self._history = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.streaming:
+            return super().forward(F.pad(x, (self.left_pad, 0)))
+        if self._history is None or self._history.shape[:2] != x.shape[:2]:
+            self._history = x.new_zeros(x.shape[0], x.shape[1], self.left_pad)
+        xp = torch.cat([self._history, x], dim=-1)
+        self._history = xp[..., xp.shape[-1] - self.left_pad :].detach()
+        return super().forward(xp)
+
+    def forward_valid(self, x: torch.Tensor) -> torch.Tensor:
+        """No padding at all: ``left_pad`` samples shorter than the input, each output exact."""
+        return super().forward(x)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+

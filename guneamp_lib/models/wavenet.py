@@ -1,0 +1,238 @@
+"""A WaveNet in Neural Amp Modeler's family, made causal and same-length (notebook 11_beyond_the_seed).
+
+NAM's WaveNet is two *layer arrays* in a row. Inside an array every layer does
+
+    z = tanh(dilated_conv(x) + input_mixer(c))      # c: the raw input, "the condition"
+    x = x + conv1x1(z)                               # residual path, to the next layer
+    head += z                                        # skip path, summed over the layers
+
+and the array ends with a 1x1 "head rechannel" that squeezes the summed skip signal to
+``head_size`` channels. The second array starts from the first one's residual output
+(rechannelled to its own width) and adds its skip signals onto the first one's head
+output, so both arrays feed one head. The model's output is ``head_scale`` times the
+last head rechannel: NAM's presets have no further head network (``"head": null``).
+
+Two changes from NAM, neither of which touches the weights:
+
+* NAM uses valid convolutions and crops, so its output is ``receptive_field - 1``
+  samples shorter than its input. Here every dilated convolution is a
+  :class:`~guneamp_lib.models.CausalConv1d` (padded on the left), so ``(B, 1, T)``
+  maps to ``(B, 1, T)`` and output ``t`` sees input ``<= t`` only. Once
+  ``receptive_field - 1`` samples have gone in, both give the same numbers.
+* Everything other than the dilated convolutions is pointwise in time (1x1
+  convolutions, tanh, additions), so :meth:`WaveNet.set_streaming` is all it takes
+  to run the model block by block.
+
+Parameter layout: ``model.parameters()`` yields the tensors in exactly the order of
+NAM's flat ``.nam`` weight list. For each array: rechannel weight; then for each layer
+the dilated conv's weight and bias, the input mixer's weight, the 1x1's weight and
+bias; then the head rechannel's weight (and bias where ``head_bias``). Each tensor is
+flattened row-major (``(out, in, kernel)`` for a convolution), which is the order NAM's
+C++ reads them in. ``head_scale`` is appended last; it is a constant, not a parameter.
+See :mod:`guneamp_lib.models.nam`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..dsp.activations import tanh
+from .base import AmpModel, CausalConv1d
+
+# NAM's own presets (nam/train/core.py). Every one sees 4,093 samples: 85 ms at 48 kHz.
+# lite/feather/nano spend 7 dilations in the first array and 13 in the second, the
+# second repeating the long dilations 128..512 so the receptive field stays the same.
+_DOUBLING = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+_SHORT = _DOUBLING[:7]
+_LONG = [128, 256, 512] + _DOUBLING
+
+# NAM's presets multiply the output by 0.02: an untrained model starts near silence, not loud noise.
+NAM_HEAD_SCALE = 0.02
+
+
+def _array(input_size: int, channels: int, head_size: int, dilations: list[int], head_bias: bool) -> dict:
+    """One layer array in NAM's config vocabulary, so the dict goes into a .nam file as is."""
+    return {
+        "input_size": input_size,
+        "condition_size": 1,
+        "head_size": head_size,
+        "channels": channels,
+        "kernel_size": 3,
+        "dilations": list(dilations),
+        "activation": "Tanh",
+        "gated": False,
+        "head_bias": head_bias,
+    }
+
+
+def _preset(c1: int, c2: int, d1: list[int], d2: list[int]) -> dict:
+    # The first array's head output is added to the second array's skip sum, so its
+    # head_size must equal the second array's width.
+    return {
+        "layers": [_array(1, c1, c2, d1, False), _array(c1, c2, 1, d2, True)],
+        "head_scale": NAM_HEAD_SCALE,
+    }
+
+
+PRESETS: dict[str, dict] = {
+    "standard": _preset(16, 8, _DOUBLING, _DOUBLING),
+    "lite": _preset(12, 6, _SHORT, _LONG),
+    "feather": _preset(8, 4, _SHORT, _LONG),
+    "nano": _preset(4, 2, _SHORT, _LONG),
+}
+
+# The names NAM's plugin understands, mapped to the same functions in torch
+# (tanh through guneamp_lib.dsp.activations: the same function, faster on the CPU).
+ACTIVATIONS = {"Tanh": tanh, "Hardtanh": F.hardtanh, "ReLU": F.relu, "Sigmoid": torch.sigmoid}
+
+
+class _Layer(nn.Module):
+    """One dilated layer: residual output to the next layer, skip output to the head."""
+
+    def __init__(self, condition_size: int, channels: int, kernel_size: int, dilation: int, activation: str,
+                 gated: bool):
+        super().__init__()
+        mid = 2 * channels if gated else channels
+        # Registration order is NAM's weight order: conv, input mixer, 1x1.
+        self.conv = CausalConv1d(channels, mid, kernel_size, dilation)
+        self.input_mixer = nn.Conv1d(condition_size, mid, 1, bias=False)  # the conv's bias covers it
+        self.conv1x1 = nn.Conv1d(channels, channels, 1)
+        self.activation = ACTIVATIONS[activation]
+        self.gated = gated
+        self.channels = channels
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.conv(x) + self.input_mixer(c)
+        if self.gated:
+            z = self.activation(z[:, : self.channels]) * torch.sigmoid(z[:, self.channels :])
+        else:
+            z = self.activation(z)
+        return x + self.conv1x1(z), z
+
+
+class _LayerArray(nn.Module):
+    def __init__(self, input_size: int, condition_size: int, head_size: int, channels: int, kernel_size: int,
+                 dilations: list[int], activation: str, gated: bool, head_bias: bool):
+        super().__init__()
+        self.rechannel = nn.Conv1d(input_size, channels, 1, bias=False)
+        self.layers = nn.ModuleList(
+            _Layer(condition_size, channels, kernel_size, d, activation, gated) for d in dilations
+        )
+        self.head_rechannel = nn.Conv1d(channels, head_size, 1, bias=head_bias)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor, head: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.rechannel(x)
+        for layer in self.layers:
+            # The last array's last 1x1 feeds nothing (only the skip path reaches the
+            # output); NAM keeps its weights in the file all the same.
+            x, z = layer(x, c)
+            head = z if head is None else head + z
+        return self.head_rechannel(head), x
+
+
+def _check_layers(layers: list[dict]) -> None:
+    if not layers:
+        raise ValueError("a WaveNet needs at least one layer array")
+    for i, lc in enumerate(layers):
+        if lc["condition_size"] != 1:
+            raise ValueError(f"layer array {i}: the condition is the mono input, so condition_size must be 1")
+        if lc["kernel_size"] < 1 or lc["channels"] < 1 or lc["head_size"] < 1:
+            raise ValueError(f"layer array {i}: kernel_size, channels and head_size must be positive")
+        if not lc["dilations"] or min(lc["dilations"]) < 1:
+            raise ValueError(f"layer array {i}: give at least one dilation, all positive")
+        if lc["activation"] not in ACTIVATIONS:
+            raise ValueError(f"layer array {i}: activation {lc['activation']!r} is not one of {', '.join(ACTIVATIONS)}")
+        want_in = 1 if i == 0 else layers[i - 1]["channels"]
+        if lc["input_size"] != want_in:
+            raise ValueError(f"layer array {i}: input_size must be {want_in} (the previous array's channels, or 1)")
+        if i > 0 and layers[i - 1]["head_size"] != lc["channels"]:
+            raise ValueError(
+                f"layer array {i}: the previous array's head_size ({layers[i - 1]['head_size']}) must equal "
+                f"this array's channels ({lc['channels']}), because its head output joins this array's skip sum"
+            )
+    if layers[-1]["head_size"] != 1:
+        raise ValueError("the last layer array's head_size must be 1: the model has one output channel")
+
+
+def preset_of(layers: list[dict]) -> str | None:
+    """The name of the preset with exactly these layer arrays, or ``None``."""
+    plain = [_plain_layer(lc) for lc in layers]
+    return next((name for name, p in PRESETS.items() if p["layers"] == plain), None)
+
+
+def _plain_layer(lc: dict) -> dict:
+    keys = ("input_size", "condition_size", "head_size", "channels", "kernel_size", "dilations", "activation",
+            "gated", "head_bias")
+    missing = [k for k in keys if k not in lc]
+    if missing:
+        raise ValueError(f"layer array config lacks {', '.join(missing)}")
+    out = {k: lc[k] for k in keys}
+    for k in ("input_size", "condition_size", "head_size", "channels", "kernel_size"):
+        out[k] = int(out[k])
+    out["dilations"] = [int(d) for d in out["dilations"]]
+    out["activation"] = str(out["activation"])
+    out["gated"], out["head_bias"] = bool(out["gated"]), bool(out["head_bias"])
+    return out
+
+
+class WaveNet(AmpModel):
+    """NAM's WaveNet, causal and same-length: ``(B, 1, T) -> (B, 1, T)``.
+
+    ``preset`` is one of :data:`PRESETS` (``standard``, ``lite``, ``feather``,
+    ``nano``). ``layers`` (a list of layer-array dicts in NAM's vocabulary) and
+    ``head_scale`` override the preset's; ``preset=None`` builds from ``layers`` alone.
+    """
+
+    name = "wavenet"
+
+    def __init__(self, preset: str | None = "standard", layers: list[dict] | None = None,
+                 head_scale: float | None = None):
+        super().__init__()
+        if preset is None:
+            if layers is None:
+                raise ValueError("without a preset, give the layer arrays (layers=[...])")
+            base = {"layers": None, "head_scale": NAM_HEAD_SCALE}
+        elif preset in PRESETS:
+            base = PRESETS[preset]
+        else:
+            raise ValueError(f"unknown WaveNet preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+        layers = [_plain_layer(lc) for lc in (copy.deepcopy(base["layers"]) if layers is None else layers)]
+        _check_layers(layers)
+        head_scale = float(base["head_scale"] if head_scale is None else head_scale)
+        if not math.isfinite(head_scale):
+            raise ValueError("head_scale must be a finite number")
+        # The resolved layers are stored, so a checkpoint rebuilds this exact network
+        # even if a preset is changed later.
+        self.config = {"preset": preset, "layers": layers, "head_scale": head_scale}
+        self.head_scale = head_scale
+        self.arrays = nn.ModuleList(_LayerArray(**lc) for lc in layers)
+
+    @property
+    def receptive_field(self) -> int:
+        return 1 + sum((lc["kernel_size"] - 1) * sum(lc["dilations"]) for lc in self.config["layers"])
+
+    def set_streaming(self, on: bool = True) -> "WaveNet":
+        """Switch every dilated convolution to (or from) block-by-block mode, with fresh history."""
+        for m in self.modules():
+            if isinstance(m, CausalConv1d):
+                m.streaming = on
+                m.reset_state()
+        return self
+
+    def reset_state(self) -> None:
+        """Forget the streamed history: the next block starts after silence."""
+        for m in self.modules():
+            if isinstance(m, CausalConv1d):
+                m.reset_state()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = x
+        head = None
+        for array in self.arrays:
+            head, x = array(x, c, head)
+        return self.head_scale * head

@@ -1,0 +1,226 @@
+"""The networks behind the streaming processor: a torch reference and compiled engines (notebook 07).
+
+Each engine takes a block of network-rate samples and returns the same number of
+outputs, carrying its own history between calls. :class:`TorchEngine` runs the torch
+module itself in streaming mode (the reference, any model); the ``_Fast*`` engines run
+the compiled kernels of :mod:`guneamp_lib.render.kernels` on float32 copies of the
+weights, with the history in ring buffers that are compacted once per
+:data:`COMPACT_SPAN` samples.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import torch
+
+from ..dsp.activations import tanh
+from ..errors import GuneampError
+from ..models import CausalConv1d, LSTMModel, SeedCNN, WaveNet, receptive_field
+
+# Network samples per compiled call: a 32-channel activation of this length (256 KB)
+# stays in the L2 cache; longer host blocks are cut into pieces of this size.
+MAX_MODEL_BLOCK = 2048
+# Room in each history buffer beyond the history itself: the buffer is compacted once
+# per this many samples, instead of being shifted at every block.
+COMPACT_SPAN = 4 * MAX_MODEL_BLOCK
+# Extra columns per channel row of every work array. Rows a power-of-two bytes apart
+# all fall into the same few L1 cache sets and evict each other; one cache line (16
+# floats) more per row spreads them out (measured: the standard WaveNet runs 1.7x faster).
+ROW_PAD = 16
+
+
+class TorchEngine:
+    """Reference engine: the model's own modules, in streaming mode."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.model = copy.deepcopy(model).float().cpu().eval()
+        rf = receptive_field(self.model)
+        self.recurrent = not math.isfinite(rf)
+        if self.recurrent:
+            if not hasattr(self.model, "forward_stateful"):
+                raise GuneampError(f"{type(model).__name__} has no finite receptive field and no forward_stateful(x, state)")
+        else:
+            self.rf = int(rf)
+            self.convs = [m for m in self.model.modules() if isinstance(m, CausalConv1d)]
+            if not self.convs:
+                raise GuneampError(f"{type(model).__name__} has no CausalConv1d layers to stream")
+            for c in self.convs:
+                c.streaming = True
+
+    @torch.inference_mode()
+    def reset(self) -> None:
+        if self.recurrent:
+            self.state = None
+            return
+        for c in self.convs:
+            c.reset_state()
+        if self.rf > 1:
+            self.model(torch.zeros(1, 1, self.rf - 1))
+
+    @torch.inference_mode()
+    def push(self, u: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(u).view(1, 1, -1)
+        if self.recurrent:
+            y, self.state = self.model.forward_stateful(x, self.state)
+        else:
+            y = self.model(x)
+        return y.reshape(-1).numpy()
+
+
+def f32(t: torch.Tensor) -> np.ndarray:
+    return np.ascontiguousarray(t.detach().cpu().float().numpy())
+
+
+class FastSeedCNN:
+    """Fast engine for :class:`~guneamp_lib.models.SeedCNN`: causal convolutions, tanh between."""
+
+    def __init__(self, model: SeedCNN, k):
+        self.k = k
+        layers = list(model.layers)
+        cmax = max(max(l.in_channels, l.out_channels) for l in layers)
+        kmax = max(l.kernel_size[0] for l in layers)
+        self.weights = np.zeros((len(layers), kmax, cmax, cmax), np.float32)
+        self.biases = np.zeros((len(layers), cmax), np.float32)
+        self.table = np.zeros((len(layers), 5), np.int64)
+        for i, l in enumerate(layers):
+            ks = l.kernel_size[0]
+            self.weights[i, :ks, : l.out_channels, : l.in_channels] = f32(l.weight.permute(2, 0, 1))
+            self.biases[i, : l.out_channels] = f32(l.bias)
+            self.table[i] = (l.in_channels, l.out_channels, ks, l.dilation[0], l.left_pad)
+        self.hist = int(self.table[:, k.CS_HISTORY].max())
+        self.bufs = np.zeros((len(layers), cmax, self.hist + COMPACT_SPAN + ROW_PAD), np.float32)
+        self.scratch = np.zeros((cmax, MAX_MODEL_BLOCK + ROW_PAD), np.float32)
+        self.rf = model.receptive_field
+        self.out = np.zeros(MAX_MODEL_BLOCK, np.float32)
+
+    def reset(self) -> None:
+        self.bufs[:] = 0.0
+        self.pos = self.hist
+        prime(self, self.rf - 1)
+
+    def push(self, u: np.ndarray) -> np.ndarray:
+        out = self.out[: u.size]
+        self.pos = self.k.conv_stack_block(u, out, self.pos, self.bufs, self.weights, self.biases, self.table,
+                                           self.scratch)
+        return out
+
+
+class FastWaveNet:
+    """Fast engine for :class:`~guneamp_lib.models.wavenet.WaveNet` with plain (non-gated) tanh layers."""
+
+    def __init__(self, model, k):
+        self.k = k
+        arrays = list(model.arrays)
+        layers = [(a, l) for a in arrays for l in a.layers]
+        cmax = max(max(a.rechannel.out_channels, a.rechannel.in_channels, a.head_rechannel.out_channels)
+                   for a in arrays)
+        kmax = max(l.conv.kernel_size[0] for _, l in layers)
+        nl, na = len(layers), len(arrays)
+        self.conv_w = np.zeros((nl, kmax, cmax, cmax), np.float32)
+        self.conv_b = np.zeros((nl, cmax), np.float32)
+        self.mix_w = np.zeros((nl, cmax), np.float32)
+        self.res_w = np.zeros((nl, cmax, cmax), np.float32)
+        self.res_b = np.zeros((nl, cmax), np.float32)
+        self.layers = np.zeros((nl, 3), np.int64)
+        for i, (_, l) in enumerate(layers):
+            c, ks = l.channels, l.conv.kernel_size[0]
+            self.conv_w[i, :ks, :c, :c] = f32(l.conv.weight.permute(2, 0, 1))
+            self.conv_b[i, :c] = f32(l.conv.bias)
+            self.mix_w[i, :c] = f32(l.input_mixer.weight[:, 0, 0])
+            self.res_w[i, :c, :c] = f32(l.conv1x1.weight[:, :, 0])
+            self.res_b[i, :c] = f32(l.conv1x1.bias)
+            self.layers[i] = (ks, l.conv.dilation[0], l.conv.left_pad)
+        self.arrays = np.zeros((na, 5), np.int64)
+        self.rech_w = np.zeros((na, cmax, cmax), np.float32)
+        self.head_w = np.zeros((na, cmax, cmax), np.float32)
+        self.head_b = np.zeros((na, cmax), np.float32)
+        first = 0
+        for i, a in enumerate(arrays):
+            ch, cin = a.rechannel.out_channels, a.rechannel.in_channels
+            hs = a.head_rechannel.out_channels
+            self.arrays[i] = (first, len(a.layers), ch, cin, hs)
+            first += len(a.layers)
+            self.rech_w[i, :ch, :cin] = f32(a.rechannel.weight[:, :, 0])
+            self.head_w[i, :hs, :ch] = f32(a.head_rechannel.weight[:, :, 0])
+            if a.head_rechannel.bias is not None:
+                self.head_b[i, :hs] = f32(a.head_rechannel.bias)
+        self.head_scale = float(model.head_scale)
+        self.hist = int(self.layers[:, k.WL_HISTORY].max())
+        self.bufs = np.zeros((nl, cmax, self.hist + COMPACT_SPAN + ROW_PAD), np.float32)
+        self.scratch = np.zeros((4, cmax, MAX_MODEL_BLOCK + ROW_PAD), np.float32)
+        self.rf = model.receptive_field
+        self.out = np.zeros(MAX_MODEL_BLOCK, np.float32)
+
+    @staticmethod
+    def supports(model) -> bool:
+        return all(not l.gated and l.activation is tanh for a in model.arrays for l in a.layers)
+
+    def reset(self) -> None:
+        self.bufs[:] = 0.0
+        self.pos = self.hist
+        prime(self, self.rf - 1)
+
+    def push(self, u: np.ndarray) -> np.ndarray:
+        out = self.out[: u.size]
+        self.pos = self.k.wavenet_block(u, out, self.pos, self.bufs, self.conv_w, self.conv_b, self.mix_w,
+                                        self.res_w, self.res_b, self.layers, self.arrays, self.rech_w,
+                                        self.head_w, self.head_b, self.head_scale, self.scratch)
+        return out
+
+
+class FastLSTM:
+    """Fast engine for :class:`~guneamp_lib.models.lstm.LSTMModel`."""
+
+    def __init__(self, model, k):
+        self.k = k
+        lstm = model.lstm
+        self.w_ih = f32(lstm.weight_ih_l0[:, 0])
+        self.w_hh_t = np.ascontiguousarray(f32(lstm.weight_hh_l0).T)  # (hidden, 4 hidden): one column per h_j
+        self.bias = f32(lstm.bias_ih_l0 + lstm.bias_hh_l0)
+        self.head_w = f32(model.head.weight[0])
+        self.head_b = float(model.head.bias.detach()[0])
+        hidden = lstm.hidden_size
+        self.h = np.zeros(hidden, np.float32)
+        self.c = np.zeros(hidden, np.float32)
+        self.gates = np.zeros(4 * hidden, np.float32)
+        self.out = np.zeros(MAX_MODEL_BLOCK, np.float32)
+
+    @staticmethod
+    def supports(model) -> bool:
+        lstm = model.lstm
+        return lstm.num_layers == 1 and not lstm.bidirectional and lstm.bias and lstm.proj_size == 0
+
+    def reset(self) -> None:
+        self.h[:] = 0.0
+        self.c[:] = 0.0
+
+    def push(self, u: np.ndarray) -> np.ndarray:
+        out = self.out[: u.size]
+        self.k.lstm_block(u, out, self.w_ih, self.w_hh_t, self.bias, self.head_w, self.head_b, self.h, self.c,
+                          self.gates)
+        return out
+
+
+def prime(stream, n: int) -> None:
+    """Run ``n`` samples of silence through a freshly zeroed stream, as ``process`` does before a signal."""
+    zeros = np.zeros(MAX_MODEL_BLOCK, np.float32)
+    while n > 0:
+        m = min(n, MAX_MODEL_BLOCK)
+        stream.push(zeros[:m])
+        n -= m
+
+
+def fast_engine(model: torch.nn.Module, k):
+    """The fast engine for ``model``, or ``None`` where it has none."""
+    if k is None:
+        return None
+    if type(model) is SeedCNN:
+        return FastSeedCNN(model, k)
+    if type(model) is WaveNet and FastWaveNet.supports(model):
+        return FastWaveNet(model, k)
+    if type(model) is LSTMModel and FastLSTM.supports(model):
+        return FastLSTM(model, k)
+    return None

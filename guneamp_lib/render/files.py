@@ -1,0 +1,211 @@
+"""Rendering a DI file through a trained model, whole or block by block (notebook 07).
+
+Both ways start from :func:`prepare_render`, which does every check once: the output
+may not land on any input (the model, the DI, the IR; links count), the model must
+load, the file must be readable, at the model's rate, long enough, and not longer than
+its IR. :func:`render_file` then runs the whole signal at once through
+:func:`~guneamp_lib.render.inference.run_inference` (the design's chain: network,
+downsample, cabinet, normalize); :func:`render_streaming` runs it block by block
+through a :class:`~guneamp_lib.render.streaming.StreamingProcessor`, in memory that
+stays flat for any length, and gives the same samples to 1e-5.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+from tqdm.auto import tqdm
+
+from ..dsp.audio import NORMALIZE_EPS, check_wav_header, load_wav, zero_peak_timestamp
+from ..dsp.cabinet import load_ir
+from ..dsp.oversampling import oversample
+from ..errors import GuneampError, GuneampWarning
+from ..models.checkpoint import Checkpoint, load_checkpoint
+from ..paths import atomic_output, refuse_output_on_inputs
+from ..runtime import pick_device
+from .inference import model_device, run_inference
+from .streaming import StreamingProcessor
+
+# Blocks read from and written to files by render_streaming: large enough that file
+# I/O is not the bottleneck, small enough to keep memory flat.
+FILE_BLOCK = 1 << 16
+
+
+@dataclass
+class RenderJob:
+    """Everything a render needs, checked: the model, the input's shape and peak, the IR."""
+
+    ckpt: Checkpoint
+    input_path: Path
+    output_path: Path
+    sample_rate: int
+    n: int
+    channels: int
+    peak: float
+    ir: torch.Tensor | None
+
+
+def open_input(path: Path):
+    if not path.exists():
+        raise GuneampError(f"input file not found: {path}. Check the path.")
+    if path.is_dir():
+        raise GuneampError(f"input path {path} is a folder; give an audio file.")
+    check_wav_header(path)
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:
+        raise GuneampError(f"{path} is not a readable audio file ({exc.__class__.__name__}). Give a WAV, FLAC or OGG file.") from None
+    if info.frames == 0:
+        raise GuneampError(f"{path} holds no audio samples. Export it again.")
+    return info
+
+
+def read_peak(path: Path) -> tuple[float, int, int, int]:
+    """First pass: the input's peak (after mixing to mono), rate, length and channels, block by block."""
+    peak, n = 0.0, 0
+    with sf.SoundFile(str(path)) as f:
+        sr, channels = f.samplerate, f.channels
+        for block in f.blocks(blocksize=FILE_BLOCK, dtype="float32", always_2d=True):
+            mono = block[:, 0] if channels == 1 else block.mean(axis=1)
+            bad = ~np.isfinite(mono)
+            if bad.any():
+                first = n + int(np.flatnonzero(bad)[0])
+                raise GuneampError(
+                    f"{path} contains NaN or infinite samples (first at {first / sr:.3f} s). "
+                    "Export the file again from your recorder or editor."
+                )
+            peak = max(peak, float(np.max(np.abs(mono))) if mono.size else 0.0)
+            n += mono.size
+    return peak, sr, n, channels
+
+
+def prepare_render(checkpoint, input_path, output_path, *, ir_path=None, use_ir: bool = True) -> RenderJob:
+    """The checks both render paths share, in the order that fails fastest.
+
+    Notebook: 07
+    """
+    input_path, output_path = Path(input_path), Path(output_path)
+    inputs = [input_path, ir_path] + ([checkpoint] if isinstance(checkpoint, (str, os.PathLike)) else [])
+    refuse_output_on_inputs(output_path, inputs)
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+    open_input(input_path)
+    peak, sr, n, channels = read_peak(input_path)
+    if sr != ckpt.sample_rate:
+        raise GuneampError(
+            f"{input_path} is at {sr} Hz but the model was trained at {ckpt.sample_rate} Hz. "
+            f"Resample the file to {ckpt.sample_rate} Hz first (e.g. `sox in.wav -r {ckpt.sample_rate} out.wav`)."
+        )
+    min_len = int(math.ceil(ckpt.min_input_samples))
+    if n < min_len:
+        raise GuneampError(f"{input_path} is {n} samples long; the model needs at least {min_len}.")
+    if channels > 1:
+        warnings.warn(f"{input_path} has {channels} channels; mixing them to mono (the model takes one channel).",
+                      GuneampWarning, stacklevel=3)
+    if peak < 1e-6:
+        warnings.warn(f"{input_path} is silent (peak {20 * np.log10(max(peak, 1e-12)):.0f} dBFS).", GuneampWarning,
+                      stacklevel=3)
+    ir = None
+    if use_ir:
+        ir = load_ir(ir_path, sr) if ir_path else ckpt.ir
+        if ir is not None and ir.numel() > n:
+            raise GuneampError(
+                f"the cabinet IR ({ir.numel()} samples) is longer than {input_path} ({n} samples). "
+                "Render a longer file, trim the IR, or pass --no-ir."
+            )
+    return RenderJob(ckpt, input_path, output_path, sr, n, channels, peak, ir)
+
+
+def render_file(checkpoint, input_path, output_path, *, ir_path=None, use_ir: bool = True, gain_db: float = 0.0,
+                device: str = "auto", progress: bool = True) -> Path:
+    """Render a DI file through a trained model (and its cabinet) to a new WAV file, all at once.
+
+    Notebook: 07
+    """
+    job = prepare_render(checkpoint, input_path, output_path, ir_path=ir_path, use_ir=use_ir)
+    ckpt = job.ckpt
+    model = ckpt.model.to(pick_device(device))
+    clean, sr = load_wav(job.input_path)
+    # Peak normalization sets how hard the DI drives the model; gain_db pushes it harder or softer.
+    clean = clean * (10.0 ** (gain_db / 20.0))
+    run_inference(model, oversample(clean, ckpt.oversample), job.ir, ckpt.oversample, ckpt.window,
+                  model_device(model), sr, output_file=job.output_path,
+                  protect=[job.input_path, ir_path], progress=progress)
+    return job.output_path
+
+
+def render_streaming(
+    checkpoint,
+    input_path,
+    output_path,
+    block_size: int = 64,
+    *,
+    ir_path=None,
+    use_ir: bool = True,
+    gain_db: float = 0.0,
+    engine: str = "auto",
+    progress: bool = True,
+) -> Path:
+    """Render a DI file through a model block by block, with memory that does not grow with the file.
+
+    The same result as :func:`guneamp_lib.render.inference.render_file` (to 1e-5), and the
+    same checks, computed the way a plugin would: ``block_size`` samples at a time
+    through a :class:`StreamingProcessor`. The input is read twice: once for its peak
+    (the design drives the model with the peak-normalized DI), once to process it. The
+    output is written un-normalized as 32-bit float to a temporary file next to
+    ``output_path``, and its peak tracked; a last pass rescales that file in place and
+    renames it over ``output_path``. Float WAV keeps every sample exactly, so rescaling
+    afterwards equals normalizing in memory, and it costs a read and a write instead of a
+    second run of the network. The latency is compensated: the first ``latency``
+    outputs are dropped and :meth:`StreamingProcessor.flush` supplies the end, so the
+    output lines up with the input sample for sample.
+    """
+    block_size = int(block_size)
+    if block_size < 1:
+        raise GuneampError(f"the block size must be at least 1 sample, got {block_size}")
+    job = prepare_render(checkpoint, input_path, output_path, ir_path=ir_path, use_ir=use_ir)
+    ckpt, ir, n, sr, channels, peak = job.ckpt, job.ir, job.n, job.sample_rate, job.channels, job.peak
+    input_path, output_path = job.input_path, job.output_path
+    proc = StreamingProcessor(ckpt.model, ckpt.oversample, ir, engine=engine)
+    # The same arithmetic as render_file: peak-normalize in float32, then the drive.
+    norm = np.float32(peak + NORMALIZE_EPS)
+    drive = np.float32(10.0 ** (gain_db / 20.0))
+
+    with atomic_output(output_path) as tmp:
+        out_peak = 0.0
+        skip = proc.latency
+        bar = tqdm(total=n, desc="streaming render", unit="sample", unit_scale=True, disable=not progress, leave=False)
+        with sf.SoundFile(str(input_path)) as fin, sf.SoundFile(str(tmp), "w", samplerate=sr, channels=1, subtype="FLOAT",
+                                                              format="WAV") as fout:
+            def emit(y):
+                nonlocal out_peak
+                if not np.all(np.isfinite(y)):
+                    raise GuneampError(f"refusing to write {output_path}: the model produced NaN or infinite samples.")
+                if y.size:
+                    out_peak = max(out_peak, float(np.max(np.abs(y))))
+                    fout.write(y)
+
+            for block in fin.blocks(blocksize=block_size, dtype="float32", always_2d=True):
+                x = block[:, 0] if channels == 1 else block.mean(axis=1)
+                y = proc.process_block((x / norm) * drive)
+                cut = min(skip, y.size)
+                skip -= cut
+                emit(y[cut:])
+                bar.update(x.size)
+            emit(proc.flush()[skip:])
+        bar.close()
+        scale = np.float32(out_peak + NORMALIZE_EPS)
+        with sf.SoundFile(str(tmp), "r+") as f:
+            for start in range(0, f.frames, FILE_BLOCK):
+                f.seek(start)
+                y = f.read(FILE_BLOCK, dtype="float32")
+                f.seek(start)
+                f.write(y / scale)
+        zero_peak_timestamp(tmp)
+    return output_path

@@ -1,0 +1,207 @@
+"""Real-time processing: a trained model, block by block, as a plugin would run it.
+
+:func:`guneamp_lib.render.inference.predict` renders a whole recording at once. A plugin gets
+the guitar in host blocks of a few dozen samples and must answer each block at once,
+with the same number of samples. :class:`StreamingProcessor` does that, and its output
+is the offline render delayed by a constant :attr:`~StreamingProcessor.latency`
+(``tests/test_streaming.py`` checks every model, block size and option against
+``predict`` to 1e-5).
+
+What each stage keeps between blocks, so no sample is ever computed twice:
+
+* the upsampler: the last few input samples (torchaudio's polyphase kernel, read off by
+  resampling impulses, so the numbers are the offline ones);
+* the network: every dilated layer's input history, primed at :meth:`~StreamingProcessor.reset`
+  with the receptive field's worth of silence, as :func:`~guneamp_lib.render.inference.process`
+  does (a hidden layer's response to silence is tanh(bias), not zero); an LSTM keeps
+  its state ``(h, c)``;
+* the downsampler: the last few network outputs;
+* the cabinet: a direct-form head of :data:`PARTITION` taps for the current samples and
+  an FFT of every past :data:`PARTITION`-sample block for the rest of the IR (uniformly
+  partitioned convolution), which adds no latency at any host block size.
+
+Where the latency comes from: the windowed-sinc resampler
+(:data:`~guneamp_lib.dsp.oversampling.RESAMPLE_KW`) is not causal. Each upsampled frame needs
+about 35 input samples after it and each downsampled sample about 35 input samples'
+worth of network output after it, so with oversampling output ``n`` is final once
+input ``n + 70`` is in: 70 samples, 1.6 ms at 44.1 kHz, at any factor
+(:func:`stream_latency` reads it off the kernels). Without oversampling the latency is
+0. The first ``latency`` samples out are silence.
+
+Two engines compute the same numbers. ``"reference"`` runs the model's own PyTorch
+modules in streaming mode (:class:`~guneamp_lib.models.CausalConv1d` keeps its history,
+the LSTM its state) and direct convolutions: plainly right, and slow at small blocks,
+where each PyTorch call costs more than its arithmetic. ``"fast"`` runs each block of
+the network in one compiled call (:mod:`guneamp_lib.render.kernels`). ``"auto"``
+picks the fast engine where it supports the model. Notebook 07 (inference) teaches the
+offline path this module reproduces.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import torch
+
+from ..errors import GuneampError
+from .convolver import PartitionedConvolver, DirectCabinet
+from . import compiled
+from .compiled import as_block
+from .engines import MAX_MODEL_BLOCK, TorchEngine, fast_engine
+from .resamplers import FIRStream, downsampler_taps, stream_latency, upsampler_taps
+
+# Below this many samples per thread, starting threads costs more than it saves.
+MIN_PARALLEL_PART = 1 << 15
+ENGINES = ("auto", "fast", "reference")
+
+
+class StreamingProcessor:
+    """A model (with its oversampling and cabinet) as a block-by-block real-time process.
+
+    ``process_block(x)`` takes a block of any length at the file rate and returns as
+    many samples. The output is the offline render
+    (:func:`guneamp_lib.render.inference.predict`) delayed by :attr:`latency` samples: output
+    sample ``n`` equals offline sample ``n - latency``, and the first ``latency``
+    samples are silence. The latency is 0 without oversampling and :func:`stream_latency`
+    samples with it (70 at any factor from 2 to 16, 1.6 ms at 44.1 kHz): the resampling
+    filters look about 35 samples ahead on the way up and 35 on the way down (see the
+    module docstring). The
+    cabinet adds none. :meth:`flush` ends a stream: it returns the last ``latency`` samples of the
+    offline render, as if the input were followed by silence the way ``predict`` pads it.
+
+    ``engine``: ``"fast"`` (compiled kernels; SeedCNN, tanh WaveNets and the LSTM),
+    ``"reference"`` (the model's PyTorch modules) or ``"auto"`` (fast where possible).
+    The model is copied; the original is not touched.
+    """
+
+    def __init__(self, model: torch.nn.Module, oversample: int = 1, ir=None, *, engine: str = "auto"):
+        if engine not in ENGINES:
+            raise GuneampError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        if int(oversample) != oversample or oversample < 1:
+            raise GuneampError(f"the oversampling factor must be a positive integer, got {oversample!r}")
+        self.oversample = F = int(oversample)
+        k = compiled.kernels() if engine != "reference" else None
+        stream = fast_engine(model, k) if engine != "reference" else None
+        if stream is None:
+            if engine == "fast":
+                why = "numba is not installed" if k is None else f"it does not cover {type(model).__name__} as configured"
+                raise GuneampError(f"the fast engine is not available: {why}. Use engine='reference' or 'auto'.")
+            stream = TorchEngine(model)
+        self.engine = "reference" if isinstance(stream, TorchEngine) else "fast"
+        fast = self.engine == "fast"
+        self._model = stream
+        self._chunk = max(1, MAX_MODEL_BLOCK // F)  # file-rate samples per pass through the network
+        self._up = self._down = None
+        if F > 1:
+            up, up_first = upsampler_taps(F)
+            down, down_first = downsampler_taps(F)
+            self._up = FIRStream(up, up_first, 1, self._chunk, fast)
+            self._down = FIRStream(down, down_first, F, self._chunk * F, fast)
+        self._cab = None
+        if ir is not None:
+            ir = ir.detach().cpu().numpy() if isinstance(ir, torch.Tensor) else np.asarray(ir)
+            if ir.ndim != 1:
+                raise GuneampError(f"the impulse response must be 1-D, got shape {ir.shape}")
+            self._cab = PartitionedConvolver(ir, fast=fast) if fast else DirectCabinet(ir)
+        self._latency = stream_latency(F)
+        self.reset()
+
+    @classmethod
+    def from_checkpoint(cls, ckpt, *, ir="checkpoint", engine: str = "auto") -> "StreamingProcessor":
+        """A processor for a :class:`~guneamp_lib.models.checkpoint.Checkpoint` (or a path to one).
+
+        ``ir="checkpoint"`` uses the cabinet IR stored with the model, ``None`` none, an
+        array that IR.
+        """
+        if isinstance(ckpt, (str, os.PathLike)):
+            from ..models.checkpoint import load_checkpoint
+
+            ckpt = load_checkpoint(ckpt)
+        if isinstance(ir, str) and ir == "checkpoint":
+            ir = ckpt.ir
+        return cls(ckpt.model, ckpt.oversample, ir, engine=engine)
+
+    @property
+    def latency(self) -> int:
+        """Samples (at the file rate) between an input sample and its output: constant."""
+        return self._latency
+
+    def reset(self) -> None:
+        """Start again as after silence: every history is the response to silence."""
+        self._model.reset()
+        for stage in (self._up, self._down, self._cab):
+            if stage is not None:
+                stage.reset()
+        self._n_in = 0
+        self._frames = 0
+        self._end = None  # frame at which the input stopped, once flush() has begun
+
+    def process_block(self, x, out: np.ndarray | None = None) -> np.ndarray:
+        """Process one host block (any length); returns the same number of samples (float32)."""
+        x = as_block(x)
+        if out is None:
+            out = np.empty(x.size, np.float32)
+        for s in range(0, x.size, self._chunk):
+            self._run(x[s : s + self._chunk], out[s : s + self._chunk])
+        return out
+
+    def flush(self) -> np.ndarray:
+        """End the stream: the offline render's last :attr:`latency` samples; then :meth:`reset`."""
+        self._end = self._n_in
+        out = self.process_block(np.zeros(self._latency, np.float32))
+        self.reset()
+        return out
+
+    def _run(self, x: np.ndarray, out: np.ndarray) -> None:
+        self._n_in += x.size
+        if self._up is not None:
+            u = self._up.push(x)
+            y = self._model.push(u) if u.size else u
+            if self._end is not None:
+                # predict() stops the network at the input's end and the downsampler sees
+                # zeros after it, not the network's answer to the padding.
+                y = y.copy()
+                y[max(0, (self._end - self._frames) * self.oversample) :] = 0.0
+            self._frames += u.size // self.oversample
+            d = self._down.push(y)
+        else:
+            d = self._model.push(x)
+        if self._cab is not None and d.size:
+            d = self._cab.push(d)
+        lead = x.size - d.size
+        out[:lead] = 0.0
+        out[lead:] = d
+
+
+def process_compiled(model: torch.nn.Module, x, workers: int = 1) -> torch.Tensor:
+    """:func:`guneamp_lib.render.inference.process` through the fast engine (same numbers to 1e-5).
+
+    One causal pass from silence in pieces of :data:`MAX_MODEL_BLOCK` samples, each
+    continuing the last one's histories: no chunk overlap to recompute. With
+    ``workers > 1`` and a finite receptive field, the signal is cut into that many parts
+    run on parallel threads (the kernels release the GIL); each part first hears the
+    receptive field's worth of input before it, so the joins leave no trace. Raises
+    :class:`GuneampError` where the fast engine does not cover the model.
+    """
+    x = as_block(x)
+    rf = model.receptive_field
+    if workers <= 1 or not math.isfinite(rf) or x.size < workers * MIN_PARALLEL_PART:
+        return torch.from_numpy(StreamingProcessor(model, 1, engine="fast").process_block(x))
+    from concurrent.futures import ThreadPoolExecutor
+
+    ctx = int(rf) - 1
+    bounds = np.linspace(0, x.size, workers + 1).astype(int)
+    out = np.empty(x.size, np.float32)
+
+    def run(i: int) -> None:
+        a, b = bounds[i], bounds[i + 1]
+        proc = StreamingProcessor(model, 1, engine="fast")
+        if a > 0:
+            proc.process_block(x[max(a - ctx, 0) : a])  # fill every history with the real past
+        proc.process_block(x[a:b], out[a:b])
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(run, range(workers)))
+    return torch.from_numpy(out)

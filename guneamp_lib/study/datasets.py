@@ -1,0 +1,286 @@
+"""The datasets models are compared on, each cut into training, validation and test (notebooks 11 and 12).
+
+**Three parts of every recording, never mixed.**
+
+* *training*: the only targets a model ever learns from;
+* *validation*: a tail of the training material, scored after every epoch to pick the
+  checkpoint (the best epoch). Choosing by it makes it slightly optimistic, so it is
+  not the score we report;
+* *test*: scored once, after training, with the chosen checkpoint. This is the number
+  in the table.
+
+The default data (one 40 s performance): training 0-64 %, validation 64-80 %, test
+80-100 %. The target is ``amp.wav`` (amp through its cabinet) with the cabinet IR inside
+the loss, as in notebook 06; ``default_direct`` uses ``amp_direct.wav`` instead.
+
+The real pedals (EGFxSet, see ``../shared/data/README.md``): clips 0-2 are the training
+material (its last 20 % is the validation tail) and clip 3 is the test. Each pair is
+stored with a different length and a 0.1 s offset; :func:`guneamp_lib.capture.lag.align_pair`
+finds and removes it, no offsets are set by hand. Pedal outputs have no cabinet.
+
+**Three clips, one recording.** ``train()`` draws segments from one contiguous signal,
+so the aligned clips are joined with :data:`CLIP_GAP_S` of silence between them. The gap
+is longer than any model's memory here (the WaveNet's 93 ms receptive field at 1x, the
+LSTM's 2,048-sample burn-in), so no training segment ever asks a model to predict one
+clip from another clip's notes, and every clip starts from silence, exactly as the
+test clip does when it is scored (the input before it is silence too).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import paths
+from ..errors import GuneampError
+from ..training.data import TrainingData, make_training_data, split_point
+
+PEDALS = ("TubeScreamer", "RAT", "BluesDriver")
+DATASETS = ("default", "default_direct") + PEDALS
+DEFAULT_DATASETS = ("default",) + PEDALS
+TRAIN_CLIPS = (0, 1, 2)
+TEST_CLIP = 3
+# Silence between joined clips: longer than the longest memory of the models compared
+# (WaveNet: 4,093 samples = 93 ms at 44.1 kHz), so no segment sees two clips at once.
+CLIP_GAP_S = 0.2
+VAL_FRACTION = 0.2  # of the training material: the validation tail
+TEST_FRACTION = 0.2  # of the default recording: the test part
+# Quick mode: a few seconds of each recording and two steps per model, to check the
+# plumbing (and the table's columns) in seconds, not to compare models.
+QUICK_DEFAULT_SECONDS = 6.0
+QUICK_CLIP_SECONDS = 1.5
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class EvalData:
+    """A recording split for evaluation: ``[0, test_start)`` to train on, the rest to test.
+
+    ``full`` holds everything (its ``val_start`` is ``test_start``, so scoring it like a
+    validation set scores the test part); ``train`` is the training material alone, with
+    its own validation tail.
+    """
+
+    name: str
+    full: TrainingData
+    test_start: int
+    description: str
+    lags: list = field(default_factory=list)
+
+    @property
+    def train(self) -> TrainingData:
+        d = self.full
+        n = self.test_start
+        # No re-normalization: the model must meet the test part at the level it trained at.
+        return TrainingData(d.clean[:n], d.target[:n], d.sample_rate, d.ir, d.target_kind,
+                            split_point(n, VAL_FRACTION), d.lag)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.full.sample_rate
+
+    def split_seconds(self) -> dict:
+        sr = self.sample_rate
+        tr = self.train
+        return {"training": tr.n_train / sr, "validation": tr.n_val / sr,
+                "test": (self.full.clean.numel() - self.test_start) / sr}
+
+    def coverage(self):
+        """:func:`guneamp_lib.capture.checks.coverage` of the test input by the training input."""
+        from ..capture.checks import coverage
+
+        clean = self.full.clean.numpy()
+        return coverage(clean[: self.test_start], clean[self.test_start :], self.sample_rate)
+
+    def summary(self) -> str:
+        s = self.split_seconds()
+        return (f"{self.name}: {self.description}; training {s['training']:.1f} s, "
+                f"validation {s['validation']:.1f} s, test {s['test']:.1f} s. "
+                f"Coverage: {self.coverage().describe()}.")
+
+
+def load_default(direct: bool = False, seconds: float | None = None, seed: int = 0) -> EvalData:
+    """The course's default data: the first 80 % to train (validation tail inside), the last 20 % to test."""
+    from ..training.data import load_training_data
+    from ..capture.synth import generate_default_data
+
+    files = generate_default_data(paths.data_dir(), seed=seed, progress=False)
+    if direct:
+        d = load_training_data(files["clean"], files["amp_direct"], target_kind="amp_direct")
+        what = "default data, target amp_direct.wav (no cabinet)"
+    else:
+        d = load_training_data(files["clean"], files["amp"], files["cab_ir"])
+        what = "default data, target amp.wav with the cabinet IR inside the loss"
+    if seconds is not None:
+        n = min(int(seconds * d.sample_rate), d.clean.numel())
+        d = replace(d, clean=d.clean[:n], target=d.target[:n])
+    test_start = split_point(d.clean.numel(), TEST_FRACTION)
+    full = replace(d, val_start=test_start)
+    return EvalData("default_direct" if direct else "default", full, test_start, what)
+
+
+def egfxset_dir() -> Path | None:
+    root = paths.shared_data_dir()
+    d = None if root is None else root / "egfxset"
+    return d if d is not None and (d / "input").is_dir() else None
+
+
+def aligned_clip(pedal: str, index: int, root: Path | None = None):
+    """One real clip pair, read and aligned automatically: ``(clean, target, sr, lag)``."""
+    from ..dsp.audio import read_audio
+    from ..capture.lag import align_pair
+
+    root = root or egfxset_dir()
+    if root is None:
+        raise GuneampError("the real pedal recordings (../shared/data/egfxset) are not present")
+    clean, sr, _ = read_audio(root / "input" / f"clip_{index}.wav", what="clean")
+    target, sr_t, _ = read_audio(root / pedal / f"clip_{index}.wav", what=pedal)
+    if sr != sr_t:
+        raise GuneampError(f"{pedal} clip {index}: {sr_t} Hz but its DI is {sr} Hz")
+    c, t, lag = align_pair(clean, target, sr)
+    return c.astype(np.float32), t.astype(np.float32), sr, lag
+
+
+def join_clips(pairs, sample_rate: int, gap_s: float = CLIP_GAP_S):
+    """Join ``(clean, target)`` pairs with silence between them: ``(clean, target, starts)``."""
+    gap = np.zeros(int(round(gap_s * sample_rate)), dtype=np.float32)
+    cs, ts, starts, pos = [], [], [], 0
+    for i, (c, t) in enumerate(pairs):
+        if i:
+            cs.append(gap)
+            ts.append(gap)
+            pos += gap.size
+        starts.append(pos)
+        cs.append(c)
+        ts.append(t)
+        pos += c.size
+    return np.concatenate(cs), np.concatenate(ts), starts
+
+
+def load_pedal(pedal: str, seconds: float | None = None, root: Path | None = None,
+               test_clip: int = TEST_CLIP) -> EvalData:
+    """A real pedal: three clips (aligned, joined) to train, ``test_clip`` (default 3) to test; no cabinet."""
+    if pedal not in PEDALS:
+        raise GuneampError(f"unknown pedal {pedal!r}; choose one of {', '.join(PEDALS)}")
+    all_clips = TRAIN_CLIPS + (TEST_CLIP,)
+    if test_clip not in all_clips:
+        raise GuneampError(f"there is no clip {test_clip}: the EGFxSet excerpts are clips 0 to {max(all_clips)}")
+    order = [i for i in all_clips if i != test_clip] + [test_clip]
+    clips, lags, sr = [], [], None
+    for i in order:
+        c, t, sr, lag = aligned_clip(pedal, i, root)
+        if seconds is not None:
+            n = int(seconds * sr)
+            c, t = c[:n], t[:n]
+        clips.append((c, t))
+        lags.append(lag)
+    clean, target, starts = join_clips(clips, sr)
+    test_start = starts[-1]
+    # One gain for all four clips, set by the training clips: a pedal's sound depends
+    # on how hard it is driven, so every clip must keep its level relative to the others.
+    g_clean = 1.0 / (np.abs(clean[:test_start]).max() + 1e-8)
+    g_target = 1.0 / (np.abs(target[:test_start]).max() + 1e-8)
+    full = TrainingData(torch.from_numpy(clean * g_clean), torch.from_numpy(target * g_target), int(sr), None,
+                        "amp_direct", test_start, lags[0])
+    trained_on = ", ".join(str(i) for i in order[:-1])
+    what = (f"EGFxSet {pedal} (CC-BY-4.0), clips {trained_on} to train, clip {test_clip} to test, "
+            "aligned automatically, no cabinet")
+    name = pedal if test_clip == TEST_CLIP else f"{pedal}@{test_clip}"
+    return EvalData(name, full, test_start, what, lags)
+
+
+def parse_dataset(name: str) -> tuple[str, int | None]:
+    """``"RAT"`` -> ``("RAT", 3)``, ``"RAT@1"`` -> ``("RAT", 1)``, ``"default"`` -> ``("default", None)``."""
+    base, at, clip = str(name).partition("@")
+    if base not in DATASETS:
+        raise GuneampError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)} "
+                           "(a pedal may take @N to test on clip N)")
+    if not at:
+        return base, (TEST_CLIP if base in PEDALS else None)
+    if base not in PEDALS or not clip.isdigit():
+        raise GuneampError(f"{name!r}: only a pedal takes @N, with N a clip number (for example RAT@1)")
+    return base, int(clip)
+
+
+def load_dataset(name: str, seconds: float | None = None, seed: int = 0) -> EvalData | None:
+    """A dataset by name; ``None`` (with a printed reason) for a pedal when the shared data is absent.
+
+    A pedal's name may end in ``@N``: test on clip N, train on the other three.
+    """
+    base, test_clip = parse_dataset(name)
+    if base in ("default", "default_direct"):
+        return load_default(direct=base == "default_direct", seconds=seconds, seed=seed)
+    if egfxset_dir() is None:
+        print(f"skipping {name}: the real recordings are not present (expected ../shared/data/egfxset "
+              "next to the checkout, or set GUNEAMP_SHARED_DATA)")
+        return None
+    return load_pedal(base, seconds, test_clip=test_clip)
+
+
+def load_pair(clean_path, target_path, name: str = "your gear", ir_path=None, seconds: float | None = None) -> EvalData:
+    """Your own capture: aligned automatically, the first 80 % to train (validation tail
+    inside), the last 20 % to test. ``ir_path``: the target was recorded through that cabinet."""
+    from ..dsp.audio import read_audio
+    from ..dsp.cabinet import load_ir
+    from ..capture.lag import align_pair
+
+    clean, sr, _ = read_audio(clean_path, what="clean")
+    target, sr_t, _ = read_audio(target_path, what="target")
+    if sr != sr_t:
+        raise GuneampError(f"the clean file is {sr} Hz but the target is {sr_t} Hz: resample one to the other's rate")
+    c, t, lag = align_pair(clean, target, sr)
+    if seconds is not None:
+        c, t = c[: int(seconds * sr)], t[: int(seconds * sr)]
+    ir = None if ir_path is None else load_ir(ir_path, sr)
+    d = make_training_data(c, t, sr, ir, target_kind="amp_with_cab" if ir is not None else "amp_direct", lag=lag)
+    test_start = split_point(d.clean.numel(), TEST_FRACTION)
+    what = f"{Path(target_path).name} against {Path(clean_path).name}, aligned automatically ({lag.where()})"
+    return EvalData(name, replace(d, val_start=test_start), test_start, what, [lag])
+
+
+# The default data made to look like a real capture: the target starts this much later
+# than the DI and so ends up shorter, as the EGFxSet clips are stored.
+DEMO_CAPTURE_OFFSET_S = 0.1
+
+
+def default_capture(folder, seconds: float = 20.0, seed: int = 0) -> tuple[Path, Path]:
+    """Write ``clean.wav`` and ``target.wav`` (amp_direct, misaligned) from the default data.
+
+    Notebook 12 falls back to it when neither your files nor the real recordings are there,
+    so its checks always have an offset and a length difference to find.
+    """
+    from ..dsp.audio import read_audio, save_wav
+    from ..capture.synth import generate_default_data
+
+    files = generate_default_data(paths.data_dir(), seed=seed, progress=False)
+    clean, sr, _ = read_audio(files["clean"], what="clean")
+    amp, _, _ = read_audio(files["amp_direct"], what="amp_direct")
+    n, off = int(seconds * sr), int(round(DEMO_CAPTURE_OFFSET_S * sr))
+    folder = Path(folder)
+    return (save_wav(folder / "clean.wav", clean[:n], sr), save_wav(folder / "target.wav", amp[off:n], sr))
+
+
+def linear_fit_correlation(clean, target, taps: int = 32) -> float:
+    """How well a short causal linear filter of the DI predicts the target (multiple correlation, 0 to 1).
+
+    Plain correlation at one lag is a poor judge of alignment: a pedal shifts phase, and
+    on a sustained note the signal 100 ms earlier looks much like the signal now, so a
+    misaligned pair can correlate better than an aligned one. A filter of ``taps`` past
+    samples absorbs the phase; what it cannot absorb is the target being early or late.
+    """
+    c = np.asarray(clean, dtype=np.float64).reshape(-1)
+    t = np.asarray(target, dtype=np.float64).reshape(-1)
+    n = min(c.size, t.size)
+    if n <= 2 * taps:
+        raise GuneampError(f"{n} samples are too few for a {taps}-tap fit")
+    rows = np.stack([c[taps - 1 - k : n - k] for k in range(taps)], axis=1)
+    y = t[taps - 1 : n]
+    coef, *_ = np.linalg.lstsq(rows, y, rcond=None)
+    fit = rows @ coef
+    den = np.linalg.norm(fit - fit.mean()) * np.linalg.norm(y - y.mean())
+    return float(np.dot(fit - fit.mean(), y - y.mean()) / den) if den > 0 else 0.0

@@ -1,0 +1,263 @@
+"""Comparing models fairly: same data, same time budget, scored on audio none of them trained on (notebook 11).
+
+Taught in notebooks 11 (``11_beyond_the_seed``: the comparison) and 12
+(``12_your_own_gear``: the same evaluation on real pedal recordings).
+
+The datasets and how each is split are in :mod:`guneamp_lib.study.datasets`.
+
+**One time budget for all.** Every model trains for the same wall-clock seconds on
+the same machine, so the table compares what each gets out of equal effort; the
+training time and device columns say what that effort was.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from .. import paths
+from ..errors import GuneampError
+from ..models import receptive_field
+from ..training.defaults import TRAINING, ModelSpec
+from .datasets import (
+    DEFAULT_DATASETS, QUICK_CLIP_SECONDS, QUICK_DEFAULT_SECONDS, EvalData, load_dataset, parse_dataset,
+)
+from .metrics import Report, reports_to_markdown
+
+DEFAULT_TIME_BUDGET_S = 600.0
+# One period of E6 (1,318.5 Hz, the 24th fret of the high E string). A model that
+# hears less than this cannot even see one cycle of the note it is distorting.
+SHORTEST_PERIOD_MS = 0.76
+QUICK_STEPS = 2
+
+DEFAULT_MODELS = ("seed_cnn@8x", "seed_cnn@1x", "wavenet:lite", "lstm:16")
+
+
+def receptive_field_ms(model: torch.nn.Module, oversample: int, sample_rate: int) -> float:
+    """How far back the model hears, in milliseconds of audio (``inf`` for an LSTM)."""
+    rf = receptive_field(model)
+    return math.inf if not math.isfinite(rf) else 1000.0 * rf / (sample_rate * oversample)
+
+
+def hearing_note(spec: ModelSpec, model: torch.nn.Module, sample_rate: int) -> str:
+    """One line on what the model can hear back in time, and what that means for an amp."""
+    ms = receptive_field_ms(model, spec.oversample, sample_rate)
+    if math.isinf(ms):
+        return "recurrent: remembers through its state, no fixed limit"
+    rf = int(receptive_field(model))
+    text = f"{rf:,} samples at {spec.oversample * sample_rate / 1000:g} kHz = {ms:.2f} ms"
+    if ms < SHORTEST_PERIOD_MS:
+        text += (f"; shorter than one period of the highest note on a guitar ({SHORTEST_PERIOD_MS} ms), "
+                 "while an amp's coupling capacitors and tone stack act over many ms")
+    return text
+
+
+# --------------------------------------------------------------------------- training and testing
+
+
+@dataclass
+class Trained:
+    """A model trained and tested: its report, the model itself and its test output."""
+
+    spec: ModelSpec
+    model: torch.nn.Module
+    report: Report
+    prediction: torch.Tensor
+    history: list
+
+
+def train_config(spec: ModelSpec, *, time_budget_s=DEFAULT_TIME_BUDGET_S, epochs=None, steps_per_epoch=None,
+                 device="auto", seed=0):
+    from ..training.train import TrainConfig
+
+    return TrainConfig(model=spec.model, model_kwargs=spec.kwargs(), oversample=spec.oversample,
+                       time_budget_s=time_budget_s, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                       device=device, seed=seed, **TRAINING.get(spec.model, {}))
+
+
+def train_and_test(dataset: EvalData, spec, *, time_budget_s=DEFAULT_TIME_BUDGET_S, epochs=None,
+                   steps_per_epoch=None, device="auto", seed=0, progress=True, out_dir=None) -> Trained:
+    """Train one model on the training material for the budget, then score the test part once."""
+    from ..training.train import evaluate, train
+
+    spec = ModelSpec.parse(spec)
+    cfg = train_config(spec, time_budget_s=time_budget_s, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                       device=device, seed=seed)
+    tr = dataset.train
+    cfg = replace(cfg, segment=min(cfg.segment, tr.n_train))  # tiny quick-mode data
+    if progress:
+        budget = f"{time_budget_s:.0f} s" if time_budget_s else f"{epochs} epoch(s)"
+        print(f"[{dataset.name}] training {spec.label} for {budget} ...", flush=True)
+    result = train(tr, cfg, out_dir=out_dir, progress=progress)
+    model = result.model.eval()
+    with torch.no_grad():
+        test = evaluate(model, dataset.full, cfg, start=dataset.test_start)
+    target = dataset.full.target[dataset.test_start :]
+    sr = dataset.sample_rate
+    last = result.history[-1]
+    extra = {
+        "dataset": dataset.name, "oversample": spec.oversample,
+        "receptive_field_ms": receptive_field_ms(model, spec.oversample, sr),
+        "hears": hearing_note(spec, model, sr), "steps": last["step"], "epochs": last["epoch"],
+        "validation_esr": result.best_val_esr,
+    }
+    report = Report.compute(target, test["prediction"], spec.label, model=model, train_seconds=last["seconds"],
+                            device=result.device, extra=extra)
+    if progress:
+        print(f"[{dataset.name}] {spec.label}: test ESR {report.esr:.4g} ({report.quality}) after "
+              f"{last['step']} steps in {last['seconds']:.0f} s", flush=True)
+    return Trained(spec, model, report, test["prediction"], result.history)
+
+
+def train_models(dataset, models=DEFAULT_MODELS, *, time_budget_s=DEFAULT_TIME_BUDGET_S, epochs=None,
+                 steps_per_epoch=None, device="auto", seed=0, progress=True, out_dir=None) -> list[Trained]:
+    """:func:`train_and_test` for each model, in order; ``dataset`` is a name or an :class:`EvalData`."""
+    data = load_dataset(dataset, seed=seed) if isinstance(dataset, str) else dataset
+    if data is None:
+        return []
+    specs = [ModelSpec.parse(m) for m in models]
+    out = []
+    for spec in specs:
+        where = None if out_dir is None else Path(out_dir) / data.name / re.sub(r"[^\w.]+", "_", spec.label)
+        out.append(train_and_test(data, spec, time_budget_s=time_budget_s, epochs=epochs,
+                                  steps_per_epoch=steps_per_epoch, device=device, seed=seed,
+                                  progress=progress, out_dir=where))
+    return out
+
+
+def evaluate_models(dataset, models=DEFAULT_MODELS, time_budget_s=DEFAULT_TIME_BUDGET_S, device="auto", seed=0,
+                    progress=True, *, epochs=None, steps_per_epoch=None, out_dir=None) -> list[Report]:
+    """Train each model for ``time_budget_s`` on the training part, score each on the test part."""
+    return [t.report for t in train_models(dataset, models, time_budget_s=time_budget_s, epochs=epochs,
+                                           steps_per_epoch=steps_per_epoch, device=device, seed=seed,
+                                           progress=progress, out_dir=out_dir)]
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def hearing_table(reports) -> str:
+    """What each model can hear back in time (Markdown): why the designed CNN falls short."""
+    rows = ["| model | receptive field (ms) | what it hears |", "|---|---:|---|"]
+    for r in reports:
+        ms = r.extra.get("receptive_field_ms")
+        ms_text = "unbounded" if ms in (math.inf, "inf") else ("n/a" if ms is None else f"{ms:.2f}")
+        rows.append(f"| {r.name} | {ms_text} | {r.extra.get('hears', '')} |")
+    return "\n".join(rows)
+
+
+def format_results(results: dict, run_info: bool = True, descriptions: dict | None = None) -> str:
+    """The evaluation as Markdown, one section per dataset (the CLI prints exactly this).
+
+    ``run_info=False`` leaves out training time and device, which change from run to run.
+    """
+    parts = []
+    for name, reports in results.items():
+        parts.append(f"## {name}")
+        if descriptions and name in descriptions:
+            parts.append(descriptions[name])
+        if not reports:
+            if not (descriptions and name in descriptions):
+                parts.append("(skipped)")
+            continue
+        parts += ["", reports_to_markdown(reports, run_info=run_info), "", hearing_table(reports), ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def run_evaluation(datasets=DEFAULT_DATASETS, time_budget_s: float | None = DEFAULT_TIME_BUDGET_S,
+                   quick: bool = False, out_dir=None, *, models=DEFAULT_MODELS, device: str = "auto",
+                   seed: int = 0, progress: bool = True, aliasing: bool = True) -> dict:
+    """Evaluate ``models`` on each dataset; write ``evaluation.md`` and ``evaluation.json`` to ``out_dir``.
+
+    ``quick`` uses a few seconds of each recording and two training steps per model: a
+    check that everything runs and every column is filled, not a comparison.
+    Returns ``{dataset: [Report, ...]}`` (empty list for a skipped dataset).
+    """
+    from .aliasing import aliasing_markdown, measure_model_aliasing
+
+    specs = [ModelSpec.parse(m) for m in models]  # a typo fails here, before anything is written
+    out_dir = Path(out_dir) if out_dir else paths.runs_dir() / "evaluation"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    budget = None if quick else time_budget_s
+    epochs, steps = (1, QUICK_STEPS) if quick else (None, None)
+    results, descriptions, alias = {}, {}, {}
+    for name in datasets:
+        seconds = (QUICK_DEFAULT_SECONDS if name.startswith("default") else QUICK_CLIP_SECONDS) if quick else None
+        data = load_dataset(name, seconds=seconds, seed=seed)
+        if data is None:
+            results[name] = []
+            descriptions[name] = "skipped: ../shared/data/egfxset is not present"
+            continue
+        descriptions[name] = data.summary()
+        if progress:
+            print(descriptions[name], flush=True)
+        trained = train_models(data, specs, time_budget_s=budget, epochs=epochs, steps_per_epoch=steps,
+                               device=device, seed=seed, progress=progress, out_dir=out_dir / "checkpoints")
+        results[name] = [t.report for t in trained]
+        if aliasing:
+            alias[name] = measure_model_aliasing({t.spec.label: (t.model, t.spec.oversample) for t in trained},
+                                                 data.sample_rate, quick=quick)
+    text = format_results(results, descriptions=descriptions)
+    for name, res in alias.items():
+        text += f"\n## aliasing, models trained on {name}\n\n{aliasing_markdown(res)}\n"
+    header = (f"# Model evaluation\n\nEach model trained for "
+              f"{'2 steps (quick mode: a plumbing check, not a comparison)' if quick else f'{time_budget_s:.0f} s'} "
+              f"per dataset; ESR and the other scores are on the test part, which no model trained on.\n\n")
+    paths.write_text_atomic(out_dir / "evaluation.md", header + text)
+    payload = {
+        "time_budget_s": budget, "quick": quick, "seed": seed, "models": [s.label for s in specs],
+        "datasets": {name: {"description": descriptions.get(name), "reports": [r.to_dict() for r in reps],
+                            "aliasing": [a.to_dict() for a in alias.get(name, [])]}
+                     for name, reps in results.items()},
+    }
+    paths.write_text_atomic(out_dir / "evaluation.json", json.dumps(payload, indent=2))
+    return results
+
+
+def main(args) -> int:
+    """``guneamp evaluate``: the entry point the CLI calls with its parsed arguments."""
+    out = Path(args.out)
+    run_evaluation(datasets=args.datasets, time_budget_s=args.time_budget, quick=args.quick, out_dir=out,
+                   models=args.models, device=args.device, seed=args.seed, progress=not args.quiet)
+    print((out / "evaluation.md").read_text())
+    print(f"wrote {out / 'evaluation.md'} and {out / 'evaluation.json'}")
+    return 0
+
+
+def _dataset_arg(name: str) -> str:
+    import argparse
+
+    try:
+        parse_dataset(name)
+    except GuneampError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return name
+
+
+def add_arguments(parser) -> None:
+    """The ``guneamp evaluate`` options, so the CLI needs only a few lines to wire them."""
+    from ..runtime import DEVICE_CHOICES
+
+    parser.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS), type=_dataset_arg, metavar="NAME",
+                        help=f"datasets to evaluate on (default: {' '.join(DEFAULT_DATASETS)}; also default_direct; "
+                             "a pedal may take @N to test on clip N and train on the other three, e.g. RAT@1)")
+    parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), metavar="MODEL",
+                        help=f"models as name[:arg][@Nx] (default: {' '.join(DEFAULT_MODELS)})")
+    parser.add_argument("--time-budget", type=float, default=DEFAULT_TIME_BUDGET_S,
+                        help=f"training seconds per model and dataset (default {DEFAULT_TIME_BUDGET_S:.0f})")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto = CUDA, then MPS, then CPU")
+    parser.add_argument("--out", default=str(paths.runs_dir() / "evaluation"),
+                        help="folder for evaluation.md, evaluation.json and the checkpoints (default runs/evaluation)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a few seconds of data and two steps per model: checks the plumbing in a minute or so")
+
+
+__all__ = [
+    "DEFAULT_MODELS", "Trained", "evaluate_models", "format_results", "hearing_table", "receptive_field_ms",
+    "run_evaluation", "train_and_test", "train_models",
+]
