@@ -23,7 +23,7 @@ import soundfile as sf
 import torch
 from tqdm.auto import tqdm
 
-from ..dsp.audio import NORMALIZE_EPS, check_wav_header, load_wav, zero_peak_timestamp
+from ..dsp.audio import NORMALIZE_EPS, audio_info, load_wav, zero_peak_timestamp
 from ..dsp.cabinet import load_ir
 from ..dsp.oversampling import oversample
 from ..errors import GuneampError, GuneampWarning
@@ -50,21 +50,6 @@ class RenderJob:
     channels: int
     peak: float
     ir: torch.Tensor | None
-
-
-def open_input(path: Path):
-    if not path.exists():
-        raise GuneampError(f"input file not found: {path}. Check the path.")
-    if path.is_dir():
-        raise GuneampError(f"input path {path} is a folder; give an audio file.")
-    check_wav_header(path)
-    try:
-        info = sf.info(str(path))
-    except Exception as exc:
-        raise GuneampError(f"{path} is not a readable audio file ({exc.__class__.__name__}). Give a WAV, FLAC or OGG file.") from None
-    if info.frames == 0:
-        raise GuneampError(f"{path} holds no audio samples. Export it again.")
-    return info
 
 
 def read_peak(path: Path) -> tuple[float, int, int, int]:
@@ -95,7 +80,7 @@ def prepare_render(checkpoint, input_path, output_path, *, ir_path=None, use_ir:
     inputs = [input_path, ir_path] + ([checkpoint] if isinstance(checkpoint, (str, os.PathLike)) else [])
     refuse_output_on_inputs(output_path, inputs)
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
-    open_input(input_path)
+    audio_info(input_path, what="input")
     peak, sr, n, channels = read_peak(input_path)
     if sr != ckpt.sample_rate:
         raise GuneampError(

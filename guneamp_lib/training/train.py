@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -23,7 +24,7 @@ from tqdm.auto import tqdm
 
 from ..models.checkpoint import Checkpoint, save_checkpoint
 from .data import TrainingData
-from ..errors import GuneampError
+from ..errors import GuneampError, GuneampWarning
 from ..render.inference import predict
 from .losses import design_loss, esr
 from .step import SegmentSampler, context_samples, cosine_lr, train_step
@@ -169,7 +170,16 @@ def train(
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.4g}")
             out_of_time = cfg.time_budget_s is not None and time.perf_counter() - t0 >= cfg.time_budget_s
-            if out_of_time or (total_steps and step >= total_steps):
+            if total_steps and step >= total_steps:
+                done = True
+                break
+            if out_of_time:
+                if total_steps:
+                    # The step count decides what is trained; the budget is only a safety cap.
+                    warnings.warn(
+                        f"the time budget ({cfg.time_budget_s:g} s) cut training at step {step} of {total_steps}; "
+                        "this model differs from one trained for all its steps. Raise the budget (or set it "
+                        "to None) to train them all.", GuneampWarning, stacklevel=2)
                 done = True
                 break
         model.eval()
