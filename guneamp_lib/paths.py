@@ -18,6 +18,7 @@ included), and an output that cannot be written.
 
 from __future__ import annotations
 
+import glob
 import os
 import stat
 import tempfile
@@ -115,7 +116,7 @@ def remove_stale_temporaries(path) -> list[Path]:
     path = Path(path)
     removed = []
     try:
-        candidates = list(path.parent.glob(path.name + TEMP_MARK + "*"))
+        candidates = list(path.parent.glob(glob.escape(path.name) + TEMP_MARK + "*"))
     except OSError:
         return removed
     for tmp in candidates:

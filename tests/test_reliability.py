@@ -434,3 +434,20 @@ def test_render_in_pieces_matches_the_whole_signal_chain(tmp_path, name, factor,
         y, _ = sf.read(out, dtype="float32")
         assert y.shape == whole.shape
         assert np.abs(y - whole.numpy()).max() < 1e-6
+
+
+# --------------------------------------------------------------------------- time budget
+
+
+def test_validation_fits_in_a_short_budget():
+    """A budget too short to score all of the held-out part scores its first second(s) instead."""
+    from guneamp_lib.training.data import make_training_data
+    from guneamp_lib.training.train import TrainConfig, validation_plan
+
+    x = toy_di(seconds=8.0)
+    data = make_training_data(x, toy_amp(x), SR, None, target_kind="amp_direct")
+    model = build_model("seed_cnn")
+    end, reserve = validation_plan(model, data, TrainConfig(oversample=2, time_budget_s=1e-6, device="cpu"))
+    assert end == data.val_start + SR and reserve > 0
+    end, reserve = validation_plan(model, data, TrainConfig(oversample=2, epochs=1, time_budget_s=None, device="cpu"))
+    assert end == data.clean.numel() and reserve == 0

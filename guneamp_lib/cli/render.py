@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from ..errors import GuneampError
 from ..runtime import DEVICE_CHOICES

@@ -31,6 +31,10 @@ def _report(result, cfg) -> None:
     h = result.history[-1]
     print(f"model: {cfg.model}, {result.checkpoint.meta['parameters']:,} parameters, device {result.device}")
     print(f"trained {h['step']} steps in {h['seconds']:.0f} s; held-out ESR {result.best_val_esr:.4f}")
+    held_out = result.checkpoint.meta.get("held_out_seconds")
+    if held_out and h.get("val_seconds", held_out) < held_out - 1e-9:
+        print(f"note: scored on the first {h['val_seconds']:.1f} s of the {held_out:.1f} s held out, as many as the "
+              "time budget allowed; a longer --time-budget scores all of it")
     print(f"saved {result.best_path}")
 
 

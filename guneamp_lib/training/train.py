@@ -10,9 +10,16 @@ teach the network anything false. Validation runs the same path over the held-ou
 of the recording.
 
 A run can be stopped and resumed (:mod:`guneamp_lib.training.resume`). A time budget
-covers the whole run, the last validation included: that validation's cost is measured
-on a second of held-out audio before training and set aside, so a long recording's
-held-out part does not push the run past its budget.
+counts from the first step (after the set-up: oversampling the recording, building the
+model) and covers the last validation: that validation's cost is
+measured on a second of held-out audio before training and set aside, so a long
+recording's held-out part does not push the run past its budget. Where scoring all of
+it would take more than :data:`VAL_BUDGET_SHARE` of the budget, validation scores the
+held-out part's first seconds only, as many as fit (``history`` says how many).
+
+Memory: the oversampled training part (4 bytes x factor per sample: 1.4 MB per second
+of audio at 8x and 44.1 kHz) and one step's activations; validation runs in pieces
+(:func:`~guneamp_lib.render.inference.render_chunks`), so it adds a bounded amount.
 """
 
 from __future__ import annotations
@@ -129,13 +136,28 @@ def evaluate(model, data: TrainingData, cfg: TrainConfig, start: int | None = No
     return {"loss": loss, "esr": esr(target, pred), "prediction": pred}
 
 
-def validation_seconds(model, data: TrainingData, cfg: TrainConfig) -> float:
-    """An estimate of one validation's wall time, from timing it on a second of held-out audio."""
+# The most of a time budget that validation may take; beyond it, validation scores only
+# the first seconds of the held-out part.
+VAL_BUDGET_SHARE = 0.5
+
+
+def validation_plan(model, data: TrainingData, cfg: TrainConfig) -> tuple[int, float]:
+    """Where validation ends, and its estimated wall time (timed on a second of held-out audio).
+
+    Without a time budget: all of the held-out part. With one: as much of it as
+    :data:`VAL_BUDGET_SHARE` of the budget allows, and at least a second.
+    """
+    end = data.clean.numel()
+    if not cfg.time_budget_s:
+        return end, 0.0
     piece = min(data.n_val, data.sample_rate)
     t = time.perf_counter()
     with torch.no_grad():
         evaluate(model, data, cfg, data.val_start, data.val_start + piece)
-    return (time.perf_counter() - t) * data.n_val / piece
+    per_sample = (time.perf_counter() - t) / piece
+    if per_sample * data.n_val > VAL_BUDGET_SHARE * cfg.time_budget_s:
+        end = data.val_start + max(int(VAL_BUDGET_SHARE * cfg.time_budget_s / per_sample), piece)
+    return end, per_sample * (end - data.val_start)
 
 
 def _step_or_advice(step_fn):
@@ -185,7 +207,8 @@ def train(
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     out_dir = Path(out_dir) if out_dir else None
     meta = {"config": asdict(cfg), "parameters": count_parameters(model), "device": describe_device(device),
-            "fingerprint": data_fingerprint(data), **({"source": source} if source else {})}
+            "fingerprint": data_fingerprint(data), "held_out_seconds": data.n_val / data.sample_rate,
+            **({"source": source} if source else {})}
     run, history = RunState(), []
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     best_path = last_path = None
@@ -202,7 +225,7 @@ def train(
         return save_checkpoint(out_dir / LAST, make_ckpt(capture_state(run, opt, gen)))
 
     # Set aside the last validation's cost, so the run ends within its budget.
-    reserve = validation_seconds(model, data, cfg) if cfg.time_budget_s else 0.0
+    val_end, reserve = validation_plan(model, data, cfg)
     t0 = time.perf_counter() - run.elapsed_s
     saved_step, saved_t = run.step, time.perf_counter()
     bar = tqdm(total=total_steps, initial=run.step, desc=f"training {cfg.model}", unit="step", disable=not progress)
@@ -233,11 +256,12 @@ def train(
                 saved_step, saved_t = run.step, time.perf_counter()
         model.eval()
         with torch.no_grad():
-            val = evaluate(model, data, cfg)
+            val = evaluate(model, data, cfg, end=val_end)
         losses = run.epoch_losses
         history.append({
             "epoch": epoch, "step": run.step, "train_loss": sum(losses) / len(losses) if losses else math.nan,
             "val_loss": val["loss"], "val_esr": val["esr"], "seconds": time.perf_counter() - t0,
+            "val_seconds": (val_end - data.val_start) / data.sample_rate,
         })
         run.epochs_done, run.epoch_losses = epoch, []
         bar.set_postfix(loss=f"{history[-1]['train_loss']:.4g}", val_esr=f"{val['esr']:.4f}")
