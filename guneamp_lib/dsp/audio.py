@@ -22,7 +22,7 @@ import soundfile as sf
 import torch
 
 from ..errors import GuneampError, GuneampWarning
-from ..paths import atomic_output, refuse_output_on_inputs
+from ..paths import atomic_output, check_input_file, refuse_output_on_inputs
 
 # Peak normalization divides by the peak plus this, so silence stays silence (0/eps)
 # instead of becoming NaN (0/0).
@@ -116,8 +116,7 @@ def audio_info(path: str | os.PathLike, *, what: str = "audio"):
     path = Path(path)
     if not path.exists():
         raise GuneampError(f"{what} file not found: {path}. Check the path, or run `guneamp synth` to create the default data.")
-    if path.is_dir():
-        raise GuneampError(f"{what} path {path} is a folder; give an audio file.")
+    check_input_file(path, what)
     check_wav_header(path)
     try:
         info = sf.info(str(path))
