@@ -15,6 +15,7 @@ from torch import nn
 
 from .base import AmpModel, CausalConv1d, count_parameters
 from .lstm import LSTMModel
+from .nam_lstm import NamLSTM
 from .seed_cnn import SeedCNN, seed_cnn_parameter_breakdown
 from .wavenet import WaveNet
 
@@ -22,6 +23,8 @@ MODELS: dict[str, type[AmpModel]] = {
     SeedCNN.name: SeedCNN,
     WaveNet.name: WaveNet,
     LSTMModel.name: LSTMModel,
+    # NAM's own LSTM, for .nam files read back (models/nam.py); not offered for training.
+    NamLSTM.name: NamLSTM,
 }
 
 
@@ -59,6 +62,6 @@ def measure_receptive_field(model: nn.Module, length: int | None = None) -> int:
 
 
 __all__ = [
-    "AmpModel", "CausalConv1d", "LSTMModel", "MODELS", "SeedCNN", "WaveNet", "build_model", "count_parameters",
+    "AmpModel", "CausalConv1d", "LSTMModel", "MODELS", "NamLSTM", "SeedCNN", "WaveNet", "build_model", "count_parameters",
     "measure_receptive_field", "model_config", "receptive_field", "seed_cnn_parameter_breakdown",
 ]

@@ -27,7 +27,8 @@ from ..dsp.audio import NORMALIZE_EPS, check_wav_header, load_wav, zero_peak_tim
 from ..dsp.cabinet import load_ir
 from ..dsp.oversampling import oversample
 from ..errors import GuneampError, GuneampWarning
-from ..models.checkpoint import Checkpoint, load_checkpoint
+from ..models.checkpoint import Checkpoint
+from ..models.nam import load_model_file
 from ..paths import atomic_output, refuse_output_on_inputs
 from ..runtime import pick_device
 from .inference import model_device, run_inference
@@ -94,7 +95,7 @@ def prepare_render(checkpoint, input_path, output_path, *, ir_path=None, use_ir:
     input_path, output_path = Path(input_path), Path(output_path)
     inputs = [input_path, ir_path] + ([checkpoint] if isinstance(checkpoint, (str, os.PathLike)) else [])
     refuse_output_on_inputs(output_path, inputs)
-    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_model_file(checkpoint)
     open_input(input_path)
     peak, sr, n, channels = read_peak(input_path)
     if sr != ckpt.sample_rate:
