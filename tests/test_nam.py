@@ -13,6 +13,8 @@ neural-amp-modeler 0.12.3 writes: checked once against files written by 0.12.3 i
 
 import json
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +22,7 @@ import torch
 
 from guneamp_lib.cli import main
 from guneamp_lib.errors import GuneampError, GuneampWarning
-from guneamp_lib.models import LSTMModel, NamLSTM, SeedCNN, WaveNet
+from guneamp_lib.models import LSTMModel, NamLSTM, NamWaveNet, SeedCNN, WaveNet
 from guneamp_lib.models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from guneamp_lib.models.nam import (NAM_FORMAT_VERSION, NAM_LSTM_BURN_IN, USER_FIELDS, export_nam, load_model_file,
                                     nam_payload)
@@ -180,6 +182,30 @@ def test_the_weight_list_reads_in_nams_order_without_nam(tmp_path):
     assert esr(ours, ref) < 1e-12 and np.abs(ref).max() > 1e-3
 
 
+# Silence fed to NAM core before the signal: more than any preset's receptive field, so every
+# layer's history is that of silence (as the plugin's prewarm leaves it, and as NAM pads).
+NAM_CORE_SILENCE = 8192
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["lite", "lstm"])
+def test_nam_core_plays_every_export_as_we_do(name, tmp_path):
+    """The plugin's C++ engine (../shared/nam-core, built by benchmarks/nam_core.py) with its exact tanh."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        nam_core = pytest.importorskip("nam_core", reason="benchmarks/nam_core.py is not in this checkout")
+    finally:
+        sys.path.pop(0)
+    build = nam_core.build_nam_core("exact")
+    if build is None:
+        pytest.skip(f"NAM core cannot be built here: {nam_core.missing_requirements()}")
+    model, path, _ = exported(name, tmp_path, seed=14)
+    x = signal(seed=14)
+    silence = np.zeros(NAM_CORE_SILENCE)
+    y, _ = nam_core.run_driver(build, path, np.concatenate([silence, x[0].numpy()]), exact_tanh=True)
+    assert esr(y[silence.size :], trained_level_output(model, x)[0]) < ESR_LIMIT
+
+
 @pytest.mark.parametrize("name", ["nano", "feather", "lstm"])
 def test_our_export_reads_back_as_the_same_model(name, tmp_path):
     model, path, d = exported(name, tmp_path, seed=4)
@@ -206,21 +232,44 @@ def test_an_imported_model_saves_and_loads_as_a_checkpoint(tmp_path):
         assert torch.equal(again.model(x), ckpt.model(x))
 
 
+# A WaveNet using what NAM 0.13 can train beyond its presets: a bottleneck, a head 1x1,
+# blended and gated layers, per-layer kernel sizes and activations, long head rechannels.
+# (A blended LeakyReLU would be richer still, but NAM 0.13 cannot read that file back itself.)
+NAM_RICH_ARRAYS = [
+    {"input_size": 1, "condition_size": 1, "channels": 6, "bottleneck": 4, "kernel_sizes": [3, 5, 2],
+     "dilations": [1, 3, 7], "activation": {"name": "PairBlend", "primary": "Tanh", "secondary": "Sigmoid"},
+     "head_1x1_config": {"active": True, "out_channels": 3, "groups": 1},
+     "head": {"out_channels": 5, "kernel_size": 3, "bias": True}},
+    {"input_size": 6, "condition_size": 1, "channels": 5, "kernel_sizes": [2, 4, 3], "dilations": [2, 1, 5],
+     "activation": ["LeakyReLU", {"name": "PairMultiply", "primary": "ReLU", "secondary": "Sigmoid"}, "SiLU"],
+     "layer_1x1_config": {"active": False, "groups": 1}, "head": {"out_channels": 1, "kernel_size": 2, "bias": False}},
+]
+
+
 def nam_written(kind, tmp_path):
     """A file written by NAM's own exporter, from NAM's own model class."""
+    from importlib.resources import files
+
     from nam.models.recurrent import LSTM
-    from nam.models.wavenet import WaveNet as NamWaveNet
+    from nam.models.wavenet import PackedWaveNet
+    from nam.models.wavenet import WaveNet as NamWaveNetClass
 
     if kind == "lstm":
         model = LSTM(hidden_size=8, num_layers=2, sample_rate=44100.0)
+    elif kind == "packed":  # what NAM 0.13's trainer makes by default: one amp at two sizes
+        config = json.loads(files("nam.train._resources").joinpath("config_model_packed.json").read_text())
+        model = PackedWaveNet.init_from_config({**config["net"]["config"], "sample_rate": 48000.0})
     else:
-        act = {"name": "PairMultiply", "primary": "Tanh", "secondary": "Sigmoid"} if kind == "gated" else "Tanh"
-        layers = [dict(lc, activation=act) for lc in (json.loads(json.dumps(PRESETS["nano"]["layers"])))]
-        for lc in layers:
-            lc["head"] = {"out_channels": lc.pop("head_size"), "kernel_size": 1, "bias": lc.pop("head_bias")}
-            del lc["gated"]
-        model = NamWaveNet.init_from_config({"layers_configs": layers, "head": None, "head_scale": 0.02,
-                                             "sample_rate": 48000.0})
+        if kind == "rich":
+            layers = NAM_RICH_ARRAYS
+        else:
+            act = {"name": "PairMultiply", "primary": "Tanh", "secondary": "Sigmoid"} if kind == "gated" else "Tanh"
+            layers = [dict(lc, activation=act) for lc in json.loads(json.dumps(PRESETS["nano"]["layers"]))]
+            for lc in layers:
+                lc["head"] = {"out_channels": lc.pop("head_size"), "kernel_size": 1, "bias": lc.pop("head_bias")}
+                del lc["gated"]
+        model = NamWaveNetClass.init_from_config({"layers_configs": layers, "head": None, "head_scale": 0.05,
+                                                  "sample_rate": 48000.0})
     perturbed(model, 7).export(tmp_path, basename=kind)
     return json.loads((tmp_path / f"{kind}.nam").read_text())
 
@@ -240,25 +289,32 @@ def as_format_05(d):
     return d
 
 
-@pytest.mark.parametrize("kind", ["wavenet", "gated", "lstm"])
-@pytest.mark.parametrize("layout", ["0.7", "0.5"])
+NAM_FILES = [(k, "0.7") for k in ("wavenet", "gated", "rich", "packed", "lstm")] + [
+    (k, "0.5") for k in ("wavenet", "gated", "lstm")]
+
+
+@pytest.mark.parametrize("kind, layout", NAM_FILES)
 def test_files_written_by_nam_read_into_our_models(kind, layout, tmp_path, nam):
     init_from_nam, _ = nam
     d = nam_written(kind, tmp_path)
     assert d["version"] == NAM_FORMAT_VERSION
-    theirs = init_from_nam(d).eval()  # NAM 0.13 reads only its own layout
+    # NAM 0.13 reads only its own layout; a container plays its largest model by default.
+    theirs = init_from_nam(d["config"]["submodels"][-1]["model"] if kind == "packed" else d).eval()
     if layout == "0.5":
         d = as_format_05(d)
     path = tmp_path / "file.nam"
     path.write_text(json.dumps(d))
     ckpt = load_model_file(path)
     assert ckpt.sample_rate == (44100 if kind == "lstm" else 48000)
-    assert isinstance(ckpt.model, NamLSTM if kind == "lstm" else WaveNet)
+    expected = {"lstm": NamLSTM, "rich": NamWaveNet, "packed": NamWaveNet}.get(kind, WaveNet)
+    assert type(ckpt.model) is expected
     x = signal(seed=8)
     with torch.no_grad():
         ref = theirs(x[0]).numpy()
     assert esr(run_from_silence(ckpt.model, x)[0], ref) < ESR_LIMIT
     assert np.abs(ref).max() > 1e-3
+    again = load_checkpoint(save_checkpoint(tmp_path / "m.pt", ckpt))  # and it keeps as a checkpoint
+    torch.testing.assert_close(run_from_silence(again.model, x), run_from_silence(ckpt.model, x), rtol=0, atol=0)
 
 
 def test_nam_lstm_streams_like_one_pass():
@@ -311,10 +367,14 @@ def malformed(good_wavenet, good_lstm):
                                                       + layers[1:])),
         "FiLM": dict(good_wavenet, config=dict(good_wavenet["config"], layers=[
             dict(layers[0], conv_pre_film={"active": True, "shift": True, "groups": 1})] + layers[1:])),
-        "head kernel": dict(good_wavenet, config=dict(good_wavenet["config"], layers=[
-            dict(layers[0], head={"out_channels": 2, "kernel_size": 16, "bias": True})] + layers[1:])),
-        "LeakyReLU": dict(good_wavenet, config=dict(good_wavenet["config"], layers=[
-            dict(layers[0], activation=[{"type": "LeakyReLU", "negative_slope": 0.01}] * 7)] + layers[1:])),
+        "groups": dict(good_wavenet, config=dict(good_wavenet["config"], layers=[
+            dict(layers[0], groups_input=2)] + layers[1:])),
+        "PReLU": dict(good_wavenet, config=dict(good_wavenet["config"], layers=[
+            dict(layers[0], activation=[{"type": "PReLU", "negative_slopes": [0.1] * 4}] * 7)] + layers[1:])),
+        "head network": dict(good_wavenet, config=dict(good_wavenet["config"], head={"channels": 2})),
+        "channels that do not chain": dict(good_wavenet, config=dict(good_wavenet["config"], layers=[
+            dict(layers[0], head=dict(layers[0]["head"], out_channels=3))] + layers[1:])),
+        "empty container": dict(good_wavenet, architecture="SlimmableContainer", config={"submodels": []}),
         "negative rate": dict(good_wavenet, sample_rate=-48000),
         "stereo LSTM": dict(good_lstm, config=dict(good_lstm["config"], input_size=2)),
         "huge LSTM": dict(good_lstm, config=dict(good_lstm["config"], hidden_size=10**6)),
@@ -378,13 +438,13 @@ def test_cli_render_takes_a_nam_file(toy_pair, tmp_path, capsys):
     pt = save_checkpoint(tmp_path / "m.pt", ckpt)
     nam_file = export_nam(ckpt, tmp_path / "m.nam")
     outs = {}
-    for name, model in (("pt", pt), ("nam", nam_file)):
+    for name, model, blocks in (("pt", pt, []), ("nam", nam_file, []), ("streamed", nam_file, ["--block-size", 256])):
         outs[name] = tmp_path / f"{name}.wav"
         code, _, err = run(capsys, "render", "--model", model, "--input", toy_pair["clean"], "--output", outs[name],
-                           "--no-ir", "--quiet")
+                           "--no-ir", "--quiet", *blocks)
         assert code == 0, err
-    a, b = (sf.read(str(outs[k]))[0] for k in ("pt", "nam"))
-    assert esr(b, a) < 1e-8 and np.abs(a).max() > 0.1
+    a, b, c = (sf.read(str(outs[k]))[0] for k in ("pt", "nam", "streamed"))
+    assert esr(b, a) < 1e-8 and esr(c, a) < 1e-8 and np.abs(a).max() > 0.1
     code, _, err = run(capsys, "render", "--model", tmp_path / "nope.nam", "--input", toy_pair["clean"], "--output",
                        tmp_path / "x.wav")
     assert code == 2 and "not found" in err

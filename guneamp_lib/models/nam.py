@@ -118,13 +118,18 @@ def _f32(values) -> list[float]:
     return np.asarray(values, dtype=np.float32).astype(np.float64).ravel().tolist()
 
 
+def _activation_spec(name: str) -> dict:
+    # NAM writes Hardtanh with its limits (torch's defaults are ours).
+    return {"type": name, "min_val": -1.0, "max_val": 1.0} if name == "Hardtanh" else {"type": name}
+
+
 def _wavenet_array(lc: dict) -> dict:
     n = len(lc["dilations"])
     return {
         "input_size": lc["input_size"], "condition_size": lc["condition_size"],
         "head": {"out_channels": lc["head_size"], "kernel_size": 1, "bias": lc["head_bias"]},
         "channels": lc["channels"], "kernel_sizes": [lc["kernel_size"]] * n, "dilations": list(lc["dilations"]),
-        "activation": [{"type": lc["activation"]}] * n, "bottleneck": lc["channels"],
+        "activation": [_activation_spec(lc["activation"])] * n, "bottleneck": lc["channels"],
         "head1x1": {"active": False, "out_channels": 1, "groups": 1}, "layer1x1": {"active": True, "groups": 1},
         "groups_input": 1, "groups_input_mixin": 1,
         **{slot: {"active": False, "shift": True, "groups": 1} for slot in FILM_SLOTS},

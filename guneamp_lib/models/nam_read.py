@@ -4,11 +4,14 @@ Reading is JSON only: nothing in a file is ever executed. Both layouts NAM has w
 are understood: format 0.5.x (every NAM up to 0.12) and 0.7.x (NAM 0.13, and ours; see
 :mod:`guneamp_lib.models.nam` for the layout).
 
-A WaveNet is rebuilt as our :class:`~guneamp_lib.models.wavenet.WaveNet`, which is NAM's
-network made causal and same-length: the weights go in unchanged, in file order. Format
-0.7 can switch on features our WaveNet does not have (a bottleneck, a head 1x1, FiLM,
-groups, per-layer kernel sizes or activations, a head network); such a file is refused
-with the feature named, never run approximately. An LSTM is rebuilt as
+A WaveNet that fits our :class:`~guneamp_lib.models.wavenet.WaveNet` (NAM's presets, and
+every 0.5.x file) is rebuilt as it, weights in file order, so it renders through our fast
+engines too. Anything else NAM 0.13 trains (per-layer kernel sizes and activations,
+LeakyReLU, a bottleneck, head 1x1s, gated or blended layers, a long head rechannel) is
+rebuilt as :class:`~guneamp_lib.models.nam_wavenet.NamWaveNet`; FiLM, grouped convolutions
+and a head network are refused by name, never run approximately. A ``SlimmableContainer``
+(what NAM 0.13's trainer writes: one amp at several sizes) gives the submodel the plugin
+plays by default, the largest. An LSTM is rebuilt as
 :class:`~guneamp_lib.models.nam_lstm.NamLSTM`, NAM's own layout: per layer the
 ``(4H, input + H)`` matrix of gate weights (rows input, forget, cell, output), the summed
 biases, the start hidden and cell states; then the head's weights and bias.
@@ -30,10 +33,11 @@ import torch
 
 from ..errors import GuneampError
 from .nam_lstm import NamLSTM
+from .nam_wavenet import NamWaveNet, array_config
 from .wavenet import ACTIVATIONS, WaveNet, preset_of
 
 READABLE_VERSIONS = ("0.5", "0.7")  # 0.6 was never a released file format
-# Format 0.7's per-layer FiLM switches, all off in files guneamp can read.
+# Format 0.7's per-layer FiLM switches (written switched off by guneamp).
 FILM_SLOTS = ("conv_pre_film", "conv_post_film", "input_mixin_pre_film", "input_mixin_post_film",
               "activation_pre_film", "activation_post_film", "layer1x1_post_film", "head1x1_post_film")
 GATE_SECONDARY = "Sigmoid"  # our gated layers multiply by the sigmoid of the second half
@@ -56,75 +60,6 @@ def run_from_silence(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
         return model(xp)[:, 0, pad:]
 
 
-def _one(values: list, what: str):
-    if not values or any(v != values[0] for v in values):
-        raise ValueError(f"layers with different {what} in one array, which guneamp's WaveNet does not have")
-    return values[0]
-
-
-def _activation_name(a) -> str:
-    if isinstance(a, dict):
-        if set(a) - {"type", "name"}:
-            raise ValueError(f"activation {a} has parameters, which guneamp's WaveNet does not have")
-        a = a.get("type", a.get("name"))
-    if a not in ACTIVATIONS:
-        raise ValueError(f"activation {a!r} (guneamp's WaveNet has {', '.join(ACTIVATIONS)})")
-    return a
-
-
-def _our_array(lc: dict) -> dict:
-    """A layer array of either file layout, as :class:`WaveNet` spells it; ValueError names what does not fit."""
-    if "head" not in lc:  # 0.5.x
-        gated = bool(lc.get("gated", False))
-        return {"input_size": lc["input_size"], "condition_size": lc["condition_size"], "head_size": lc["head_size"],
-                "channels": lc["channels"], "kernel_size": lc["kernel_size"], "dilations": lc["dilations"],
-                "activation": _activation_name(lc["activation"]), "gated": gated, "head_bias": lc["head_bias"]}
-    n = len(lc["dilations"])
-    head = lc["head"]
-    if head.get("kernel_size", 1) != 1:
-        raise ValueError(f"a head rechannel of kernel size {head['kernel_size']}, which guneamp's WaveNet does not have")
-    kernels = lc["kernel_sizes"] if "kernel_sizes" in lc else lc["kernel_size"]
-    kernels = [kernels] * n if isinstance(kernels, int) else list(kernels)
-    acts = lc["activation"] if isinstance(lc["activation"], list) else [lc["activation"]] * n
-    modes = lc.get("gating_mode", ["none"] * n)
-    modes = [modes] * n if isinstance(modes, str) else list(modes)
-    mode = _one(modes, "gating modes")
-    if mode not in ("none", "gated"):
-        raise ValueError(f"gating mode {mode!r}, which guneamp's WaveNet does not have")
-    if mode == "gated":
-        seconds = lc.get("secondary_activation")
-        seconds = [seconds] * n if not isinstance(seconds, list) else seconds
-        if any(_activation_name(s) != GATE_SECONDARY for s in seconds):
-            raise ValueError("a gate other than a sigmoid, which guneamp's WaveNet does not have")
-    switched_on = [s for s in FILM_SLOTS if (lc.get(s) or {}).get("active", False)]
-    if lc.get("bottleneck", lc["channels"]) != lc["channels"]:
-        switched_on.append("a bottleneck")
-    if (lc.get("head1x1") or {}).get("active", False):
-        switched_on.append("a head 1x1")
-    if not (lc.get("layer1x1") or {"active": True}).get("active", True) or (lc.get("layer1x1") or {}).get("groups", 1) != 1:
-        switched_on.append("a missing or grouped layer 1x1")
-    if lc.get("groups_input", 1) != 1 or lc.get("groups_input_mixin", 1) != 1:
-        switched_on.append("grouped convolutions")
-    if lc.get("slimmable"):
-        switched_on.append("slimmable layers")
-    if switched_on:
-        raise ValueError(f"{', '.join(switched_on)}, which guneamp's WaveNet does not have")
-    return {"input_size": lc["input_size"], "condition_size": lc["condition_size"], "head_size": head["out_channels"],
-            "channels": lc["channels"], "kernel_size": _one(kernels, "kernel sizes"), "dilations": lc["dilations"],
-            "activation": _one([_activation_name(a) for a in acts], "activations"), "gated": mode == "gated",
-            "head_bias": head["bias"]}
-
-
-def _wavenet_weight_count(layers: list[dict]) -> int:
-    total = 1  # head_scale
-    for lc in layers:
-        c, k, mid = lc["channels"], lc["kernel_size"], (2 if lc["gated"] else 1) * lc["channels"]
-        per_layer = c * mid * k + mid + lc["condition_size"] * mid + c * c + c
-        total += lc["input_size"] * c + len(lc["dilations"]) * per_layer + c * lc["head_size"]
-        total += lc["head_size"] if lc["head_bias"] else 0
-    return total
-
-
 def _load_flat(params, flat: torch.Tensor) -> None:
     i = 0
     with torch.no_grad():
@@ -133,14 +68,40 @@ def _load_flat(params, flat: torch.Tensor) -> None:
             i += p.numel()
 
 
-def _build_wavenet(config: dict, weights: torch.Tensor) -> WaveNet:
+def _as_our_layers(arrays: list[dict]) -> list[dict] | None:
+    """The arrays in :class:`WaveNet`'s vocabulary, or None where our WaveNet cannot hold them."""
+    layers = []
+    for lc in arrays:
+        acts = {json.dumps(a, sort_keys=True) for a in lc["activations"]}
+        act = lc["activations"][0]
+        plain = set(act) == {"type"} or act == {"type": "Hardtanh", "min_val": -1.0, "max_val": 1.0}
+        modes, gates = set(lc["gating_modes"]), {json.dumps(g) for g in lc["secondary_activations"]}
+        fits = (len(acts) == 1 and plain and act["type"] in ACTIVATIONS and len(set(lc["kernel_sizes"])) == 1
+                and (modes == {"none"} or (modes == {"gated"} and gates == {json.dumps({"type": GATE_SECONDARY})}))
+                and lc["bottleneck"] == lc["channels"] and lc["layer1x1"] and not lc["head1x1_out"]
+                and lc["head_kernel"] == 1)
+        if not fits:
+            return None
+        layers.append({"input_size": lc["input_size"], "condition_size": lc["condition_size"],
+                       "head_size": lc["head_out"], "channels": lc["channels"], "kernel_size": lc["kernel_sizes"][0],
+                       "dilations": lc["dilations"], "activation": act["type"], "gated": modes == {"gated"},
+                       "head_bias": lc["head_bias"]})
+    return layers
+
+
+def _build_wavenet(config: dict, weights: torch.Tensor) -> torch.nn.Module:
     if config.get("head") is not None or config.get("condition_dsp") is not None:
-        raise ValueError("a head network or condition DSP after the layer arrays, which guneamp's WaveNet does not have")
-    layers = [_our_array(lc) for lc in config["layers"]]
-    want = _wavenet_weight_count(layers)
+        raise ValueError("a head network or condition DSP after the layer arrays, which guneamp does not implement")
+    arrays = [array_config(lc) for lc in config["layers"]]
+    layers = _as_our_layers(arrays)
+    head_scale = float(weights[-1])  # NAM's C++ takes head_scale from the last weight
+    # Built on the meta device first: a config's size is checked before any memory is spent on it.
+    with torch.device("meta"):
+        shape = NamWaveNet(arrays, head_scale) if layers is None else WaveNet(preset_of(layers), layers, head_scale)
+    want = sum(p.numel() for p in shape.parameters()) + 1
     if weights.numel() != want:
         raise ValueError(f"{weights.numel()} weights where its config needs {want}")
-    model = WaveNet(preset=preset_of(layers), layers=layers, head_scale=float(weights[-1]))
+    model = NamWaveNet(arrays, head_scale) if layers is None else WaveNet(preset_of(layers), layers, head_scale)
     _load_flat(model.parameters(), weights[:-1].float())
     return model
 
@@ -176,12 +137,55 @@ def build_network(architecture: str, config: dict, weights) -> torch.nn.Module:
     flat = torch.tensor(weights, dtype=torch.float64)
     if flat.ndim != 1 or not bool(torch.isfinite(flat).all()):
         raise ValueError("weights that are not a flat list of finite numbers")
-    builder = {"WaveNet": _build_wavenet, "LSTM": _build_lstm}[architecture]
-    return builder(config, flat).eval()
+    model = {"WaveNet": _build_wavenet, "LSTM": _build_lstm}[architecture](config, flat).eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 1, 8))  # channel counts that do not chain fail here, not in a render
+    return model
+
+
+def _network(payload, path: Path) -> tuple[torch.nn.Module, str, float | None]:
+    """The network of one model in a file, its format version and its sample rate."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("config"), dict):
+        raise GuneampError(f"{path} is not a .nam file (no model config)")
+    version, architecture = payload.get("version"), payload.get("architecture")
+    if not isinstance(version, str) or ".".join(version.split(".")[:2]) not in READABLE_VERSIONS:
+        raise GuneampError(f"{path} is in .nam format {version!r}; guneamp reads formats "
+                           f"{' and '.join(v + '.x' for v in READABLE_VERSIONS)}")
+    if architecture not in ("WaveNet", "LSTM"):
+        raise GuneampError(f"{path} holds a {architecture!r} model; guneamp reads WaveNet and LSTM .nam files "
+                           "(and NAM's containers of them)")
+    rate = payload.get("sample_rate")
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, numbers.Real)
+                             or not (math.isfinite(rate) and rate > 0)):
+        raise GuneampError(f"{path} has sample_rate {rate!r}; it must be a positive number of Hz")
+    try:
+        model = build_network(architecture, payload["config"], payload.get("weights"))
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
+        detail = f"lacks {exc}" if isinstance(exc, KeyError) else f"has {exc}"
+        raise GuneampError(f"{path} cannot be read as a {architecture}: its config {detail}") from None
+    return model, version, None if rate is None else float(rate)
+
+
+def _container_choice(payload: dict, path: Path) -> dict:
+    """The model NAM's plugin plays from a ``SlimmableContainer`` by default: the one with the highest ``max_value``.
+
+    NAM 0.13's trainer writes its models this way: the same amp at several sizes, picked
+    by a CPU slider; the default (and the container's metadata) is the largest.
+    """
+    try:
+        best = max(payload["config"]["submodels"], key=lambda s: float(s["max_value"]))
+        model = dict(best["model"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise GuneampError(f"{path} holds a SlimmableContainer without readable submodels ({exc!r})") from None
+    if model.get("architecture") == "SlimmableContainer":
+        raise GuneampError(f"{path} nests one SlimmableContainer in another; NAM does not write such files")
+    if "sample_rate" in payload:
+        model["sample_rate"] = payload["sample_rate"]
+    return model
 
 
 def load_nam(path: str | os.PathLike) -> NamFile:
-    """Rebuild the network of a ``.nam`` file (ours, or NAM's own: format 0.5.x or 0.7.x, WaveNet or LSTM).
+    """Rebuild the network of a ``.nam`` file (ours, or NAM's own: format 0.5.x or 0.7.x, WaveNet, LSTM or a container).
 
     Reading is JSON only: nothing in the file is ever executed.
 
@@ -194,22 +198,8 @@ def load_nam(path: str | os.PathLike) -> NamFile:
         raise GuneampError(f".nam file not found: {path}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise GuneampError(f"{path} is not a .nam file (not JSON: {exc})") from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("config"), dict):
-        raise GuneampError(f"{path} is not a .nam file (no model config)")
-    version, architecture = payload.get("version"), payload.get("architecture")
-    if not isinstance(version, str) or ".".join(version.split(".")[:2]) not in READABLE_VERSIONS:
-        raise GuneampError(f"{path} is in .nam format {version!r}; guneamp reads formats "
-                           f"{' and '.join(v + '.x' for v in READABLE_VERSIONS)}")
-    if architecture not in ("WaveNet", "LSTM"):
-        raise GuneampError(f"{path} holds a {architecture!r} model; guneamp reads WaveNet and LSTM .nam files")
-    rate = payload.get("sample_rate")
-    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, numbers.Real)
-                             or not (math.isfinite(rate) and rate > 0)):
-        raise GuneampError(f"{path} has sample_rate {rate!r}; it must be a positive number of Hz")
-    try:
-        model = build_network(architecture, payload["config"], payload.get("weights"))
-    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
-        detail = f"lacks {exc}" if isinstance(exc, KeyError) else f"has {exc}"
-        raise GuneampError(f"{path} cannot be read as a {architecture}: its config {detail}") from None
-    meta = payload.get("metadata")
-    return NamFile(model, None if rate is None else float(rate), version, meta if isinstance(meta, dict) else {})
+    meta = payload.get("metadata") if isinstance(payload, dict) else None
+    if isinstance(payload, dict) and payload.get("architecture") == "SlimmableContainer":
+        payload = _container_choice(payload, path)
+    model, version, rate = _network(payload, path)
+    return NamFile(model, rate, version, meta if isinstance(meta, dict) else {})
