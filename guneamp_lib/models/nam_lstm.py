@@ -45,6 +45,7 @@ class NamLSTM(AmpModel):
         self.register_buffer("initial_cell", torch.zeros(num_layers, hidden_size))
 
     def start_state(self, batch: int) -> State:
+        """The stored ``(h_0, c_0)``, one copy per signal in the batch."""
         shape = (self.config["num_layers"], batch, self.config["hidden_size"])
         return (self.initial_hidden[:, None].expand(shape).contiguous(),
                 self.initial_cell[:, None].expand(shape).contiguous())

@@ -52,7 +52,10 @@ class NamFile:
 
 
 def run_from_silence(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``(B, T) -> (B, T)`` from the model's start state, with silence before ``x`` as NAM pads it."""
+    """``(B, T) -> (B, T)`` from the model's start state, with silence before ``x`` as NAM pads it.
+
+    Notebook: 11
+    """
     rf = model.receptive_field
     pad = int(rf) - 1 if math.isfinite(rf) else 0
     xp = torch.nn.functional.pad(x, (pad, 0))[:, None]
@@ -134,6 +137,10 @@ def _build_lstm(config: dict, weights: torch.Tensor) -> NamLSTM:
 
 
 def build_network(architecture: str, config: dict, weights) -> torch.nn.Module:
+    """The torch network of a file's ``architecture``, ``config`` and flat ``weights``; ValueError says what is wrong.
+
+    Notebook: 11
+    """
     flat = torch.tensor(weights, dtype=torch.float64)
     if flat.ndim != 1 or not bool(torch.isfinite(flat).all()):
         raise ValueError("weights that are not a flat list of finite numbers")

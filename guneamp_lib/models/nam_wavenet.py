@@ -141,6 +141,8 @@ def array_config(lc: dict) -> dict:
     """One layer array of a ``.nam`` file (format 0.5.x or 0.7.x keys), in this module's plain vocabulary.
 
     ValueError names whatever it holds that guneamp does not run (FiLM, groups).
+
+    Notebook: 11
     """
     n = len(lc["dilations"])
     if "head" in lc:  # 0.7
