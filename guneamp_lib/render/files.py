@@ -35,8 +35,9 @@ from tqdm.auto import tqdm
 from ..dsp.audio import NORMALIZE_EPS, audio_info, zero_peak_timestamp
 from ..dsp.cabinet import load_ir
 from ..errors import GuneampError, GuneampWarning
-from ..models.checkpoint import Checkpoint, load_checkpoint
-from ..paths import atomic_output, check_input_file, refuse_output_on_inputs
+from ..models.checkpoint import Checkpoint
+from ..models.nam import load_model_file
+from ..paths import atomic_output, refuse_output_on_inputs
 from ..runtime import pick_device
 from .inference import render_chunks
 from .streaming import StreamingProcessor
@@ -87,7 +88,7 @@ def prepare_render(checkpoint, input_path, output_path, *, ir_path=None, use_ir:
     input_path, output_path = Path(input_path), Path(output_path)
     inputs = [input_path, ir_path] + ([checkpoint] if isinstance(checkpoint, (str, os.PathLike)) else [])
     refuse_output_on_inputs(output_path, inputs)
-    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_model_file(checkpoint)
     audio_info(input_path, what="input")
     peak, sr, n, channels = read_peak(input_path)
     if sr != ckpt.sample_rate:
