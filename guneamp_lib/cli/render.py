@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from ..errors import GuneampError
 from ..models.checkpoint import load_checkpoint
@@ -31,7 +30,7 @@ def cmd_render(args) -> int:
 
 def cmd_export(args) -> int:
     """Write a trained WaveNet or LSTM as a Neural Amp Modeler (.nam) file, its levels folded in."""
-    out = Path(args.output)
+    out = check_output_file(args.output, args.overwrite, [args.model])
     if out.suffix.lower() != ".nam":
         raise GuneampError(f"{out}: name the output *.nam; NAM's plugin lists only .nam files.")
     # Every option is checked before the checkpoint is read.
@@ -39,7 +38,6 @@ def cmd_export(args) -> int:
                                 "gear_type": args.gear_type, "gear_make": args.gear_make,
                                 "gear_model": args.gear_model, "tone_type": args.tone_type,
                                 "input_level_dbu": args.input_level_dbu, "output_level_dbu": args.output_level_dbu})
-    out = check_output_file(args.output, args.overwrite, [args.model])
     check_inputs((args.model, "model"))
     ckpt = load_checkpoint(args.model)
     if ckpt.ir is not None:
