@@ -52,8 +52,18 @@ def _output_root() -> Path | None:
 
 
 def graphs_dir() -> Path:
+    """Where the course draws its graphs: ``build/graphs`` (ignored by git), unless redirected.
+
+    Running the course never modifies a tracked file; ``make graphs`` copies these into
+    :func:`committed_graphs_dir` when the committed pictures should change.
+    """
     out = _output_root()
-    return out / "graphs" if out else project_root() / "graphs"
+    return out / "graphs" if out else build_dir() / "graphs"
+
+
+def committed_graphs_dir() -> Path:
+    """The nine graphs the README shows, as ``make graphs`` last copied them."""
+    return project_root() / "graphs"
 
 
 def runs_dir() -> Path:

@@ -32,11 +32,12 @@ import soundfile as sf
 import torch
 from tqdm.auto import tqdm
 
-from ..dsp.audio import NORMALIZE_EPS, check_wav_header, zero_peak_timestamp
+from ..dsp.audio import NORMALIZE_EPS, audio_info, zero_peak_timestamp
 from ..dsp.cabinet import load_ir
 from ..errors import GuneampError, GuneampWarning
-from ..models.checkpoint import Checkpoint, load_checkpoint
-from ..paths import atomic_output, check_input_file, refuse_output_on_inputs
+from ..models.checkpoint import Checkpoint
+from ..models.nam import load_model_file
+from ..paths import atomic_output, refuse_output_on_inputs
 from ..runtime import pick_device
 from .inference import render_chunks
 from .streaming import StreamingProcessor
@@ -58,18 +59,6 @@ class RenderJob:
     channels: int
     peak: float
     ir: torch.Tensor | None
-
-
-def open_input(path: Path):
-    check_input_file(path, "input")
-    check_wav_header(path)
-    try:
-        info = sf.info(str(path))
-    except Exception as exc:
-        raise GuneampError(f"{path} is not a readable audio file ({exc.__class__.__name__}). Give a WAV, FLAC or OGG file.") from None
-    if info.frames == 0:
-        raise GuneampError(f"{path} holds no audio samples. Export it again.")
-    return info
 
 
 def read_peak(path: Path) -> tuple[float, int, int, int]:
@@ -99,8 +88,8 @@ def prepare_render(checkpoint, input_path, output_path, *, ir_path=None, use_ir:
     input_path, output_path = Path(input_path), Path(output_path)
     inputs = [input_path, ir_path] + ([checkpoint] if isinstance(checkpoint, (str, os.PathLike)) else [])
     refuse_output_on_inputs(output_path, inputs)
-    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
-    open_input(input_path)
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_model_file(checkpoint)
+    audio_info(input_path, what="input")
     peak, sr, n, channels = read_peak(input_path)
     if sr != ckpt.sample_rate:
         raise GuneampError(

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -35,7 +36,7 @@ from tqdm.auto import tqdm
 
 from ..models.checkpoint import Checkpoint, save_checkpoint
 from .data import TrainingData
-from ..errors import GuneampError
+from ..errors import GuneampError, GuneampWarning
 from ..render.inference import predict
 from .losses import design_loss, esr
 from .resume import BEST, DEFAULT_SAVE_EVERY_STEPS, LAST, SAVE_EVERY_S, RunState, capture_state, data_fingerprint, restore_run
@@ -144,11 +145,13 @@ VAL_BUDGET_SHARE = 0.5
 def validation_plan(model, data: TrainingData, cfg: TrainConfig) -> tuple[int, float]:
     """Where validation ends, and its estimated wall time (timed on a second of held-out audio).
 
-    Without a time budget: all of the held-out part. With one: as much of it as
-    :data:`VAL_BUDGET_SHARE` of the budget allows, and at least a second.
+    Without a time budget, or with a fixed number of epochs (where the budget is only a
+    safety cap): all of the held-out part, so the numbers do not depend on the machine's
+    speed. With a budget alone: as much of it as :data:`VAL_BUDGET_SHARE` of the budget
+    allows, and at least a second.
     """
     end = data.clean.numel()
-    if not cfg.time_budget_s:
+    if not cfg.time_budget_s or cfg.epochs:
         return end, 0.0
     piece = min(data.n_val, data.sample_rate)
     t = time.perf_counter()
@@ -298,7 +301,16 @@ def train(
             bar.set_postfix(loss=f"{loss:.4g}")
             now = time.perf_counter()
             out_of_time = cfg.time_budget_s is not None and now - t0 + reserve >= cfg.time_budget_s
-            if out_of_time or (total_steps and run.step >= total_steps):
+            if total_steps and run.step >= total_steps:
+                done = True
+                break
+            if out_of_time:
+                if total_steps:
+                    # The step count decides what is trained; the budget is only a safety cap.
+                    warnings.warn(
+                        f"the time budget ({cfg.time_budget_s:g} s) cut training at step {run.step} of {total_steps}; "
+                        "this model differs from one trained for all its steps. Raise the budget (or set it "
+                        "to None) to train them all.", GuneampWarning, stacklevel=2)
                 done = True
                 break
             if out_dir and (run.step - saved_step >= save_every or now - saved_t >= SAVE_EVERY_S):
