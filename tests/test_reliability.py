@@ -9,6 +9,7 @@ import hashlib
 import os
 import signal
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -49,7 +50,8 @@ def refused(capsys, *argv, code=2):
     assert "Traceback" not in err and "Traceback" not in out
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, err
-    assert len(err.strip().splitlines()) == 1, err
+    # nothing else but warnings about the data (the toy amp's peak sits flat for a few samples)
+    assert all(line.startswith(("error:", "warning:")) for line in err.strip().splitlines()), err
     return errors[0]
 
 
@@ -84,12 +86,17 @@ def _link(kind, target, link):
 @pytest.mark.parametrize("kind", ["same", "symlink", "hardlink"])
 @pytest.mark.parametrize("command", ["render", "render --block-size 64", "export"])
 def test_no_output_lands_on_the_model(files, capsys, kind, command):
+    import shutil
+
+    model = files["model"]
+    if command == "export":  # export writes only *.nam files: give the model that name
+        model = shutil.copy(model, files["dir"] / "model.nam")
     before = digests(files["dir"])
-    out = _link(kind, files["model"], files["dir"] / "alias.pt")
+    out = _link(kind, model, files["dir"] / ("alias" + Path(model).suffix))
     extra = ["--input", files["clean"]] if command.startswith("render") else []
-    line = refused(capsys, *command.split(), "--model", files["model"], *extra, "--output", out, "--overwrite")
+    line = refused(capsys, *command.split(), "--model", model, *extra, "--output", out, "--overwrite")
     assert "input" in line
-    assert {k: v for k, v in digests(files["dir"]).items() if k != "alias.pt"} == before
+    assert {k: v for k, v in digests(files["dir"]).items() if not k.startswith("alias")} == before
 
 
 @pytest.mark.parametrize("which", ["clean", "ir"])
@@ -311,10 +318,9 @@ def test_sigterm_during_a_render_leaves_no_temporary(files, capsys, monkeypatch)
     real = render_files.render_chunks
 
     def killed_half_way(*args, **kwargs):
-        for i, block in enumerate(real(*args, **kwargs)):
-            if i == 1:
-                os.kill(os.getpid(), signal.SIGTERM)
-            yield block
+        for block in real(*args, **kwargs):
+            yield block  # the temporary output holds this block when the signal comes
+            os.kill(os.getpid(), signal.SIGTERM)
 
     monkeypatch.setattr(render_files, "render_chunks", killed_half_way)
     handler = signal.getsignal(signal.SIGTERM)
@@ -451,3 +457,13 @@ def test_validation_fits_in_a_short_budget():
     assert end == data.val_start + SR and reserve > 0
     end, reserve = validation_plan(model, data, TrainConfig(oversample=2, epochs=1, time_budget_s=None, device="cpu"))
     assert end == data.clean.numel() and reserve == 0
+
+
+def test_a_batch_that_cannot_fit_is_refused_before_training(files, capsys, monkeypatch):
+    import guneamp_lib.training.train as training
+
+    monkeypatch.setattr(training, "free_memory_bytes", lambda device: 50_000_000)  # a 50 MB machine
+    line = refused(capsys, *TRAIN, "--oversample", "8", "--batch-size", "1024", "--clean", files["clean"],
+                   "--amp", files["amp"], "--out", files["dir"] / "run")
+    assert "--batch-size" in line and "GB is free" in line
+    assert not (files["dir"] / "run" / "last.pt").exists()

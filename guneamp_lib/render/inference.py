@@ -36,6 +36,11 @@ from ..dsp.oversampling import RESAMPLER_REACH, downsample, oversample
 # Samples per forward pass in the fast path: large enough to amortize the per-call
 # overhead, small enough that a 32-channel activation stays around 16 MB.
 DEFAULT_CHUNK = 1 << 17
+# Network samples per piece of render_chunks: each piece hands work between PyTorch's
+# threads and the compiled engine's, which costs little on an idle machine but much on a
+# busy one (on 2 cores shared with other jobs, 30 s at 8x rendered in 37 s with pieces of
+# this size, 74 s with pieces of DEFAULT_CHUNK); a piece's arrays stay at a few MB.
+RENDER_PIECE = 1 << 19
 # File-rate samples read beyond each piece, either side, by render_chunks: torchaudio's
 # kernel at roll-off 0.94 reaches ceil(32 / 0.94) = 35 input samples, plus one frame.
 CHUNK_MARGIN = RESAMPLER_REACH + 4
@@ -153,13 +158,13 @@ def render_chunks(model: torch.nn.Module, read, n: int, factor: int = 1, ir: tor
 
     ``read(lo, hi)`` returns the input's samples ``lo`` to ``hi`` (float32, 1-D); it is
     only asked for ranges inside ``[0, n)``. ``chunk``: file-rate samples per piece
-    (default: :data:`DEFAULT_CHUNK` network samples). The concatenated pieces equal
+    (default: :data:`RENDER_PIECE` network samples). The concatenated pieces equal
     :func:`predict` to float rounding.
 
     Notebook: 07
     """
     F, R = int(factor), CHUNK_MARGIN
-    chunk = max(int(chunk or DEFAULT_CHUNK // F), 1)
+    chunk = max(int(chunk or RENDER_PIECE // F), 1)
     stream = _CausalStream(model, engine)
     ys, ys_start, done = torch.zeros(0), 0, 0  # network outputs kept, where they start, how far computed
     k = 0 if ir is None else ir.numel()
@@ -265,7 +270,7 @@ def predict(model: torch.nn.Module, clean: torch.Tensor, oversample_factor: int 
     design's inference order, without the final normalization.
     """
     clean = _as_signal(clean)
-    if clean.numel() * oversample_factor > 2 * DEFAULT_CHUNK:
+    if clean.numel() * oversample_factor > 2 * RENDER_PIECE:
         # Long signals piece by piece: memory stays flat (validation of long recordings).
         return torch.cat(list(render_chunks(model, lambda lo, hi: clean[lo:hi], clean.numel(), oversample_factor, ir,
                                             progress=progress)))
