@@ -9,14 +9,13 @@ from pathlib import Path
 from ..errors import GuneampError
 from ..models.checkpoint import load_checkpoint
 from ..models.nam import GEAR_TYPES, LEVEL_DBU_RANGE, NAM_FORMAT_VERSION, TONE_TYPES, check_user_metadata, export_nam
-from ..paths import refuse_output_on_inputs
 from ..runtime import DEVICE_CHOICES
-from .common import add_common, refuse_existing
+from .common import MAX_GAIN_DB, add_common, check_inputs, check_output_file, number
 
 
 def cmd_render(args) -> int:
-    out = Path(args.output)
-    refuse_existing(out, args.overwrite)
+    out = check_output_file(args.output, args.overwrite, [args.model, args.input, args.ir])
+    check_inputs((args.model, "model"), (args.input, "input"), (args.ir, "cabinet IR"))
     if args.block_size is not None:
         from ..render.files import render_streaming
 
@@ -40,8 +39,8 @@ def cmd_export(args) -> int:
                                 "gear_type": args.gear_type, "gear_make": args.gear_make,
                                 "gear_model": args.gear_model, "tone_type": args.tone_type,
                                 "input_level_dbu": args.input_level_dbu, "output_level_dbu": args.output_level_dbu})
-    refuse_existing(out, args.overwrite)
-    refuse_output_on_inputs(out, [args.model])
+    out = check_output_file(args.output, args.overwrite, [args.model])
+    check_inputs((args.model, "model"))
     ckpt = load_checkpoint(args.model)
     if ckpt.ir is not None:
         print("note: this model was trained with a cabinet IR in the loss; load that IR in the player too", file=sys.stderr)
@@ -59,9 +58,9 @@ def register(sub) -> None:
     r.add_argument("--output", required=True, help="WAV file to write (never one of the inputs)")
     r.add_argument("--ir", default=None, help="use this cabinet IR instead of the one stored with the model")
     r.add_argument("--no-ir", action="store_true", help="leave the cabinet out")
-    r.add_argument("--gain-db", type=float, default=0.0, help="drive: gain applied to the peak-normalized DI (default 0)")
+    r.add_argument("--gain-db", type=number(-MAX_GAIN_DB, MAX_GAIN_DB), default=0.0, help="drive: gain applied to the peak-normalized DI (default 0)")
     r.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto = CUDA, then MPS, then CPU")
-    r.add_argument("--block-size", type=int, default=None, metavar="N",
+    r.add_argument("--block-size", type=number(1, 1 << 20, integer=True), default=None, metavar="N",
                    help="render N samples at a time, as a real-time plugin would (CPU; memory stays flat "
                         "for any file length; the same result to 1e-5)")
     r.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
