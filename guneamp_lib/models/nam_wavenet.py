@@ -16,6 +16,11 @@ One layer, as NAM computes it (``B`` is the bottleneck, ``C`` the channels)::
     x = x + layer1x1(a)       (or x + a without the 1x1)
     head += head1x1(a)        (or head += a)
 
+Without the layer 1x1 this follows NAM's Python package (``x + a``). NAM core 0.5.5, the
+plugin's engine, passes ``x`` through unchanged there instead: on such a file the two
+disagree by ESR 0.3 (measured), while with every other option above they agree to 1e-13.
+NAM's trainer and our exports keep the layer 1x1, so only hand-made configs meet this.
+
 Each array ends with a head rechannel of any kernel size, made causal here like every
 dilated convolution, so ``(B, 1, T)`` maps to ``(B, 1, T)``; once the receptive field
 has passed, the numbers are NAM's. Grouped convolutions and FiLM are not implemented:
