@@ -8,6 +8,15 @@ its IR. :func:`render_file` then runs the whole signal at once through
 downsample, cabinet, normalize); :func:`render_streaming` runs it block by block
 through a :class:`~guneamp_lib.render.streaming.StreamingProcessor`, in memory that
 stays flat for any length, and gives the same samples to 1e-5.
+
+**Levels.** A model learns the gear at one drive: the training DI times its
+``input_gain``, against the target times its ``output_gain`` (both stored in the
+checkpoint). Both paths multiply new DI by the same ``input_gain``, so the same guitar
+at the same level drives the model as hard as in training, whatever the loudest note in
+the file, and divide the output by ``output_gain``, so it comes out at the target
+recording's level. The design's per-file peak normalization (input, output or both)
+stays available behind ``normalize_input`` / ``normalize_output``; on a file whose
+loudest moment is a click, it turns the whole performance down.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ import soundfile as sf
 import torch
 from tqdm.auto import tqdm
 
-from ..dsp.audio import NORMALIZE_EPS, check_wav_header, load_wav, zero_peak_timestamp
+from ..dsp.audio import NORMALIZE_EPS, check_wav_header, read_audio, save_wav, zero_peak_timestamp
 from ..dsp.cabinet import load_ir
 from ..dsp.oversampling import oversample
 from ..errors import GuneampError, GuneampWarning
@@ -122,21 +131,48 @@ def prepare_render(checkpoint, input_path, output_path, *, ir_path=None, use_ir:
     return RenderJob(ckpt, input_path, output_path, sr, n, channels, peak, ir)
 
 
+def input_scale(job: RenderJob, gain_db: float = 0.0, normalize_input: bool = False) -> np.float32:
+    """What the DI's samples are multiplied by before the model: its drive.
+
+    By default the gain the training DI got (``Checkpoint.input_gain``), so a guitar at
+    the level it was recorded at for training drives the model as hard as it did then,
+    whatever the loudest note in this file. ``normalize_input`` is the design's choice:
+    peak-normalize each file, so the drive follows the file's loudest sample.
+    ``gain_db`` pushes either harder or softer. One float32 factor for both render
+    paths, so they compute the same products.
+
+    Notebook: 07
+    """
+    level = 1.0 / (job.peak + NORMALIZE_EPS) if normalize_input else job.ckpt.input_gain
+    return np.float32(level * 10.0 ** (gain_db / 20.0))
+
+
+def output_scale(ckpt: Checkpoint) -> np.float32:
+    """What the model's output is multiplied by to come out at the target recording's level."""
+    return np.float32(1.0 / ckpt.output_gain)
+
+
 def render_file(checkpoint, input_path, output_path, *, ir_path=None, use_ir: bool = True, gain_db: float = 0.0,
-                device: str = "auto", progress: bool = True) -> Path:
+                device: str = "auto", progress: bool = True, normalize_input: bool = False,
+                normalize_output: bool = False) -> Path:
     """Render a DI file through a trained model (and its cabinet) to a new WAV file, all at once.
+
+    The DI is brought to the level the model trained at (:func:`input_scale`) and the
+    output to the target's level; ``normalize_input`` / ``normalize_output`` peak-normalize
+    instead, as the design does.
 
     Notebook: 07
     """
     job = prepare_render(checkpoint, input_path, output_path, ir_path=ir_path, use_ir=use_ir)
     ckpt = job.ckpt
     model = ckpt.model.to(pick_device(device))
-    clean, sr = load_wav(job.input_path)
-    # Peak normalization sets how hard the DI drives the model; gain_db pushes it harder or softer.
-    clean = clean * (10.0 ** (gain_db / 20.0))
-    run_inference(model, oversample(clean, ckpt.oversample), job.ir, ckpt.oversample, ckpt.window,
-                  model_device(model), sr, output_file=job.output_path,
-                  protect=[job.input_path, ir_path], progress=progress)
+    raw, sr, _ = read_audio(job.input_path, what="input")
+    clean = torch.from_numpy(raw) * input_scale(job, gain_db, normalize_input)
+    out = run_inference(model, oversample(clean, ckpt.oversample), job.ir, ckpt.oversample, ckpt.window,
+                        model_device(model), sr, output_file=None, progress=progress, normalize=normalize_output)
+    if not normalize_output:
+        out = out * output_scale(ckpt)
+    save_wav(job.output_path, out, sr, protect=[job.input_path, ir_path])
     return job.output_path
 
 
@@ -151,18 +187,19 @@ def render_streaming(
     gain_db: float = 0.0,
     engine: str = "auto",
     progress: bool = True,
+    normalize_input: bool = False,
+    normalize_output: bool = False,
 ) -> Path:
     """Render a DI file through a model block by block, with memory that does not grow with the file.
 
     The same result as :func:`guneamp_lib.render.inference.render_file` (to 1e-5), and the
     same checks, computed the way a plugin would: ``block_size`` samples at a time
     through a :class:`StreamingProcessor`. The input is read twice: once for its peak
-    (the design drives the model with the peak-normalized DI), once to process it. The
-    output is written un-normalized as 32-bit float to a temporary file next to
-    ``output_path``, and its peak tracked; a last pass rescales that file in place and
-    renames it over ``output_path``. Float WAV keeps every sample exactly, so rescaling
-    afterwards equals normalizing in memory, and it costs a read and a write instead of a
-    second run of the network. The latency is compensated: the first ``latency``
+    and checks, once to process it. The output is written as 32-bit float to a temporary
+    file next to ``output_path`` and renamed over it. With ``normalize_output`` its peak
+    is tracked and a last pass rescales that file in place: float WAV keeps every sample
+    exactly, so rescaling afterwards equals normalizing in memory, and it costs a read
+    and a write instead of a second run of the network. The latency is compensated: the first ``latency``
     outputs are dropped and :meth:`StreamingProcessor.flush` supplies the end, so the
     output lines up with the input sample for sample.
     """
@@ -170,12 +207,12 @@ def render_streaming(
     if block_size < 1:
         raise GuneampError(f"the block size must be at least 1 sample, got {block_size}")
     job = prepare_render(checkpoint, input_path, output_path, ir_path=ir_path, use_ir=use_ir)
-    ckpt, ir, n, sr, channels, peak = job.ckpt, job.ir, job.n, job.sample_rate, job.channels, job.peak
+    ckpt, ir, n, sr, channels = job.ckpt, job.ir, job.n, job.sample_rate, job.channels
     input_path, output_path = job.input_path, job.output_path
     proc = StreamingProcessor(ckpt.model, ckpt.oversample, ir, engine=engine)
-    # The same arithmetic as render_file: peak-normalize in float32, then the drive.
-    norm = np.float32(peak + NORMALIZE_EPS)
-    drive = np.float32(10.0 ** (gain_db / 20.0))
+    # The same arithmetic as render_file: one float32 factor in, one out.
+    drive = input_scale(job, gain_db, normalize_input)
+    level = np.float32(1.0) if normalize_output else output_scale(ckpt)
 
     with atomic_output(output_path) as tmp:
         out_peak = 0.0
@@ -188,24 +225,26 @@ def render_streaming(
                 if not np.all(np.isfinite(y)):
                     raise GuneampError(f"refusing to write {output_path}: the model produced NaN or infinite samples.")
                 if y.size:
+                    y = y * level
                     out_peak = max(out_peak, float(np.max(np.abs(y))))
                     fout.write(y)
 
             for block in fin.blocks(blocksize=block_size, dtype="float32", always_2d=True):
                 x = block[:, 0] if channels == 1 else block.mean(axis=1)
-                y = proc.process_block((x / norm) * drive)
+                y = proc.process_block(x * drive)
                 cut = min(skip, y.size)
                 skip -= cut
                 emit(y[cut:])
                 bar.update(x.size)
             emit(proc.flush()[skip:])
         bar.close()
-        scale = np.float32(out_peak + NORMALIZE_EPS)
-        with sf.SoundFile(str(tmp), "r+") as f:
-            for start in range(0, f.frames, FILE_BLOCK):
-                f.seek(start)
-                y = f.read(FILE_BLOCK, dtype="float32")
-                f.seek(start)
-                f.write(y / scale)
+        if normalize_output:
+            scale = np.float32(out_peak + NORMALIZE_EPS)
+            with sf.SoundFile(str(tmp), "r+") as f:
+                for start in range(0, f.frames, FILE_BLOCK):
+                    f.seek(start)
+                    y = f.read(FILE_BLOCK, dtype="float32")
+                    f.seek(start)
+                    f.write(y / scale)
         zero_peak_timestamp(tmp)
     return output_path

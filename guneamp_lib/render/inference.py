@@ -192,6 +192,7 @@ def run_inference(
     method: str = "fast",
     protect=(),
     progress: bool = True,
+    normalize: bool = True,
 ):
     """The design's entry point, with its signature: network, downsample, cabinet, normalize, save.
 
@@ -200,7 +201,8 @@ def run_inference(
     :func:`windowed_inference` with ``batch_size`` windows per batch; both give each
     output sample the prediction of the window ending at it. ``cab_ir=None`` skips the
     cabinet. Returns the normalized output at rate ``sr`` (written to ``output_file``
-    unless that is ``None``).
+    unless that is ``None``); ``normalize=False`` leaves the level as the model made it
+    (``guneamp render`` does, to keep the trained output level).
     """
     model = model.to(device)
     clean_os = _as_signal(clean_os)
@@ -215,7 +217,8 @@ def run_inference(
     out = downsample(out_os, oversample_factor)[: math.ceil(clean_os.numel() / oversample_factor)]
     if cab_ir is not None:
         out = convolve_ir(out, cab_ir)
-    out = peak_normalize(out)
+    if normalize:
+        out = peak_normalize(out)
     if output_file is not None:
         save_wav(output_file, out, sr, protect=protect)
     return out

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from ..models.checkpoint import Checkpoint, save_checkpoint
 from .data import TrainingData
+from .defaults import training_defaults
 from ..errors import GuneampError
 from ..render.inference import predict
 from .losses import design_loss, esr
@@ -36,11 +37,12 @@ from ..runtime import describe_device, pick_device, set_seed
 class TrainConfig:
     model: str = "seed_cnn"
     model_kwargs: dict = field(default_factory=dict)
-    oversample: int = 8
+    # None: the model's row of training.defaults.TRAINING (the one table of defaults).
+    oversample: int | None = None
     window: int = 256
     segment: int | None = None  # scored file-rate samples per segment; None: see segment_length()
-    batch_size: int = 8
-    learning_rate: float = 3e-3
+    batch_size: int | None = None
+    learning_rate: float | None = None
     epochs: int | None = None
     time_budget_s: float | None = 120.0
     steps_per_epoch: int | None = None
@@ -52,6 +54,11 @@ class TrainConfig:
     grad_clip: float = 1.0
 
     def __post_init__(self):
+        if None in (self.oversample, self.batch_size, self.learning_rate):
+            row = training_defaults(self.model)
+            self.oversample = row.oversample if self.oversample is None else self.oversample
+            self.batch_size = row.batch_size if self.batch_size is None else self.batch_size
+            self.learning_rate = row.learning_rate if self.learning_rate is None else self.learning_rate
         if self.epochs is None and self.time_budget_s is None:
             raise GuneampError("give a number of epochs, a time budget, or both")
         if self.epochs is not None and self.epochs < 1:
@@ -60,6 +67,12 @@ class TrainConfig:
             raise GuneampError("the time budget must be positive")
         if self.segment is not None and self.segment < 1:
             raise GuneampError("the segment length must be at least 1 sample")
+        if self.batch_size < 1:
+            raise GuneampError(f"the batch size must be at least 1 segment, got {self.batch_size}")
+        if self.oversample < 1:
+            raise GuneampError(f"the oversampling factor must be at least 1, got {self.oversample}")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise GuneampError(f"the learning rate must be a positive number, got {self.learning_rate}")
 
 
 @dataclass
@@ -73,21 +86,12 @@ class TrainResult:
     device: str
 
 
-# Segment lengths when none is given (file-rate samples). With the cabinet in the loss
-# every segment carries the IR's ~840 samples as context, so long segments pay for it.
-# Without it, shorter segments keep a step's working set closer to the caches: SeedCNN at
-# 8x trains about 1.3 times as many targets per second with 1024 as with 2048
-# (benchmarks/run.py, section 1), and in a 150 s run on amp_direct.wav reached a test
-# ESR of 0.29 against 0.34.
-SEGMENT_WITH_CABINET = 2048
-SEGMENT_DIRECT = 1024
-
-
 def segment_length(cfg: TrainConfig, has_ir: bool) -> int:
-    """``cfg.segment``, or the default for training with or without a cabinet IR in the loss."""
+    """``cfg.segment``, or the model's default with or without a cabinet IR in the loss
+    (:data:`~guneamp_lib.training.defaults.TRAINING`)."""
     if cfg.segment is not None:
         return int(cfg.segment)
-    return SEGMENT_WITH_CABINET if has_ir else SEGMENT_DIRECT
+    return training_defaults(cfg.model).segment(has_ir)
 
 
 def check_fit(model: torch.nn.Module, data: TrainingData, cfg: TrainConfig) -> None:
@@ -141,11 +145,13 @@ def train(
     best = math.inf
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     best_path = last_path = None
-    meta = {"config": asdict(cfg), "parameters": count_parameters(model), "device": describe_device(device)}
+    meta = {"config": asdict(cfg), "parameters": count_parameters(model), "device": describe_device(device),
+            "latency_samples": int(data.latency)}
 
     def make_ckpt() -> Checkpoint:
         return Checkpoint(model, cfg.model, data.sample_rate, F, max(cfg.window, 1),
-                          None if data.ir is None else data.ir.cpu(), data.target_kind, history, meta)
+                          None if data.ir is None else data.ir.cpu(), data.target_kind, history, meta,
+                          input_gain=data.input_gain, output_gain=data.output_gain)
 
     t0 = time.perf_counter()
     step = 0
