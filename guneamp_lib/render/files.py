@@ -5,7 +5,7 @@ may not land on any input (the model, the DI, the IR; links count), the model mu
 load, the file must be readable, at the model's rate, long enough, and not longer than
 its IR. :func:`render_file` then runs the whole signal at once through
 :func:`~guneamp_lib.render.inference.run_inference` (the design's chain: network,
-downsample, cabinet, normalize); :func:`render_streaming` runs it block by block
+downsample, cabinet; normalizing only if asked); :func:`render_streaming` runs it block by block
 through a :class:`~guneamp_lib.render.streaming.StreamingProcessor`, in memory that
 stays flat for any length, and gives the same samples to 1e-5.
 
@@ -199,8 +199,8 @@ def render_streaming(
     file next to ``output_path`` and renamed over it. With ``normalize_output`` its peak
     is tracked and a last pass rescales that file in place: float WAV keeps every sample
     exactly, so rescaling afterwards equals normalizing in memory, and it costs a read
-    and a write instead of a second run of the network. The latency is compensated: the first ``latency``
-    outputs are dropped and :meth:`StreamingProcessor.flush` supplies the end, so the
+    and a write instead of a second run of the network. The latency is compensated: the
+    first ``latency`` outputs are dropped and :meth:`StreamingProcessor.flush` supplies the end, so the
     output lines up with the input sample for sample.
     """
     block_size = int(block_size)
