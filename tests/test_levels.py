@@ -168,7 +168,7 @@ def test_wavenet_lite_trains_on_long_segments_through_every_door():
     explicit = _train_config(_train_args("--model", "wavenet:lite", "--batch-size", "2", "--oversample", "2"))
     assert (explicit.batch_size, explicit.oversample) == (2, 2)
     with pytest.raises(GuneampError, match="learning rate"):
-        _train_config(_train_args("--model", "wavenet:lite", "--lr", "nan"))
+        TrainConfig(model="wavenet", learning_rate=float("nan"))
 
 
 def test_dataset_pair_parses_and_refuses_what_it_cannot_use(trained):

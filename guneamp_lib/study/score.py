@@ -23,9 +23,7 @@ at the same settings. :func:`score_files` takes that pair (DI and target), and
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -35,7 +33,8 @@ from ..capture.lag import align_pair
 from ..dsp.audio import read_audio
 from ..dsp.cabinet import load_ir
 from ..errors import GuneampError
-from ..models.checkpoint import Checkpoint, load_checkpoint
+from ..models.checkpoint import Checkpoint
+from ..models.nam import load_model_file
 from ..render.inference import predict
 from .metrics import esr, esr_pre_emphasis, quality
 
@@ -78,19 +77,6 @@ class Score:
         ])
 
 
-def load_model(path: str | os.PathLike) -> Checkpoint:
-    """A checkpoint (``.pt``), or a NAM model file (``.nam``) once ``models.load_model_file`` reads them."""
-    path = Path(path)
-    if path.suffix.lower() == ".nam":
-        try:
-            from ..models import load_model_file
-        except ImportError:
-            raise GuneampError(f"{path}: this version cannot read .nam files yet; score the checkpoint (best.pt) "
-                               "it was exported from.") from None
-        return load_model_file(path)
-    return load_checkpoint(path)
-
-
 def predict_at_level(ckpt: Checkpoint, clean, ir: torch.Tensor | None) -> torch.Tensor:
     """The model's output for raw DI ``clean``, at the training level in and out.
 
@@ -106,7 +92,7 @@ def score_files(model_path, clean_path, amp_path, *, ir_path=None, use_ir: bool 
 
     Notebook: 12
     """
-    ckpt = load_model(model_path)
+    ckpt = load_model_file(model_path)
     clean, sr, _ = read_audio(clean_path, what="clean")
     target, sr_t, _ = read_audio(amp_path, what="amp")
     if sr != ckpt.sample_rate:
