@@ -19,12 +19,14 @@ def cmd_render(args) -> int:
         from ..render.files import render_streaming
 
         render_streaming(args.model, args.input, out, args.block_size, ir_path=args.ir, use_ir=not args.no_ir,
-                         gain_db=args.gain_db, progress=not args.quiet)
+                         gain_db=args.gain_db, progress=not args.quiet, normalize_input=args.normalize_input,
+                         normalize_output=args.normalize_output)
     else:
         from ..render.files import render_file
 
         render_file(args.model, args.input, out, ir_path=args.ir, use_ir=not args.no_ir,
-                    gain_db=args.gain_db, device=args.device, progress=not args.quiet)
+                    gain_db=args.gain_db, device=args.device, progress=not args.quiet,
+                    normalize_input=args.normalize_input, normalize_output=args.normalize_output)
     print(f"wrote {out}")
     return 0
 
@@ -49,14 +51,24 @@ def cmd_export(args) -> int:
 
 def register(sub) -> None:
     r = sub.add_parser("render", help="run a trained model over a DI file",
-                       description="Render a DI recording through a trained model and its cabinet IR to a new WAV file.")
+                       description="Render a DI recording through a trained model and its cabinet IR to a new WAV file. "
+                                   "Levels, by default: the DI is multiplied by the gain the training DI got, so the "
+                                   "same guitar at the same level drives the model as hard as in training, and the "
+                                   "output comes out at the level of the training target (float WAV, not normalized). "
+                                   "--normalize-input and --normalize-output peak-normalize instead, as the design does.")
     r.add_argument("--model", required=True,
                    help="checkpoint written by `guneamp train` (best.pt), or a .nam file (exported by guneamp or NAM)")
     r.add_argument("--input", required=True, help="clean DI file to process")
     r.add_argument("--output", required=True, help="WAV file to write (never one of the inputs)")
     r.add_argument("--ir", default=None, help="use this cabinet IR instead of the one stored with the model")
     r.add_argument("--no-ir", action="store_true", help="leave the cabinet out")
-    r.add_argument("--gain-db", type=number(-MAX_GAIN_DB, MAX_GAIN_DB), default=0.0, help="drive: gain applied to the peak-normalized DI (default 0)")
+    r.add_argument("--gain-db", type=number(-MAX_GAIN_DB, MAX_GAIN_DB), default=0.0,
+                   help="drive: extra gain on the DI, after its level is set (default 0: as trained)")
+    r.add_argument("--normalize-input", action="store_true",
+                   help="peak-normalize the DI file instead of applying the training gain (the design's choice: "
+                        "the drive then follows the file's loudest sample)")
+    r.add_argument("--normalize-output", action="store_true",
+                   help="peak-normalize the output instead of keeping the training target's level")
     r.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto = CUDA, then MPS, then CPU")
     r.add_argument("--block-size", type=number(1, 1 << 20, integer=True), default=None, metavar="N",
                    help="render N samples at a time, as a real-time plugin would (CPU; memory stays flat "

@@ -17,9 +17,11 @@ def _train_config(args):
     from ..training.defaults import ModelSpec
     from ..training.train import TrainConfig
 
-    spec = ModelSpec.parse(args.model)
-    if spec.oversample != 1:
+    if "@" in args.model:
         raise GuneampError("give the oversampling factor with --oversample, not in --model")
+    spec = ModelSpec.parse(args.model)
+    # Options left out (None) come from the model's row of training.defaults.TRAINING,
+    # the same table `guneamp evaluate` and the course read.
     return TrainConfig(
         model=spec.model, model_kwargs=spec.kwargs(), oversample=args.oversample, epochs=args.epochs,
         time_budget_s=args.time_budget, seed=args.seed, device=args.device,
@@ -91,6 +93,13 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _per_model(*fields: str) -> str:
+    """'seed_cnn 8, wavenet 1, lstm 1' from the defaults table, for --help."""
+    from ..training.defaults import TRAINING
+
+    return ", ".join(f"{name} {' / '.join(f'{getattr(row, f):g}' for f in fields)}" for name, row in TRAINING.items())
+
+
 def register(sub) -> None:
     t = sub.add_parser("train", help="train a model on a clean/amp pair",
                        description="Train a causal model to turn the clean DI into the amp recording.")
@@ -101,14 +110,17 @@ def register(sub) -> None:
                    help="amp_with_cab: target recorded through the cabinet (IR goes in the loss); amp_direct: before it")
     t.add_argument("--model", default="seed_cnn",
                    help="network: seed_cnn (the design's CNN, default), wavenet[:standard|lite|feather|nano], lstm[:8..32]")
-    t.add_argument("--oversample", type=number(1, MAX_FACTOR, integer=True), default=8, help="oversampling factor the network runs at (default 8)")
+    t.add_argument("--oversample", type=number(1, MAX_FACTOR, integer=True), default=None,
+                   help=f"oversampling factor the network runs at (default: the model's, {_per_model('oversample')})")
     t.add_argument("--epochs", type=count, default=None, help="stop after this many epochs")
     t.add_argument("--time-budget", type=seconds, default=120.0, help="stop after this many seconds (default 120)")
     t.add_argument("--segment", type=number(1, 1 << 22, integer=True), default=None,
-                   help="scored samples per training segment, at the file rate "
-                        "(default: 2048 with a cabinet IR in the loss, 1024 without)")
-    t.add_argument("--batch-size", type=number(1, MAX_BATCH, integer=True), default=8, help="segments per step (default 8)")
-    t.add_argument("--lr", type=number(above=0, high=1.0), default=3e-3, help="Adam learning rate (default 3e-3)")
+                   help="scored samples per training segment, at the file rate (default: the model's, with a "
+                        f"cabinet IR in the loss / without: {_per_model('segment_with_cabinet', 'segment_direct')})")
+    t.add_argument("--batch-size", type=number(1, MAX_BATCH, integer=True), default=None,
+                   help=f"segments per step (default: the model's, {_per_model('batch_size')})")
+    t.add_argument("--lr", type=number(above=0, high=1.0), default=None,
+                   help=f"Adam learning rate (default: the model's, {_per_model('learning_rate')})")
     t.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto = CUDA, then MPS, then CPU")
     t.add_argument("--align", action="store_true", help="shift the target to line up with the clean file automatically")
     t.add_argument("--out", default=str(paths.runs_dir() / "default"), help="folder for best.pt and last.pt (default runs/default)")

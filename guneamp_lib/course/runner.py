@@ -153,7 +153,7 @@ def course_data(seed: int = 0):
     return load_training_data(files["clean"], files["amp"], files["cab_ir"])
 
 
-def course_model(name: str = "seed_cnn", *, oversample: int = 8, epochs: int | None = None,
+def course_model(name: str = "seed_cnn", *, oversample: int | None = None, epochs: int | None = None,
                  time_budget_s: float | None = 120.0, steps_per_epoch: int | None = None, segment: int | None = None,
                  device: str = "auto", seed: int = 0, retrain: bool = False):
     """The course's trained model: loaded if notebook 06 saved it, else trained now."""

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from ..dsp.oversampling import MAX_FACTOR
-from ..errors import GuneampError
+from ..errors import GuneampError, GuneampWarning
 from ..paths import atomic_output, check_input_file
 from . import MODELS, build_model, model_config, receptive_field
 
@@ -194,6 +195,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if mismatch:
         raise GuneampError(f"{path} does not match its model definition ({payload['model_name']}): {mismatch}.")
     model.load_state_dict(payload["state_dict"])
+    if "input_gain" not in payload:
+        warnings.warn(
+            f"{path} predates stored training levels, so its input and output gains are taken as 1.0. It was "
+            "trained on peak-normalized audio: render it with --normalize-input to drive it as it was trained.",
+            GuneampWarning, stacklevel=2)
     return Checkpoint(
         model=model,
         model_name=payload["model_name"],

@@ -12,11 +12,20 @@ memory that stays flat for any length (``make bench`` prints it for 1 and 10 min
 :class:`~guneamp_lib.render.streaming.StreamingProcessor`, as a plugin would, and
 gives the same samples to 1e-5.
 
-Both write the un-normalized output as 32-bit float to a temporary file next to the
-output, tracking its peak; a last pass rescales that file in place and renames it over
-the output (:func:`write_normalized`). Float WAV keeps every sample exactly, so
-rescaling afterwards equals normalizing in memory, for a read and a write instead of a
-second run of the network.
+Both write the output as 32-bit float to a temporary file next to the output and
+rename it over the output (:func:`write_output`). Asked to normalize, they track its
+peak and a last pass rescales that file in place: float WAV keeps every sample exactly,
+so rescaling afterwards equals normalizing in memory, for a read and a write instead of
+a second run of the network.
+
+**Levels.** A model learns the gear at one drive: the training DI times its
+``input_gain``, against the target times its ``output_gain`` (both stored in the
+checkpoint). Both paths multiply new DI by the same ``input_gain``, so the same guitar
+at the same level drives the model as hard as in training, whatever the loudest note in
+the file, and divide the output by ``output_gain``, so it comes out at the target
+recording's level. The design's per-file peak normalization (input, output or both)
+stays available behind ``normalize_input`` / ``normalize_output``; on a file whose
+loudest moment is a click, it turns the whole performance down.
 """
 
 from __future__ import annotations
@@ -123,10 +132,28 @@ def read_mono(f: sf.SoundFile, channels: int, lo: int, hi: int) -> np.ndarray:
     return block[:, 0] if channels == 1 else block.mean(axis=1)
 
 
-def write_normalized(job: RenderJob, blocks) -> Path:
-    """Write consecutive blocks of un-normalized output to ``job.output_path``, peak-normalized,
-    atomically: refuses NaN or infinite samples."""
+def input_scale(job: RenderJob, gain_db: float = 0.0, normalize_input: bool = False) -> np.float32:
+    """What the DI's samples are multiplied by before the model: its drive.
+
+    By default the gain the training DI got (``Checkpoint.input_gain``), so a guitar at
+    the level it was recorded at for training drives the model as hard as it did then,
+    whatever the loudest note in this file. ``normalize_input`` is the design's choice:
+    peak-normalize each file, so the drive follows the file's loudest sample.
+    ``gain_db`` pushes either harder or softer. One float32 factor for both render
+    paths, so they compute the same products.
+
+    Notebook: 07
+    """
+    level = 1.0 / (job.peak + NORMALIZE_EPS) if normalize_input else job.ckpt.input_gain
+    return np.float32(level * 10.0 ** (gain_db / 20.0))
+
+
+def write_output(job: RenderJob, blocks, normalize_output: bool = False) -> Path:
+    """Write consecutive blocks of model output to ``job.output_path`` atomically, at the
+    training target's level (divided by ``output_gain``) or peak-normalized; refuses NaN
+    or infinite samples."""
     output_path = job.output_path
+    level = np.float32(1.0) if normalize_output else np.float32(1.0 / job.ckpt.output_gain)
     with atomic_output(output_path) as tmp:
         out_peak = 0.0
         with sf.SoundFile(str(tmp), "w", samplerate=job.sample_rate, channels=1, subtype="FLOAT", format="WAV") as fout:
@@ -135,42 +162,45 @@ def write_normalized(job: RenderJob, blocks) -> Path:
                 if not np.all(np.isfinite(y)):
                     raise GuneampError(f"refusing to write {output_path}: the model produced NaN or infinite samples.")
                 if y.size:
+                    y = y * level
                     out_peak = max(out_peak, float(np.max(np.abs(y))))
                     fout.write(y)
-        scale = np.float32(out_peak + NORMALIZE_EPS)
-        with sf.SoundFile(str(tmp), "r+") as f:
-            for start in range(0, f.frames, FILE_BLOCK):
-                f.seek(start)
-                y = f.read(FILE_BLOCK, dtype="float32")
-                f.seek(start)
-                f.write(y / scale)
+        if normalize_output:
+            scale = np.float32(out_peak + NORMALIZE_EPS)
+            with sf.SoundFile(str(tmp), "r+") as f:
+                for start in range(0, f.frames, FILE_BLOCK):
+                    f.seek(start)
+                    y = f.read(FILE_BLOCK, dtype="float32")
+                    f.seek(start)
+                    f.write(y / scale)
         zero_peak_timestamp(tmp)
     return output_path
 
 
 def render_file(checkpoint, input_path, output_path, *, ir_path=None, use_ir: bool = True, gain_db: float = 0.0,
-                device: str = "auto", progress: bool = True, chunk: int | None = None) -> Path:
+                device: str = "auto", progress: bool = True, chunk: int | None = None,
+                normalize_input: bool = False, normalize_output: bool = False) -> Path:
     """Render a DI file through a trained model (and its cabinet) to a new WAV file.
 
     The design's chain over the whole file, computed in pieces (``chunk`` file-rate
     samples each; default a few seconds) so that memory does not grow with the file.
+    The DI is brought to the level the model trained at (:func:`input_scale`) and the
+    output to the target's level; ``normalize_input`` / ``normalize_output``
+    peak-normalize instead, as the design does.
 
     Notebook: 07
     """
     job = prepare_render(checkpoint, input_path, output_path, ir_path=ir_path, use_ir=use_ir)
     ckpt = job.ckpt
     model = ckpt.model.to(pick_device(device))
-    # The arithmetic of load_wav and peak_normalize, in float32: the DI at peak 1, then the
-    # drive (gain_db pushes it harder or softer).
-    norm = torch.tensor(job.peak, dtype=torch.float32) + NORMALIZE_EPS
-    drive = 10.0 ** (gain_db / 20.0)
+    drive = input_scale(job, gain_db, normalize_input)
     with sf.SoundFile(str(job.input_path)) as fin:
         def read(lo: int, hi: int) -> torch.Tensor:
-            return (torch.from_numpy(read_mono(fin, job.channels, lo, hi)) / norm) * drive
+            return torch.from_numpy(read_mono(fin, job.channels, lo, hi) * drive)
 
         blocks = render_chunks(model, read, job.n, ckpt.oversample, job.ir, chunk=chunk, engine="auto",
                                progress=progress)
-        return write_normalized(job, blocks)
+        return write_output(job, blocks, normalize_output)
 
 
 def render_streaming(
@@ -184,14 +214,16 @@ def render_streaming(
     gain_db: float = 0.0,
     engine: str = "auto",
     progress: bool = True,
+    normalize_input: bool = False,
+    normalize_output: bool = False,
 ) -> Path:
     """Render a DI file through a model block by block, with memory that does not grow with the file.
 
     The same result as :func:`guneamp_lib.render.inference.render_file` (to 1e-5), and the
     same checks, computed the way a plugin would: ``block_size`` samples at a time
-    through a :class:`StreamingProcessor`. The input is read twice: once for its peak
-    (the design drives the model with the peak-normalized DI), once to process it; the
-    output is written by :func:`write_normalized`. The latency is compensated: the first ``latency``
+    through a :class:`StreamingProcessor`. The input is read twice: once for its peak and
+    checks, once to process it; the output is written by :func:`write_output`, at the
+    same levels as :func:`render_file`. The latency is compensated: the first ``latency``
     outputs are dropped and :meth:`StreamingProcessor.flush` supplies the end, so the
     output lines up with the input sample for sample.
     """
@@ -199,12 +231,10 @@ def render_streaming(
     if block_size < 1:
         raise GuneampError(f"the block size must be at least 1 sample, got {block_size}")
     job = prepare_render(checkpoint, input_path, output_path, ir_path=ir_path, use_ir=use_ir)
-    ckpt, ir, n, channels, peak = job.ckpt, job.ir, job.n, job.channels, job.peak
+    ckpt, ir, n, channels = job.ckpt, job.ir, job.n, job.channels
     input_path, output_path = job.input_path, job.output_path
     proc = StreamingProcessor(ckpt.model, ckpt.oversample, ir, engine=engine)
-    # The same arithmetic as render_file: peak-normalize in float32, then the drive.
-    norm = np.float32(peak + NORMALIZE_EPS)
-    drive = np.float32(10.0 ** (gain_db / 20.0))
+    drive = input_scale(job, gain_db, normalize_input)  # the same factor as render_file's
 
     def blocks():
         skip = proc.latency
@@ -212,7 +242,7 @@ def render_streaming(
         with sf.SoundFile(str(input_path)) as fin:
             for block in fin.blocks(blocksize=block_size, dtype="float32", always_2d=True):
                 x = block[:, 0] if channels == 1 else block.mean(axis=1)
-                y = proc.process_block((x / norm) * drive)
+                y = proc.process_block(x * drive)
                 cut = min(skip, y.size)
                 skip -= cut
                 yield y[cut:]
@@ -220,5 +250,5 @@ def render_streaming(
         yield proc.flush()[skip:]
         bar.close()
 
-    write_normalized(job, blocks())
+    write_output(job, blocks(), normalize_output)
     return output_path

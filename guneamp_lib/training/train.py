@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from ..models.checkpoint import Checkpoint, save_checkpoint
 from .data import TrainingData
+from .defaults import training_defaults
 from ..errors import GuneampError, GuneampWarning
 from ..render.inference import predict
 from .losses import design_loss, esr
@@ -51,11 +52,12 @@ from ..runtime import describe_device, pick_device, set_seed
 class TrainConfig:
     model: str = "seed_cnn"
     model_kwargs: dict = field(default_factory=dict)
-    oversample: int = 8
+    # None: the model's row of training.defaults.TRAINING (the one table of defaults).
+    oversample: int | None = None
     window: int = 256
     segment: int | None = None  # scored file-rate samples per segment; None: see segment_length()
-    batch_size: int = 8
-    learning_rate: float = 3e-3
+    batch_size: int | None = None
+    learning_rate: float | None = None
     epochs: int | None = None
     time_budget_s: float | None = 120.0
     steps_per_epoch: int | None = None
@@ -67,6 +69,11 @@ class TrainConfig:
     grad_clip: float = 1.0
 
     def __post_init__(self):
+        if None in (self.oversample, self.batch_size, self.learning_rate):
+            row = training_defaults(self.model)
+            self.oversample = row.oversample if self.oversample is None else self.oversample
+            self.batch_size = row.batch_size if self.batch_size is None else self.batch_size
+            self.learning_rate = row.learning_rate if self.learning_rate is None else self.learning_rate
         if self.epochs is None and self.time_budget_s is None:
             raise GuneampError("give a number of epochs, a time budget, or both")
         if self.epochs is not None and self.epochs < 1:
@@ -95,21 +102,12 @@ class TrainResult:
     device: str
 
 
-# Segment lengths when none is given (file-rate samples). With the cabinet in the loss
-# every segment carries the IR's ~840 samples as context, so long segments pay for it.
-# Without it, shorter segments keep a step's working set closer to the caches: SeedCNN at
-# 8x trains about 1.3 times as many targets per second with 1024 as with 2048
-# (benchmarks/run.py, section 1), and in a 150 s run on amp_direct.wav reached a test
-# ESR of 0.29 against 0.34.
-SEGMENT_WITH_CABINET = 2048
-SEGMENT_DIRECT = 1024
-
-
 def segment_length(cfg: TrainConfig, has_ir: bool) -> int:
-    """``cfg.segment``, or the default for training with or without a cabinet IR in the loss."""
+    """``cfg.segment``, or the model's default with or without a cabinet IR in the loss
+    (:data:`~guneamp_lib.training.defaults.TRAINING`)."""
     if cfg.segment is not None:
         return int(cfg.segment)
-    return SEGMENT_WITH_CABINET if has_ir else SEGMENT_DIRECT
+    return training_defaults(cfg.model).segment(has_ir)
 
 
 def check_fit(model: torch.nn.Module, data: TrainingData, cfg: TrainConfig) -> None:
@@ -261,6 +259,7 @@ def train(
     out_dir = Path(out_dir) if out_dir else None
     meta = {"config": asdict(cfg), "parameters": count_parameters(model), "device": describe_device(device),
             "fingerprint": data_fingerprint(data), "held_out_seconds": data.n_val / data.sample_rate,
+            "latency_samples": int(data.latency),
             **({"source": source} if source else {})}
     run, history = RunState(), []
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -271,7 +270,7 @@ def train(
     def make_ckpt(state: dict | None = None) -> Checkpoint:
         return Checkpoint(model, cfg.model, data.sample_rate, F, max(cfg.window, 1),
                           None if data.ir is None else data.ir.cpu(), data.target_kind, history, meta,
-                          training_state=state)
+                          training_state=state, input_gain=data.input_gain, output_gain=data.output_gain)
 
     def save_last() -> Path:
         run.elapsed_s = time.perf_counter() - t0
