@@ -26,6 +26,7 @@ def _train_config(args):
 
 
 def cmd_train(args) -> int:
+    from ..capture.reamp_checks import capture_check
     from ..training.data import load_training_data
     from ..training.train import train
 
@@ -34,6 +35,9 @@ def cmd_train(args) -> int:
         raise GuneampError(f"{out} already holds a trained model; pass --overwrite or choose another --out.")
     cfg = _train_config(args)
     ir = None if args.target_kind == "amp_direct" else args.ir
+    capture = capture_check(args.clean, args.amp)
+    if capture is not None:
+        print(capture)
     data = load_training_data(args.clean, args.amp, ir, target_kind=args.target_kind, align=args.align)
     result = train(data, cfg, out_dir=out, progress=not args.quiet)
     h = result.history[-1]
