@@ -201,8 +201,11 @@ def find_layout(clean_path: str | os.PathLike, clean: np.ndarray, sr: int) -> tu
 # --------------------------------------------------------------------------- timing
 
 
-def _onset(x: np.ndarray, threshold_abs: float) -> int | None:
-    """First index where |x| exceeds both threshold_abs and ONSET_DB below x's own peak."""
+def response_onset(x: np.ndarray, threshold_abs: float = ONSET_ABS_FLOOR) -> int | None:
+    """First index where |x| exceeds both ``threshold_abs`` and ``ONSET_DB`` below x's own peak.
+
+    None when nothing rises above ``threshold_abs``. Notebook: 12
+    """
     a = np.abs(x)
     peak = float(a.max()) if a.size else 0.0
     thr = max(threshold_abs, peak * 10 ** (ONSET_DB / 20))
@@ -247,7 +250,7 @@ def mark_timing(target: np.ndarray, layout: dict) -> MarkTiming | None:
     floor = max(ONSET_NOISE_FACTOR * float(np.max(np.abs(noise))) if noise.size else 0.0, ONSET_ABS_FLOOR)
     late, search = int(round(MAX_LATENCY_S * sr)), int(round(MARK_SEARCH_S * sr))
     resp = int(round(RESPONSE_S * sr))
-    first = _onset(target[noise.size:min(marks[0] + late, target.size)], floor)
+    first = response_onset(target[noise.size:min(marks[0] + late, target.size)], floor)
     if first is None:
         return None
     coarse = first + noise.size - int(marks[0])
@@ -256,7 +259,7 @@ def mark_timing(target: np.ndarray, layout: dict) -> MarkTiming | None:
         a, b = max(m + coarse - search, 0), min(m + coarse + search, target.size)
         if b - a <= resp:
             continue
-        on = _onset(target[a:b], floor)
+        on = response_onset(target[a:b], floor)
         if on is None or a + on + resp > target.size:
             continue
         on += a

@@ -72,11 +72,13 @@ MARK_COUNT = 8
 MARK_SPACING_S = 0.3
 MARK_LEVEL = DI_PEAK
 # Sweeps: exponential, from below the low E string to 0.45 of the sample rate, at three
-# peak levels relative to DI_PEAK (quiet: the gear's clean tone; loud: its clipping).
+# peak levels relative to DI_PEAK (quiet: the gear's clean tone; loud: its clipping). The
+# loud one stays 1 dB under DI_PEAK: a 30 Hz sine lingers at its crest for several
+# samples, which the clipping check would take for a flat top.
 SWEEP_S = 2.0
 SWEEP_LOW_HZ = 30.0
 SWEEP_TOP_FRACTION = 0.45
-LEVELS_DB = (-24.0, -12.0, 0.0)
+LEVELS_DB = (("quiet", -24.0), ("medium", -12.0), ("loud", -1.0))
 # Noise bursts at the same three peak levels (scaled, never clipped: a flat top would
 # read as clipping to the checks).
 NOISE_S = 1.5
@@ -214,12 +216,10 @@ def capture_layout(frames: int, sr: int) -> dict:
     add("lead_in", LEAD_IN_S, kind="silence")
     marks_s = MARK_COUNT * MARK_SPACING_S
     add("marks", marks_s, kind="marks")
-    for db in LEVELS_DB:
-        add(f"sweep_{int(round(-db))}dB", SWEEP_S, kind="sweep", level_db=db)
-        gap()
-    for db in LEVELS_DB:
-        add(f"noise_{int(round(-db))}dB", NOISE_S, kind="noise", level_db=db)
-        gap()
+    for kind, length in (("sweep", SWEEP_S), ("noise", NOISE_S)):
+        for level, db in LEVELS_DB:
+            add(f"{kind}_{level}", length, kind=kind, level_db=db)
+            gap()
     fixed = pos / sr + marks_s + 2 * GAP_S + TAIL_S + len(SHARES) * GAP_S
     left = seconds - fixed
     plans = {"notes": notes_plan, "chords": _chords_plan, "mutes": _mutes_plan}
