@@ -13,10 +13,9 @@ import pytest
 import soundfile as sf
 from scipy import signal
 
-from guneamp_lib.capture.reamp_checks import (analyze_capture, capture_check, check_capture_pair, find_layout,
-                                              mark_timing)
+from guneamp_lib.capture.reamp_checks import analyze_capture, capture_check, check_capture_pair, mark_timing
 from guneamp_lib.capture.reamp_signal import (DI_PEAK, MARK_LEVEL, MIN_SECONDS, NECK, capture_layout, capture_signal,
-                                              sidecar_path, write_capture_signal)
+                                              find_layout, sidecar_path, write_capture_signal)
 from guneamp_lib.capture.synth import ReferenceAmp
 from guneamp_lib.cli import main
 
@@ -97,7 +96,7 @@ def test_deterministic_and_both_rates():
 
 
 def test_latency_exact_through_a_simulated_rig(sig44, recorded):
-    rep = analyze_capture(sig44["x"], recorded, 44100, sig44["layout"])
+    rep = analyze_capture(recorded, 44100, sig44["layout"])
     assert rep.latency == LATENCY
     assert rep.marks_found == len(sig44["layout"]["marks"])
     assert abs(rep.drift_ppm) < 0.05
@@ -115,7 +114,7 @@ def test_gear_with_filters_of_its_own_adds_its_delay(sig44):
 def test_drift_from_the_marks(sig44):
     up, down = 50001, 50000  # the recording clock runs 20 ppm fast
     rec = rig(sig44["x"], 44100, drift=(up, down))
-    rep = analyze_capture(sig44["x"], rec, 44100, sig44["layout"])
+    rep = analyze_capture(rec, 44100, sig44["layout"])
     ppm = 1e6 * (up / down - 1)
     assert rep.drift_ppm == pytest.approx(ppm, abs=0.2)
     assert abs(rep.latency - LATENCY) <= 1  # a drifting clock puts the clicks between samples
@@ -129,7 +128,7 @@ def test_drift_from_the_marks(sig44):
 def test_noise_floor_and_best_esr(sig44, noise):
     lay = sig44["layout"]
     rec = rig(sig44["x"], 44100, noise=noise, seed=5)
-    rep = analyze_capture(sig44["x"], rec, 44100, lay)
+    rep = analyze_capture(rec, 44100, lay)
     assert rep.noise_floor_dbfs == pytest.approx(20 * np.log10(noise), abs=0.5)
     r = next(r for r in lay["repeats"] if r["name"] == "repeat")
     clean_take = rig(sig44["x"], 44100, noise=0.0)[r["start"] + LATENCY:r["start"] + LATENCY + r["length"]]
@@ -140,7 +139,7 @@ def test_noise_floor_and_best_esr(sig44, noise):
 def test_a_recording_that_stops_early_misses_notes(sig44, recorded):
     lay = sig44["layout"]
     cut = next(s for s in lay["sections"] if s["name"] == "chords")["start"] + 5 * 44100
-    rep = analyze_capture(sig44["x"], recorded[:cut], 44100, lay)
+    rep = analyze_capture(recorded[:cut], 44100, lay)
     late = [n for n in lay["notes"] if n["end"] + LATENCY > cut]
     assert len(rep.notes_missing) == len(late) > 0
     assert any(p.startswith("the recording stops") for p in rep.problems)
@@ -153,13 +152,12 @@ def test_a_noise_gate_that_swallows_soft_notes(sig44, recorded):
     soft = [n for n in lay["notes"] if n["velocity"] == min(m["velocity"] for m in lay["notes"])]
     for n in soft:
         gated[n["start"] + LATENCY:n["end"] + LATENCY] = 0.0
-    rep = analyze_capture(sig44["x"], gated, 44100, lay)
+    rep = analyze_capture(gated, 44100, lay)
     assert soft and len(rep.notes_missing) == len(soft)
 
 
 def test_no_marks_no_measurement(sig44):
-    rep = analyze_capture(sig44["x"], 1e-4 * np.random.default_rng(0).standard_normal(sig44["x"].size), 44100,
-                          sig44["layout"])
+    rep = analyze_capture(1e-4 * np.random.default_rng(0).standard_normal(sig44["x"].size), 44100, sig44["layout"])
     assert rep.latency is None and rep.problems and "timing marks" in rep.problems[0]
 
 

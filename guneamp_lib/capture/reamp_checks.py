@@ -48,7 +48,6 @@ how much of a guitar played over the whole neck lies where that DI has nothing.
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from dataclasses import dataclass, field
 
@@ -60,8 +59,7 @@ from ..errors import GuneampError, GuneampWarning
 from .checks import MAX_LAG_SAMPLES_OK, PairReport, check_pair, coverage
 from .lag import DEFAULT_MAX_LAG_S
 from .guitar import render_score
-from .reamp_signal import (FORMAT, MARK_COUNT, MARK_SPACING_S, NECK, SAMPLE_RATES, capture_layout, check_seconds,
-                           notes_plan, read_sidecar)
+from .reamp_signal import FORMAT, MARK_COUNT, NECK, find_layout, notes_plan
 
 # The silence before the first mark that is taken as pure noise: the first half of the
 # lead-in, so a recording that starts up to a quarter second late still has some.
@@ -150,52 +148,6 @@ class CaptureReport:
 
     def __str__(self) -> str:
         return "\n".join([f"capture signal: {self.source}"] + [f"  {line}" for line in self.lines()])
-
-
-# --------------------------------------------------------------------------- finding the layout
-
-
-def _marks_present(di: np.ndarray, layout: dict) -> bool:
-    """Do the clicks stand where the layout puts them, alone on silence?"""
-    marks = np.asarray(layout["marks"])
-    if marks.max() >= di.size:
-        return False
-    level = di[marks]
-    top = float(np.max(np.abs(level)))
-    if top <= 0 or np.any(np.abs(level - level[0]) > 0.01 * top):
-        return False
-    half = int(round(MARK_SPACING_S * layout["sample_rate"] / 3))
-    for m in marks:
-        around = np.abs(np.concatenate([di[max(m - half, 0):m], di[m + 1:m + half]]))
-        if around.size and around.max() > 0.01 * top:
-            return False
-    return True
-
-
-def find_layout(clean_path: str | os.PathLike, clean: np.ndarray, sr: int) -> tuple[dict, str] | None:
-    """The capture-signal layout of a clean file and where it came from, or None.
-
-    The sidecar beside the file wins; without one, a file whose length and rate give a
-    layout with clicks at its marks is recognised as the capture signal.
-
-    Notebook: 12
-    """
-    layout = read_sidecar(clean_path)
-    if layout is not None:
-        if layout["sample_rate"] != sr or layout["frames"] != clean.size:
-            raise GuneampError(
-                f"{clean_path} does not match its capture-signal sidecar ({layout['frames']} samples at "
-                f"{layout['sample_rate']} Hz expected, {clean.size} at {sr} Hz found): reamp the WAV that "
-                "`guneamp capture-signal` wrote, unchanged, or remove the sidecar")
-        return layout, "its layout from the sidecar"
-    if sr not in SAMPLE_RATES:
-        return None
-    try:
-        check_seconds(clean.size / sr)
-    except GuneampError:
-        return None
-    layout = capture_layout(clean.size, sr)
-    return (layout, "recognised by its timing marks (no sidecar)") if _marks_present(clean, layout) else None
 
 
 # --------------------------------------------------------------------------- timing
@@ -312,15 +264,104 @@ def _describe_missing(missing: list[dict]) -> str:
     return ", ".join(parts)
 
 
-def analyze_capture(clean: np.ndarray, target: np.ndarray, sr: int, layout: dict,
-                    source: str = "sidecar") -> CaptureReport:
-    """Everything the capture signal lets us measure in its recording ``target``.
+def _judge_latency(rep: CaptureReport, timing: MarkTiming, marks: int) -> None:
+    ms = 1000 * timing.latency / rep.sample_rate
+    line = (f"latency: the recording answers the timing marks {timing.latency} samples ({ms:.2f} ms) late "
+            f"({timing.found} of {marks} marks; the response peaks {timing.peak_delay} samples later)")
+    if abs(timing.latency) > MAX_LAG_SAMPLES_OK:
+        rep.problems.append(f"{line}: train with --align, or shift the recording {timing.latency} samples earlier")
+    else:
+        rep.findings.append(line)
+
+
+def _judge_drift(rep: CaptureReport, timing: MarkTiming, frames: int) -> None:
+    rep.drift_ppm, rep.slide = 1e6 * timing.drift, timing.drift * frames
+    line = (f"drift: the recording clock runs {rep.drift_ppm:+.2f} ppm against the playback clock, "
+            f"{rep.slide:+.1f} samples over the signal")
+    if timing.residual > DRIFT_RESIDUAL_MAX:
+        rep.problems.append(
+            f"the timing marks do not follow one clock (they stray {timing.residual:.1f} samples from a straight "
+            "line): the recording has a dropout or an edit; record it again in one take, with a larger buffer")
+    elif abs(rep.slide) >= SLIDE_PROBLEM:
+        rep.problems.append(f"{line}: play and record through one interface (one clock), or lock the "
+                            "two devices to one word clock, and record again")
+    elif abs(rep.slide) >= SLIDE_WARN:
+        rep.warnings.append(f"{line}: small, but one clock for playback and recording avoids it")
+    else:
+        rep.findings.append(line)
+
+
+def _judge_floor(rep: CaptureReport, target: np.ndarray, first_response: float) -> float | None:
+    """The noise floor's RMS, from the recording before its first response (None if it has none)."""
+    noise = target[: max(int(math.floor(first_response)) - 2, 0)]
+    if noise.size < 64:
+        rep.warnings.append("noise floor: the recording starts too late to hold the silent lead-in; "
+                            "start recording before playback starts")
+        return None
+    floor = float(np.sqrt(np.mean(noise**2)))
+    rep.noise_floor_dbfs = 20 * math.log10(max(floor, 1e-12))
+    below = 20 * math.log10(max(float(np.sqrt(np.mean(target**2))), 1e-12) / max(floor, 1e-12))
+    line = f"noise floor: {rep.noise_floor_dbfs:.1f} dBFS, {below:.0f} dB below the recording's RMS"
+    if below < FLOOR_WARN_DB:
+        rep.warnings.append(f"{line}: turn the gear's output or the interface's input gain up, "
+                            "and look for hum (a ground loop, a cable near a power supply)")
+    else:
+        rep.findings.append(line)
+    return floor
+
+
+def _judge_repeat(rep: CaptureReport, target: np.ndarray, at, repeat: dict) -> None:
+    settle = int(round(SETTLE_S * rep.sample_rate))
+    k = np.arange(settle, repeat["length"] - settle, dtype=np.float64)
+    ta, tb = at(repeat["source_start"] + k), at(repeat["start"] + k)
+    if tb[-1] + SINC_HALF >= target.size or ta[0] < 0:
+        rep.warnings.append("repeat: the recording does not hold both takes of the repeated passage; "
+                            "record until the signal has finished")
+        return
+    rep.repeat_esr = esr(_sinc_read(target, ta), _sinc_read(target, tb))
+    line = (f"repeat: the two takes of the repeated passage differ by ESR {rep.repeat_esr:.2g}: "
+            f"no model can score much below ESR {rep.best_possible_esr:.2g} on this capture")
+    if rep.repeat_esr > REPEAT_PROBLEM_ESR:
+        rep.problems.append(f"{line}; the gear does not repeat itself (a noise gate, modulation, a "
+                            "time-based effect): switch those off, and record again")
+    elif rep.repeat_esr > REPEAT_WARN_ESR:
+        rep.warnings.append(f"{line}; the gear is noisy or changes with time: switch off modulation and "
+                            "noise gates, let tubes warm up, and keep cables away from power supplies")
+    else:
+        rep.findings.append(line)
+
+
+def _judge_notes(rep: CaptureReport, target: np.ndarray, at, layout: dict, floor: float | None) -> None:
+    notes = layout.get("notes", [])
+    rep.notes_total = len(notes)
+    threshold = max((floor or 0.0) * 10 ** (NOTE_ABOVE_FLOOR_DB / 20), ONSET_ABS_FLOOR)
+    for nt in notes:
+        a, b = int(round(at(nt["start"]))), int(round(at(nt["end"])))
+        if a < 0 or b > target.size or float(np.sqrt(np.mean(target[a:b] ** 2))) <= threshold:
+            rep.notes_missing.append(nt)
+    last = max(s["end"] for s in layout["sections"] if s["kind"] != "silence")
+    short = float(at(last)) - target.size
+    if short > 0:
+        rep.problems.append(f"the recording stops {short / rep.sample_rate:.1f} s before the signal's last sound: "
+                            "record until the signal has finished")
+    if rep.notes_missing:
+        rep.problems.append(f"notes: {len(rep.notes_missing)} of {rep.notes_total} notes of the signal are not "
+                            f"in the recording ({_describe_missing(rep.notes_missing)}): switch off any noise "
+                            "gate, raise the reamp level, and record the whole signal")
+    elif notes:
+        midis = [nt["midi"] for nt in notes]
+        rep.findings.append(f"notes: every note from {note_name(min(midis))} to {note_name(max(midis))} answered "
+                            f"({len(notes)} notes: single, in chords and palm-muted)")
+
+
+def analyze_capture(target: np.ndarray, sr: int, layout: dict, source: str = "its layout from the sidecar"
+                    ) -> CaptureReport:
+    """Everything the capture signal (described by ``layout``) lets us measure in its recording.
 
     Notebook: 12
     """
-    clean = np.asarray(clean, dtype=np.float64).reshape(-1)
     target = np.asarray(target, dtype=np.float64).reshape(-1)
-    rep = CaptureReport(sr, source)
+    rep = CaptureReport(int(sr), source)
     if layout.get("format") != FORMAT:
         raise GuneampError("this layout is not a capture-signal layout")  # pragma: no cover - internal misuse
     timing = mark_timing(target, layout)
@@ -330,99 +371,15 @@ def analyze_capture(clean: np.ndarray, target: np.ndarray, sr: int, layout: dict
             "(the clicks are in its first 3 s), with the gear's output reaching the interface")
         return rep
     rep.latency, rep.peak_delay, rep.marks_found = timing.latency, timing.peak_delay, timing.found
-    ms = 1000 * timing.latency / sr
-    line = (f"latency: the recording answers the timing marks {timing.latency} samples ({ms:.2f} ms) late "
-            f"({timing.found} of {len(layout['marks'])} marks; the response peaks {timing.peak_delay} samples later)")
-    if abs(timing.latency) > MAX_LAG_SAMPLES_OK:
-        rep.problems.append(f"{line}: train with --align, or shift the recording {timing.latency} samples earlier")
-    else:
-        rep.findings.append(line)
-
-    # Drift.
-    n = layout["frames"]
-    rep.drift_ppm, rep.slide = 1e6 * timing.drift, timing.drift * n
-    drift_line = (f"drift: the recording clock runs {rep.drift_ppm:+.2f} ppm against the playback clock, "
-                  f"{rep.slide:+.1f} samples over the signal")
-    if timing.residual > DRIFT_RESIDUAL_MAX:
-        rep.problems.append(
-            f"the timing marks do not follow one clock (they stray {timing.residual:.1f} samples from a straight "
-            "line): the recording has a dropout or an edit; record it again in one take, with a larger buffer")
-    elif abs(rep.slide) >= SLIDE_PROBLEM:
-        rep.problems.append(f"{drift_line}: play and record through one interface (one clock), or lock the "
-                            "two devices to one word clock, and record again")
-    elif abs(rep.slide) >= SLIDE_WARN:
-        rep.warnings.append(f"{drift_line}: small, but one clock for playback and recording avoids it")
-    else:
-        rep.findings.append(drift_line)
+    _judge_latency(rep, timing, len(layout["marks"]))
+    _judge_drift(rep, timing, layout["frames"])
 
     def at(pos):  # where a position of the signal lies in the recording
         return timing.latency + (1.0 + timing.drift) * np.asarray(pos, dtype=np.float64)
 
-    # Noise floor: the lead-in before the first response.
-    noise = target[: max(int(math.floor(at(layout["marks"][0]))) - 2, 0)]
-    rms_all = float(np.sqrt(np.mean(target**2)))
-    if noise.size >= 64:
-        floor = float(np.sqrt(np.mean(noise**2)))
-        rep.noise_floor_dbfs = 20 * math.log10(max(floor, 1e-12))
-        below = 20 * math.log10(max(rms_all, 1e-12) / max(floor, 1e-12))
-        floor_line = f"noise floor: {rep.noise_floor_dbfs:.1f} dBFS, {below:.0f} dB below the recording's RMS"
-        if below < FLOOR_WARN_DB:
-            rep.warnings.append(f"{floor_line}: turn the gear's output or the interface's input gain up, "
-                                "and look for hum (a ground loop, a cable near a power supply)")
-        else:
-            rep.findings.append(floor_line)
-    else:
-        floor = None
-        rep.warnings.append("noise floor: the recording starts too late to hold the silent lead-in; "
-                            "start recording before playback starts")
-
-    # The repeat.
-    settle = int(round(SETTLE_S * sr))
-    for r in layout["repeats"]:
-        if r["name"] != "repeat":
-            continue
-        k = np.arange(settle, r["length"] - settle, dtype=np.float64)
-        ta, tb = at(r["source_start"] + k), at(r["start"] + k)
-        if tb[-1] + SINC_HALF >= target.size or ta[0] < 0:
-            rep.warnings.append("repeat: the recording does not hold both takes of the repeated passage; "
-                                "record until the signal has finished")
-            break
-        take_a, take_b = _sinc_read(target, ta), _sinc_read(target, tb)
-        rep.repeat_esr = esr(take_a, take_b)
-        rline = (f"repeat: the two takes of the repeated passage differ by ESR {rep.repeat_esr:.2g}: "
-                 f"no model can score much below ESR {rep.best_possible_esr:.2g} on this capture")
-        if rep.repeat_esr > REPEAT_PROBLEM_ESR:
-            rep.problems.append(f"{rline}; the gear does not repeat itself (a noise gate, modulation, a "
-                                "time-based effect): switch those off, and record again")
-        elif rep.repeat_esr > REPEAT_WARN_ESR:
-            rep.warnings.append(f"{rline}; the gear is noisy or changes with time: switch off modulation and "
-                                "noise gates, let tubes warm up, and keep cables away from power supplies")
-        else:
-            rep.findings.append(rline)
-
-    # Coverage of the notes.
-    notes = layout.get("notes", [])
-    rep.notes_total = len(notes)
-    end_rec = target.size
-    threshold = (floor if floor is not None else 0.0) * 10 ** (NOTE_ABOVE_FLOOR_DB / 20)
-    for nt in notes:
-        a, b = int(round(at(nt["start"]))), int(round(at(nt["end"])))
-        if b > end_rec or a < 0 or float(np.sqrt(np.mean(target[a:b] ** 2))) <= max(threshold, 1e-9):
-            rep.notes_missing.append(nt)
-    last = max(s["end"] for s in layout["sections"] if s["kind"] != "silence")
-    short = float(at(last)) - end_rec
-    if short > 0:
-        rep.problems.append(f"the recording stops {short / sr:.1f} s before the signal's last sound: "
-                            "record until the signal has finished")
-    if rep.notes_missing:
-        rep.problems.append(f"notes: {len(rep.notes_missing)} of {rep.notes_total} notes of the signal are not "
-                            f"in the recording ({_describe_missing(rep.notes_missing)}): switch off any noise "
-                            "gate, raise the reamp level, and record the whole signal")
-    elif notes:
-        midis = [nt["midi"] for nt in notes]
-        vels = sorted({nt["velocity"] for nt in notes})
-        rep.findings.append(f"notes: all {len(notes)} notes of the signal answered, {note_name(min(midis))} to "
-                            f"{note_name(max(midis))}, single, chords and palm mutes, at {len(vels)} dynamics")
+    floor = _judge_floor(rep, target, float(at(layout["marks"][0])))
+    _judge_repeat(rep, target, at, next(r for r in layout["repeats"] if r["name"] == "repeat"))
+    _judge_notes(rep, target, at, layout, floor)
     return rep
 
 
@@ -472,7 +429,7 @@ def capture_check(clean_path, target_path) -> CaptureReport | None:
     if sr_t != sr:
         raise GuneampError(f"the capture signal is {sr} Hz but the recording {sr_t} Hz: record at the signal's "
                            "rate, or write the signal again at the recording's rate with --rate")
-    return analyze_capture(clean, target, sr, *found)
+    return analyze_capture(target, sr, *found)
 
 
 def check_capture_pair(clean_path, target_path, max_lag_s: float = DEFAULT_MAX_LAG_S) -> tuple[PairReport, CaptureReport | None]:
@@ -494,7 +451,7 @@ def check_capture_pair(clean_path, target_path, max_lag_s: float = DEFAULT_MAX_L
             report.warnings.append(line)
         return report, None
     target, _, _ = _read_quietly(target_path, what="target")
-    cap = analyze_capture(clean, target, sr, *found)
+    cap = analyze_capture(target, sr, *found)
     if cap.latency is not None and report.lag is not None:
         said = report.lag.where(report.what)
         report.problems = [p for p in report.problems if not p.startswith(said)]

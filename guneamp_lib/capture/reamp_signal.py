@@ -377,3 +377,49 @@ def read_sidecar(path: str | os.PathLike) -> dict | None:
         raise GuneampError(f"{side} is a capture-signal sidecar this version cannot read; "
                            "write the signal again with `guneamp capture-signal`.")
     return layout
+
+
+# --------------------------------------------------------------------------- finding the layout
+
+
+def _marks_present(di: np.ndarray, layout: dict) -> bool:
+    """Do the clicks stand where the layout puts them, alone on silence?"""
+    marks = np.asarray(layout["marks"])
+    if marks.max() >= di.size:
+        return False
+    level = di[marks]
+    top = float(np.max(np.abs(level)))
+    if top <= 0 or np.any(np.abs(level - level[0]) > 0.01 * top):
+        return False
+    half = int(round(MARK_SPACING_S * layout["sample_rate"] / 3))
+    for m in marks:
+        around = np.abs(np.concatenate([di[max(m - half, 0):m], di[m + 1:m + half]]))
+        if around.size and around.max() > 0.01 * top:
+            return False
+    return True
+
+
+def find_layout(clean_path: str | os.PathLike, clean: np.ndarray, sr: int) -> tuple[dict, str] | None:
+    """The capture-signal layout of a clean file and where it came from, or None.
+
+    The sidecar beside the file wins; without one, a file whose length and rate give a
+    layout with clicks at its marks is recognised as the capture signal.
+
+    Notebook: 12
+    """
+    layout = read_sidecar(clean_path)
+    if layout is not None:
+        if layout["sample_rate"] != sr or layout["frames"] != clean.size:
+            raise GuneampError(
+                f"{clean_path} does not match its capture-signal sidecar ({layout['frames']} samples at "
+                f"{layout['sample_rate']} Hz expected, {clean.size} at {sr} Hz found): reamp the WAV that "
+                "`guneamp capture-signal` wrote, unchanged, or remove the sidecar")
+        return layout, "its layout from the sidecar"
+    if sr not in SAMPLE_RATES:
+        return None
+    try:
+        check_seconds(clean.size / sr)
+    except GuneampError:
+        return None
+    layout = capture_layout(clean.size, sr)
+    return (layout, "recognised by its timing marks (no sidecar)") if _marks_present(clean, layout) else None
