@@ -103,6 +103,16 @@ def test_latency_exact_through_a_simulated_rig(sig44, recorded):
     assert any(p.startswith(f"latency: the recording answers the timing marks {LATENCY} samples") for p in rep.problems)
 
 
+@pytest.mark.parametrize("shift", [-8000, 0, 20000])
+def test_latency_late_or_early_and_a_dc_offset(sig44, recorded, shift):
+    """A recording started late (negative shift), or with a long latency, or with a DC offset."""
+    early = NOISE * np.random.default_rng(9).standard_normal(max(shift, 0))
+    rec = recorded[-shift:] if shift < 0 else np.concatenate([early, recorded])
+    rep = analyze_capture(rec + 0.01, 44100, sig44["layout"])
+    assert rep.latency == LATENCY + shift
+    assert rep.noise_floor_dbfs == pytest.approx(-80, abs=0.5)
+
+
 def test_gear_with_filters_of_its_own_adds_its_delay(sig44):
     """At 2x the amp's anti-aliasing filters delay its answer; the rig's latency adds to it exactly."""
     x, lay = sig44["x"], sig44["layout"]

@@ -71,9 +71,9 @@ ONSET_DB = -50.0
 # Below any real noise floor: a digital loopback or a simulation is silent, not noisy.
 ONSET_ABS_FLOOR = 1e-7
 # Where to look for the first mark's response: up to this late (an interface at its
-# largest buffer is still far below it). Recordings that start early are searched from
-# their first sample after the noise window.
-MAX_LATENCY_S = 0.25
+# largest buffer, or a wireless link, is still below it). The first response in that
+# window is the first mark's however many later marks it also holds.
+MAX_LATENCY_S = 1.0
 # The other marks are looked for this close to where the first one says they are: room
 # for drift (300 ppm over an hour-long... far more than any interface), yet less than
 # half the marks' spacing, so a neighbour's response never falls inside.
@@ -361,6 +361,8 @@ def analyze_capture(target: np.ndarray, sr: int, layout: dict, source: str = "it
     Notebook: 12
     """
     target = np.asarray(target, dtype=np.float64).reshape(-1)
+    # An interface's DC offset is no sound: take the lead-in's mean out before measuring.
+    target = target - float(np.mean(target[: int(round(NOISE_WINDOW_S * sr))]))
     rep = CaptureReport(int(sr), source)
     if layout.get("format") != FORMAT:
         raise GuneampError("this layout is not a capture-signal layout")  # pragma: no cover - internal misuse
