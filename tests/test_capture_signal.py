@@ -219,6 +219,12 @@ def test_a_di_that_misses_the_low_strings_is_told(tmp_path):
     assert any(w.startswith("coverage:") for w in report.warnings)
 
 
+def test_cli_help(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["capture-signal", "--help"])
+    assert e.value.code == 0 and "sidecar" in capsys.readouterr().out
+
+
 def test_cli_bad_input(tmp_path, capsys, sig44):
     out = tmp_path / "s.wav"
     for argv, needle in ((["--seconds", "10"], "--seconds"), (["--seconds", "nan"], "--seconds"),

@@ -267,7 +267,8 @@ def _describe_missing(missing: list[dict]) -> str:
 def _judge_latency(rep: CaptureReport, timing: MarkTiming, marks: int) -> None:
     ms = 1000 * timing.latency / rep.sample_rate
     line = (f"latency: the recording answers the timing marks {timing.latency} samples ({ms:.2f} ms) late "
-            f"({timing.found} of {marks} marks; the response peaks {timing.peak_delay} samples later)")
+            f"({timing.found} of {marks} marks; counting any delay of the gear itself; the response peaks "
+            f"{timing.peak_delay} samples later)")
     if abs(timing.latency) > MAX_LAG_SAMPLES_OK:
         rep.problems.append(f"{line}: train with --align, or shift the recording {timing.latency} samples earlier")
     else:
