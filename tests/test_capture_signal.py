@@ -20,6 +20,7 @@ from guneamp_lib.capture.synth import ReferenceAmp
 from guneamp_lib.cli import main
 
 from .conftest import toy_di, write
+from .test_reliability import run
 
 SECONDS = MIN_SECONDS  # the shortest signal keeps the tests fast; every section is in it
 LATENCY = 137
@@ -169,12 +170,6 @@ def test_a_noise_gate_that_swallows_soft_notes(sig44, recorded):
 def test_no_marks_no_measurement(sig44):
     rep = analyze_capture(1e-4 * np.random.default_rng(0).standard_normal(sig44["x"].size), 44100, sig44["layout"])
     assert rep.latency is None and rep.problems and "timing marks" in rep.problems[0]
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_check_reports_the_latency(sig44, recorded, tmp_path, capsys):

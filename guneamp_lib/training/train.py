@@ -8,12 +8,25 @@ enough extra input (context) to fill the network's receptive field, the downsamp
 filter and the IR, and the loss ignores those first samples, so segment borders never
 teach the network anything false. Validation runs the same path over the held-out part
 of the recording.
+
+A run can be stopped and resumed (:mod:`guneamp_lib.training.resume`). A time budget
+counts from the first step (after the set-up: oversampling the recording, building the
+model) and covers the last validation: that validation's cost is
+measured on a second of held-out audio before training and set aside, so a long
+recording's held-out part does not push the run past its budget. Where scoring all of
+it would take more than :data:`VAL_BUDGET_SHARE` of the budget, validation scores the
+held-out part's first seconds only, as many as fit (``history`` says how many).
+
+Memory: the oversampled training part (4 bytes x factor per sample: 1.4 MB per second
+of audio at 8x and 44.1 kHz) and one step's activations; validation runs in pieces
+(:func:`~guneamp_lib.render.inference.render_chunks`), so it adds a bounded amount.
 """
 
 from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -23,11 +36,13 @@ from tqdm.auto import tqdm
 
 from ..models.checkpoint import Checkpoint, save_checkpoint
 from .data import TrainingData
-from ..errors import GuneampError
+from ..errors import GuneampError, GuneampWarning
 from ..render.inference import predict
 from .losses import design_loss, esr
+from .resume import BEST, DEFAULT_SAVE_EVERY_STEPS, LAST, SAVE_EVERY_S, RunState, capture_state, data_fingerprint, restore_run
 from .step import SegmentSampler, context_samples, cosine_lr, train_step
 from ..models import build_model, count_parameters, receptive_field
+from ..dsp.oversampling import MAX_FACTOR
 from ..runtime import describe_device, pick_device, set_seed
 
 
@@ -56,10 +71,17 @@ class TrainConfig:
             raise GuneampError("give a number of epochs, a time budget, or both")
         if self.epochs is not None and self.epochs < 1:
             raise GuneampError("epochs must be at least 1")
-        if self.time_budget_s is not None and self.time_budget_s <= 0:
-            raise GuneampError("the time budget must be positive")
+        # `not x > 0` rather than `x <= 0`: NaN fails every comparison, and a NaN budget never ends.
+        if self.time_budget_s is not None and not (self.time_budget_s > 0 and math.isfinite(self.time_budget_s)):
+            raise GuneampError(f"the time budget must be a finite number of seconds above 0, got {self.time_budget_s}")
         if self.segment is not None and self.segment < 1:
             raise GuneampError("the segment length must be at least 1 sample")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise GuneampError(f"the learning rate must be a finite number above 0, got {self.learning_rate}")
+        if not 1 <= self.oversample <= MAX_FACTOR:
+            raise GuneampError(f"the oversampling factor must be from 1 to {MAX_FACTOR}, got {self.oversample}")
+        if self.batch_size < 1:
+            raise GuneampError(f"the batch size must be at least 1, got {self.batch_size}")
 
 
 @dataclass
@@ -115,6 +137,42 @@ def evaluate(model, data: TrainingData, cfg: TrainConfig, start: int | None = No
     return {"loss": loss, "esr": esr(target, pred), "prediction": pred}
 
 
+# The most of a time budget that validation may take; beyond it, validation scores only
+# the first seconds of the held-out part.
+VAL_BUDGET_SHARE = 0.5
+
+
+def validation_plan(model, data: TrainingData, cfg: TrainConfig) -> tuple[int, float]:
+    """Where validation ends, and its estimated wall time (timed on a second of held-out audio).
+
+    Without a time budget, or with a fixed number of epochs (where the budget is only a
+    safety cap): all of the held-out part, so the numbers do not depend on the machine's
+    speed. With a budget alone: as much of it as :data:`VAL_BUDGET_SHARE` of the budget
+    allows, and at least a second.
+    """
+    end = data.clean.numel()
+    if not cfg.time_budget_s or cfg.epochs:
+        return end, 0.0
+    piece = min(data.n_val, data.sample_rate)
+    t = time.perf_counter()
+    with torch.no_grad():
+        evaluate(model, data, cfg, data.val_start, data.val_start + piece)
+    per_sample = (time.perf_counter() - t) / piece
+    if per_sample * data.n_val > VAL_BUDGET_SHARE * cfg.time_budget_s:
+        end = data.val_start + max(int(VAL_BUDGET_SHARE * cfg.time_budget_s / per_sample), piece)
+    return end, per_sample * (end - data.val_start)
+
+
+def _step_or_advice(step_fn):
+    """Run one training step, turning running out of memory into advice."""
+    try:
+        return step_fn()
+    except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
+        if not isinstance(exc, (torch.OutOfMemoryError, MemoryError)) and "alloc" not in str(exc).lower():
+            raise
+        raise GuneampError("one training step does not fit in memory; use a smaller --batch-size or --segment.") from None
+
+
 def train(
     data: TrainingData,
     cfg: TrainConfig,
@@ -122,8 +180,22 @@ def train(
     progress: bool = True,
     callback: Callable[[list[dict]], None] | None = None,
     model: torch.nn.Module | None = None,
+    *,
+    resume: bool = False,
+    save_every: int = DEFAULT_SAVE_EVERY_STEPS,
+    source: dict | None = None,
 ) -> TrainResult:
-    """Train ``cfg.model`` on ``data``; save ``best.pt`` and ``last.pt`` in ``out_dir``."""
+    """Train ``cfg.model`` on ``data``; save ``best.pt`` and ``last.pt`` in ``out_dir``.
+
+    ``resume=True`` carries on the interrupted run in ``out_dir`` from its ``last.pt``
+    (same data, same configuration). ``save_every``: steps between saves of ``last.pt``
+    within an epoch (it is also saved at least every minute). ``source`` (plain values,
+    e.g. the file paths) is stored with the checkpoints.
+
+    Notebook: 06
+    """
+    if resume and not out_dir:
+        raise GuneampError("resuming needs the folder of the interrupted run")
     set_seed(cfg.seed)
     device = pick_device(cfg.device)
     model = (model or build_model(cfg.model, **cfg.model_kwargs)).to(device)
@@ -137,59 +209,87 @@ def train(
 
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     out_dir = Path(out_dir) if out_dir else None
-    history: list[dict] = []
-    best = math.inf
+    meta = {"config": asdict(cfg), "parameters": count_parameters(model), "device": describe_device(device),
+            "fingerprint": data_fingerprint(data), "held_out_seconds": data.n_val / data.sample_rate,
+            **({"source": source} if source else {})}
+    run, history = RunState(), []
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     best_path = last_path = None
-    meta = {"config": asdict(cfg), "parameters": count_parameters(model), "device": describe_device(device)}
+    if resume:
+        run, history, best_state, best_path = restore_run(out_dir, model, opt, gen, data, meta)
 
-    def make_ckpt() -> Checkpoint:
+    def make_ckpt(state: dict | None = None) -> Checkpoint:
         return Checkpoint(model, cfg.model, data.sample_rate, F, max(cfg.window, 1),
-                          None if data.ir is None else data.ir.cpu(), data.target_kind, history, meta)
+                          None if data.ir is None else data.ir.cpu(), data.target_kind, history, meta,
+                          training_state=state)
 
-    t0 = time.perf_counter()
-    step = 0
-    bar = tqdm(total=total_steps, desc=f"training {cfg.model}", unit="step", disable=not progress)
+    def save_last() -> Path:
+        run.elapsed_s = time.perf_counter() - t0
+        return save_checkpoint(out_dir / LAST, make_ckpt(capture_state(run, opt, gen)))
+
+    # Set aside the last validation's cost, so the run ends within its budget.
+    val_end, reserve = validation_plan(model, data, cfg)
+    t0 = time.perf_counter() - run.elapsed_s
+    saved_step, saved_t = run.step, time.perf_counter()
+    bar = tqdm(total=total_steps, initial=run.step, desc=f"training {cfg.model}", unit="step", disable=not progress)
     done = False
-    epoch = 0
     while not done:
-        epoch += 1
+        epoch = run.epochs_done + 1
         model.train()
-        losses = []
-        for _ in range(steps_per_epoch):
+        for _ in range(steps_per_epoch - len(run.epoch_losses)):
             # Cosine decay over the run: in steps when they are fixed (so the result does not
             # depend on the machine's speed), else over the time budget.
             if total_steps:
-                frac = step / total_steps
+                frac = run.step / total_steps
             else:
                 frac = (time.perf_counter() - t0) / cfg.time_budget_s
-            loss = train_step(model, opt, sampler, cfg.batch_size, gen, cfg, cosine_lr(cfg.learning_rate, frac))
-            losses.append(loss)
-            step += 1
+            loss = _step_or_advice(lambda: train_step(model, opt, sampler, cfg.batch_size, gen, cfg,
+                                                  cosine_lr(cfg.learning_rate, frac)))
+            run.epoch_losses.append(loss)
+            run.step += 1
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.4g}")
-            out_of_time = cfg.time_budget_s is not None and time.perf_counter() - t0 >= cfg.time_budget_s
-            if out_of_time or (total_steps and step >= total_steps):
+            now = time.perf_counter()
+            out_of_time = cfg.time_budget_s is not None and now - t0 + reserve >= cfg.time_budget_s
+            if total_steps and run.step >= total_steps:
                 done = True
                 break
+            if out_of_time:
+                if total_steps:
+                    # The step count decides what is trained; the budget is only a safety cap.
+                    warnings.warn(
+                        f"the time budget ({cfg.time_budget_s:g} s) cut training at step {run.step} of {total_steps}; "
+                        "this model differs from one trained for all its steps. Raise the budget (or set it "
+                        "to None) to train them all.", GuneampWarning, stacklevel=2)
+                done = True
+                break
+            if out_dir and (run.step - saved_step >= save_every or now - saved_t >= SAVE_EVERY_S):
+                last_path = save_last()
+                saved_step, saved_t = run.step, time.perf_counter()
         model.eval()
         with torch.no_grad():
-            val = evaluate(model, data, cfg)
+            val = evaluate(model, data, cfg, end=val_end)
+        losses = run.epoch_losses
         history.append({
-            "epoch": epoch, "step": step, "train_loss": sum(losses) / len(losses),
+            "epoch": epoch, "step": run.step, "train_loss": sum(losses) / len(losses) if losses else math.nan,
             "val_loss": val["loss"], "val_esr": val["esr"], "seconds": time.perf_counter() - t0,
+            "val_seconds": (val_end - data.val_start) / data.sample_rate,
         })
+        run.epochs_done, run.epoch_losses = epoch, []
         bar.set_postfix(loss=f"{history[-1]['train_loss']:.4g}", val_esr=f"{val['esr']:.4f}")
-        if val["esr"] < best:
-            best = val["esr"]
+        if val["esr"] < run.best_val_esr:
+            run.best_val_esr = val["esr"]
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if out_dir:
-                best_path = save_checkpoint(out_dir / "best.pt", make_ckpt())
+                best_path = save_checkpoint(out_dir / BEST, make_ckpt())
         if out_dir:
-            last_path = save_checkpoint(out_dir / "last.pt", make_ckpt())
+            run.finished = done
+            last_path = save_last()
+            saved_step, saved_t = run.step, time.perf_counter()
         if callback:
             callback(history)
     bar.close()
     model.load_state_dict(best_state)
     model.eval()
-    return TrainResult(model.cpu(), history, best, make_ckpt(), best_path, last_path, describe_device(device))
+    return TrainResult(model.cpu(), history, run.best_val_esr, make_ckpt(), best_path, last_path,
+                       describe_device(device))
