@@ -220,6 +220,8 @@ def capture_layout(frames: int, sr: int) -> dict:
         for level, db in LEVELS_DB:
             add(f"{kind}_{level}", length, kind=kind, level_db=db)
             gap()
+    # Everything after the noise that is not shared out: the repeated marks, the gaps, the
+    # tail, and two gaps' slack so that rounding never eats into the tail.
     fixed = pos / sr + marks_s + 2 * GAP_S + TAIL_S + len(SHARES) * GAP_S
     left = seconds - fixed
     plans = {"notes": notes_plan, "chords": _chords_plan, "mutes": _mutes_plan}
