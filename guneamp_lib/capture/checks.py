@@ -277,6 +277,7 @@ class PairReport:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     what: tuple[str, str] = ("clean", "target")
+    findings: list[str] = field(default_factory=list)  # what other checks measured (the capture signal's)
 
     @property
     def ok(self) -> bool:
@@ -303,6 +304,7 @@ class PairReport:
                 f"({1000 * self.length_difference_s:+.1f} ms)"
             )
         lines.append(f"  lag: {self.lag.describe(self.what) if self.lag else 'not estimated'}")
+        lines += [f"  {f}" for f in self.findings]
         lines += [f"PROBLEM: {p}" for p in self.problems]
         lines += [f"warning: {w}" for w in self.warnings]
         n = len(self.problems)

@@ -1,7 +1,8 @@
 """The lag between a clean DI and its recording, and how to undo it (notebooks 01 and 12).
 
 Taught in notebooks 01 (``01_loading_and_normalization``: the estimated lag) and 12
-(``12_your_own_gear``: the capture checks on your own recordings).
+(``12_your_own_gear``: the lag from the music next to the latency from the capture
+signal's timing marks, and alignment by a given lag).
 
 **The lag.** A causal model predicts the target at time *n* from the DI up to *n*, so
 the target must not be late. We write the lag so that a positive value means the

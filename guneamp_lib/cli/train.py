@@ -66,6 +66,7 @@ def _resume(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from ..capture.reamp_checks import capture_check
     from ..training.data import load_training_data
     from ..training.train import train
 
@@ -84,6 +85,9 @@ def cmd_train(args) -> int:
     for name in ("best.pt", "last.pt"):
         paths.refuse_output_on_inputs(out / name, [args.clean, args.amp, ir])
     cfg = _train_config(args)
+    capture = capture_check(args.clean, args.amp)
+    if capture is not None:
+        print(capture)
     data = load_training_data(args.clean, args.amp, ir, target_kind=args.target_kind, align=args.align)
     source = {"clean": str(Path(args.clean).resolve()), "amp": str(Path(args.amp).resolve()),
               "ir": None if ir is None else str(Path(ir).resolve()), "target_kind": args.target_kind,

@@ -323,8 +323,8 @@ DEMO_CAPTURE_OFFSET_S = 0.1
 def default_capture(folder, seconds: float = 20.0, seed: int = 0) -> tuple[Path, Path]:
     """Write ``clean.wav`` and ``target.wav`` (amp_direct, misaligned) from the default data.
 
-    Notebook 12 falls back to it when neither your files nor the real recordings are there,
-    so its checks always have an offset and a length difference to find.
+    A stand-in for a real capture when the shared recordings are not there, so the checks
+    always have an offset and a length difference to find.
     """
     from ..dsp.audio import read_audio, save_wav
     from ..capture.synth import generate_default_data

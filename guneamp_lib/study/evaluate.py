@@ -1,7 +1,7 @@
 """Comparing models fairly: same data, same time budget, scored on audio none of them trained on (notebook 11).
 
-Taught in notebooks 11 (``11_beyond_the_seed``: the comparison) and 12
-(``12_your_own_gear``: the same evaluation on real pedal recordings).
+Taught in notebook 11 (``11_beyond_the_seed``: the comparison); ``guneamp evaluate``
+runs it on the real pedal recordings too.
 
 The datasets and how each is split are in :mod:`guneamp_lib.study.datasets`.
 
