@@ -9,7 +9,9 @@ Sections (see benchmarks/README.md for what each one measures and why):
 3. streaming real-time factor at a host block of 64 samples;
 4. peak memory of ``train()`` on 60 s of audio at 8x vs the designed windows;
 5. the GPU, when there is one;
-6. the limit: a large matrix product on the same threads, and each model's share of it.
+6. the limit: a large matrix product on the same threads, and each model's share of it;
+7. NAM core, the Neural Amp Modeler plugin's C++ engine, against our streaming engine
+   on the same exported ``.nam`` files (``vs_nam.py``; ``--nam-only`` runs just this).
 
 CPU figures are single-threaded by default (``torch.set_num_threads(1)``), so they can
 be compared with the single-thread matrix product and with each other; ``--threads``
@@ -39,6 +41,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
+
+from vs_nam import bench_nam_core, report_lines  # noqa: E402  (benchmarks/ is the script's folder)
 
 SR = 44100
 FACTOR = 8  # the design's oversampling
@@ -492,6 +496,8 @@ def report(r: dict) -> str:
                      f"{g['ratio_to_cpu']:.1f}x the CPU figure above")
     else:
         lines.append("5. GPU: no GPU")
+    if "nam_core" in r:
+        lines += [""] + report_lines(r["nam_core"])
     return "\n".join(line for line in lines if line is not None)
 
 
@@ -502,6 +508,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1,
                    help="PyTorch threads for training, offline inference, memory and the matmul limit "
                         "(default 1; 0 = every CPU). Streaming is always measured on one thread.")
+    p.add_argument("--nam-only", action="store_true", help="only section 7: NAM core against our engine")
     p.add_argument("--_memory-child", nargs=2, metavar=("NPZ", "STEPS"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     threads = args.threads if args.threads > 0 else os.cpu_count()
@@ -510,6 +517,14 @@ def main(argv=None) -> int:
         _memory_child(args._memory_child[0], int(args._memory_child[1]))
         return 0
     r = {"quick": args.quick, "threads": threads, "machine": machine()}
+    if args.nam_only:
+        torch.set_num_threads(1)
+        r["nam_core"] = bench_nam_core(args.quick, SR)
+        m = r["machine"]
+        print(f"machine: {m['cpu']}, {m['logical_cpus']} logical CPUs; load average at start: "
+              + ", ".join(f"{v:.1f}" for v in m["load_average"] or ()))
+        print("\n".join(report_lines(r["nam_core"])))
+        return _write(args.json, r)
     r["limit"] = bench_matmul(args.quick)
     clean, direct, amp, ir = bench_data(3.0 if args.quick else 12.0)
     r["training"] = bench_training(args.quick, clean, direct, amp, ir)
@@ -522,11 +537,18 @@ def main(argv=None) -> int:
     r["gpu"] = bench_gpu(args.quick, clean, amp, ir, cpu_rate)
     r["limit"]["threads"] = threads
     r["limit"]["note"] = "GFLOP/s count 2 flops per multiply-add"
+    torch.set_num_threads(1)
+    # --quick never starts a build of NAM core (minutes); it uses one that `make bench` cached
+    r["nam_core"] = bench_nam_core(args.quick, SR, build=not args.quick)
     print(report(r))
-    if args.json:
+    return _write(args.json, r)
+
+
+def _write(path, r: dict) -> int:
+    if path:
         from guneamp_lib.paths import write_text_atomic
 
-        write_text_atomic(args.json, json.dumps(r, indent=2) + "\n")
+        write_text_atomic(path, json.dumps(r, indent=2) + "\n")
     return 0
 
 
