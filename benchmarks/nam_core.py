@@ -168,18 +168,19 @@ def _run(cmd: list[str], verbose: bool) -> None:
 
 def run_driver(build: Path, model: str | Path, x: np.ndarray, block: int = 64, exact_tanh: bool = False,
                repeat: int = 1, prewarm: bool = True, output: bool = True,
-               clock: str = "wall") -> tuple[np.ndarray | None, float]:
+               clock: str = "wall") -> tuple[np.ndarray | None, float | tuple[float, float]]:
     """Stream ``x`` through NAM core in blocks of ``block`` samples.
 
     Returns NAM's output (float64; None when ``output`` is False) and the fastest of
     ``repeat`` runs' time inside ``process``, in seconds: wall-clock time, or with
-    ``clock="cpu"`` the processor time, which load from other processes inflates less.
+    ``clock="cpu"`` the processor time, which load from other processes inflates less;
+    ``clock="both"`` gives ``(wall, cpu)``.
     Every run starts from a fresh
     ``Reset``, which prewarms the model with silence (as our engine's ``reset`` does) unless
     ``prewarm`` is False, when every history starts at zero.
     """
-    if clock not in ("wall", "cpu"):
-        raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
+    if clock not in ("wall", "cpu", "both"):
+        raise ValueError(f"clock must be 'wall', 'cpu' or 'both', got {clock!r}")
     with tempfile.TemporaryDirectory(prefix="nam-driver-") as d:
         inp, outp = Path(d) / "x.f64", Path(d) / "y.f64"
         np.ascontiguousarray(x, dtype="<f8").tofile(inp)
@@ -190,6 +191,7 @@ def run_driver(build: Path, model: str | Path, x: np.ndarray, block: int = 64, e
         if r.returncode != 0:
             raise RuntimeError(f"nam_driver failed on {model}: {r.stderr.strip()}")
         fields = r.stdout.split()
-        seconds = float(fields[fields.index("best_cpu_s" if clock == "cpu" else "best_s") + 1])
+        wall, cpu = (float(fields[fields.index(k) + 1]) for k in ("best_s", "best_cpu_s"))
+        seconds = (wall, cpu) if clock == "both" else cpu if clock == "cpu" else wall
         y = np.fromfile(outp, dtype="<f8") if output else None
     return y, seconds

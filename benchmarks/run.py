@@ -509,8 +509,12 @@ def main(argv=None) -> int:
                    help="PyTorch threads for training, offline inference, memory and the matmul limit "
                         "(default 1; 0 = every CPU). Streaming is always measured on one thread.")
     p.add_argument("--nam-only", action="store_true", help="only section 7: NAM core against our engine")
+    p.add_argument("--nam-seconds", type=float, default=None,
+                   help="seconds of audio for section 7 (default 30; 3 with --quick)")
     p.add_argument("--_memory-child", nargs=2, metavar=("NPZ", "STEPS"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.nam_seconds is not None and not (math.isfinite(args.nam_seconds) and 0.5 <= args.nam_seconds <= 600):
+        p.error("--nam-seconds must be from 0.5 to 600")
     threads = args.threads if args.threads > 0 else os.cpu_count()
     torch.set_num_threads(threads)
     if args._memory_child:
@@ -519,7 +523,7 @@ def main(argv=None) -> int:
     r = {"quick": args.quick, "threads": threads, "machine": machine()}
     if args.nam_only:
         torch.set_num_threads(1)
-        r["nam_core"] = bench_nam_core(args.quick, SR)
+        r["nam_core"] = bench_nam_core(args.quick, SR, seconds=args.nam_seconds)
         m = r["machine"]
         print(f"machine: {m['cpu']}, {m['logical_cpus']} logical CPUs; load average at start: "
               + ", ".join(f"{v:.1f}" for v in m["load_average"] or ()))
@@ -539,7 +543,7 @@ def main(argv=None) -> int:
     r["limit"]["note"] = "GFLOP/s count 2 flops per multiply-add"
     torch.set_num_threads(1)
     # --quick never starts a build of NAM core (minutes); it uses one that `make bench` cached
-    r["nam_core"] = bench_nam_core(args.quick, SR, build=not args.quick)
+    r["nam_core"] = bench_nam_core(args.quick, SR, build=not args.quick, seconds=args.nam_seconds)
     print(report(r))
     return _write(args.json, r)
 

@@ -50,13 +50,13 @@ def _ours(model, x: np.ndarray, block: int) -> tuple[np.ndarray, float]:
 
     proc = StreamingProcessor(model, 1, engine="fast")
     out = np.empty_like(x)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for s in range(0, x.size, block):
         proc.process_block(x[s : s + block], out[s : s + block])
-    return out, time.perf_counter() - t0
+    return out, (time.perf_counter() - t0, time.process_time() - c0)
 
 
-def bench_nam_core(quick: bool, sample_rate: int, build: bool = True) -> dict:
+def bench_nam_core(quick: bool, sample_rate: int, build: bool = True, seconds: float | None = None) -> dict:
     """Time NAM core and our engine on every exported model (see the module docstring).
 
     ``build``: build NAM core where it is not cached yet (minutes); otherwise use only
@@ -73,7 +73,7 @@ def bench_nam_core(quick: bool, sample_rate: int, build: bool = True) -> dict:
     if fast is None:
         return {"available": False, "note": "NAM core is not built yet (`make bench` builds it)"}
     exact = _cached("exact")
-    seconds = 3.0 if quick else 30.0
+    seconds = seconds or (3.0 if quick else 30.0)
     x = np.ascontiguousarray(synth_di(seconds, sample_rate, 1), dtype=np.float32)
     repeats = 2 if quick else 3
     result = {"available": True, "audio_seconds": seconds, "repeats": repeats, "ratio_block": RATIO_BLOCK,
@@ -90,16 +90,16 @@ def bench_nam_core(quick: bool, sample_rate: int, build: bool = True) -> dict:
                 continue
             model = load_nam(path).model
             ours_t = {b: np.inf for b in BLOCKS}
-            nam_t, nam_exact_t = np.inf, np.inf
+            nam_t, nam_exact_t, nam_cpu, ours_cpu = np.inf, np.inf, np.inf, np.inf
             y_ours = y_nam = y_exact = None
             for _ in range(repeats):
-                y_nam, t = run_driver(fast, path, x, RATIO_BLOCK)
-                nam_t = min(nam_t, t)
+                y_nam, (t, c) = run_driver(fast, path, x, RATIO_BLOCK, clock="both")
+                nam_t, nam_cpu = min(nam_t, t), min(nam_cpu, c)
                 for b in BLOCKS:
-                    y, t = _ours(model, x, b)
+                    y, (t, c) = _ours(model, x, b)
                     ours_t[b] = min(ours_t[b], t)
                     if b == RATIO_BLOCK:
-                        y_ours = y
+                        y_ours, ours_cpu = y, min(ours_cpu, c)
                 if exact is not None:
                     y_exact, t = run_driver(exact, path, x, RATIO_BLOCK, exact_tanh=True)
                     nam_exact_t = min(nam_exact_t, t)
@@ -107,6 +107,8 @@ def bench_nam_core(quick: bool, sample_rate: int, build: bool = True) -> dict:
                 "nam_core_rtf": nam_t / seconds,
                 "ours_rtf": {str(b): ours_t[b] / seconds for b in BLOCKS},
                 "ratio": ours_t[RATIO_BLOCK] / nam_t,
+                # processor time: what each engine itself used, less disturbed by other load
+                "ratio_cpu": ours_cpu / nam_cpu,
                 "esr_nam_fast_tanh_vs_ours": _esr(y_ours, y_nam),
             }
             if exact is not None:
@@ -136,7 +138,7 @@ def report_lines(r: dict) -> list[str]:
             continue
         ours = "  ".join(f"{b}:{v:.4f}" for b, v in e["ours_rtf"].items())
         line = (f"   {name:17s} NAM RTF {e['nam_core_rtf']:.4f}  ours RTF by block {ours}  "
-                f"ratio {e['ratio']:.2f}  (ESR vs NAM fast tanh {e['esr_nam_fast_tanh_vs_ours']:.1e})")
+                f"ratio {e['ratio']:.2f} (processor time {e['ratio_cpu']:.2f})  (ESR vs NAM fast tanh {e['esr_nam_fast_tanh_vs_ours']:.1e})")
         if "ratio_to_exact" in e:
             line += (f"; NAM exact tanh RTF {e['nam_core_exact_rtf']:.4f}, ratio {e['ratio_to_exact']:.2f}, "
                      f"ESR {e['esr_nam_exact_vs_ours']:.1e}")
