@@ -22,7 +22,8 @@ import torch
 from benchmarks.nam_core import build_nam_core, missing_requirements, run_driver
 from guneamp_lib.capture.guitar import synth_di
 from guneamp_lib.models import WaveNet
-from guneamp_lib.models.nam import export_nam, load_nam
+from guneamp_lib.models.checkpoint import Checkpoint
+from guneamp_lib.models.nam import export_nam, load_model_file
 from guneamp_lib.models.wavenet import PRESETS
 from guneamp_lib.render.streaming import StreamingProcessor
 
@@ -44,7 +45,7 @@ def exports(tmp_path_factory):
     for i, preset in enumerate(PRESETS):
         torch.manual_seed(i)
         path = d / f"{preset}.nam"
-        export_nam(WaveNet(preset=preset).eval(), path, SR)
+        export_nam(Checkpoint(WaveNet(preset=preset).eval(), "wavenet", SR, 1, 1, target_kind="amp_direct"), path)
         out[preset] = path
     return out
 
@@ -60,7 +61,7 @@ def esr(ref, y):
 
 
 def ours(path, x, block=64):
-    proc = StreamingProcessor(load_nam(path).model, 1, engine="fast")
+    proc = StreamingProcessor(load_model_file(path).model, 1, engine="auto")
     return np.concatenate([proc.process_block(x[s : s + block]) for s in range(0, x.size, block)])
 
 

@@ -184,6 +184,19 @@ def _bla_lag(clean: np.ndarray, target: np.ndarray, sr: int, max_lag: int) -> tu
     return first + extra, ratio
 
 
+def polarity(clean, target, sr: int, lag: int) -> int:
+    """+1 if ``target`` follows ``clean`` (shifted by ``lag``) with its polarity, -1 if inverted,
+    0 if the pair is too short to tell: the sign of the coherence-weighted impulse
+    response's largest tap near the lag."""
+    c, t = _shift(np.asarray(clean, dtype=np.float64).reshape(-1), np.asarray(target, dtype=np.float64).reshape(-1), lag)
+    if c.size < MIN_NFFT or _silent(c) or _silent(t):
+        return 0
+    h = _coherence_ir(c, t, sr, _choose_nfft(c.size, MIN_NFFT // NFFT_PER_LAG))
+    nbhd = max(int(round(PEAK_NEIGHBOURHOOD_S * sr)), 2)
+    near = h[np.arange(-nbhd, nbhd + 1)]
+    return int(np.sign(near[np.argmax(np.abs(near))]))
+
+
 def _confidence(ratio: float) -> float:
     return float(min(max(1.0 - ratio, 0.0), 1.0))
 

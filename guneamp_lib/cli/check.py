@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 
-from .common import EXIT_CHECK_FAILED
+from .common import EXIT_CHECK_FAILED, MAX_LAG_S, check_inputs, number
 
 
 def cmd_check(args) -> int:
     from ..capture.checks import check_pair
 
+    check_inputs((args.clean, "clean"), (args.amp, "amp"))
     report = check_pair(args.clean, args.amp, max_lag_s=args.max_lag)
     print(report)
     return EXIT_CHECK_FAILED if report.problems else 0
@@ -20,5 +21,5 @@ def register(sub) -> None:
                        description="Report sample rates, lengths, the estimated lag, levels, clipping and silence of a pair of files.")
     c.add_argument("clean", help="clean DI file")
     c.add_argument("amp", help="amp (target) file")
-    c.add_argument("--max-lag", type=float, default=0.25, help="largest lag to search, in seconds (default 0.25)")
+    c.add_argument("--max-lag", type=number(above=0, high=MAX_LAG_S), default=0.25, help="largest lag to search, in seconds (default 0.25)")
     c.set_defaults(func=cmd_check)
