@@ -11,6 +11,8 @@ Sections (see benchmarks/README.md for what each one measures and why):
 5. the GPU, when there is one;
 6. the limit: a large matrix product on the same threads, and each model's share of it;
 7. peak memory of ``guneamp render`` (default options) on 1 and on 10 minutes of audio.
+8. NAM core, the Neural Amp Modeler plugin's C++ engine, against our streaming engine
+   on the same exported ``.nam`` files (``vs_nam.py``; ``--nam-only`` runs just this).
 
 CPU figures are single-threaded by default (``torch.set_num_threads(1)``), so they can
 be compared with the single-thread matrix product and with each other; ``--threads``
@@ -40,6 +42,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
+
+from vs_nam import bench_nam_core, report_lines  # noqa: E402  (benchmarks/ is the script's folder)
 
 SR = 44100
 FACTOR = 8  # the design's oversampling
@@ -550,6 +554,8 @@ def report(r: dict) -> str:
         lines.append("5. GPU: no GPU")
     if "render_memory" in r:
         lines += [""] + report_render_memory(r["render_memory"])
+    if "nam_core" in r:
+        lines += [""] + report_lines(r["nam_core"])
     return "\n".join(line for line in lines if line is not None)
 
 
@@ -560,10 +566,15 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1,
                    help="PyTorch threads for training, offline inference, memory and the matmul limit "
                         "(default 1; 0 = every CPU). Streaming is always measured on one thread.")
+    p.add_argument("--nam-only", action="store_true", help="only section 7: NAM core against our engine")
+    p.add_argument("--nam-seconds", type=float, default=None,
+                   help="seconds of audio for section 7 (default 30; 3 with --quick)")
     p.add_argument("--_memory-child", nargs=2, metavar=("NPZ", "STEPS"), help=argparse.SUPPRESS)
     p.add_argument("--_render-memory-child", nargs=2, metavar=("MODEL", "WAV"), help=argparse.SUPPRESS)
     p.add_argument("--only-render-memory", action="store_true", help="run only section 7 (render memory)")
     args = p.parse_args(argv)
+    if args.nam_seconds is not None and not (math.isfinite(args.nam_seconds) and 0.5 <= args.nam_seconds <= 600):
+        p.error("--nam-seconds must be from 0.5 to 600")
     threads = args.threads if args.threads > 0 else os.cpu_count()
     torch.set_num_threads(threads)
     if args._memory_child:
@@ -576,6 +587,14 @@ def main(argv=None) -> int:
         print("\n".join(report_render_memory(bench_render_memory(args.quick, threads))))
         return 0
     r = {"quick": args.quick, "threads": threads, "machine": machine()}
+    if args.nam_only:
+        torch.set_num_threads(1)
+        r["nam_core"] = bench_nam_core(args.quick, SR, seconds=args.nam_seconds)
+        m = r["machine"]
+        print(f"machine: {m['cpu']}, {m['logical_cpus']} logical CPUs; load average at start: "
+              + ", ".join(f"{v:.1f}" for v in m["load_average"] or ()))
+        print("\n".join(report_lines(r["nam_core"])))
+        return _write(args.json, r)
     r["limit"] = bench_matmul(args.quick)
     clean, direct, amp, ir = bench_data(3.0 if args.quick else 12.0)
     r["training"] = bench_training(args.quick, clean, direct, amp, ir)
@@ -589,11 +608,18 @@ def main(argv=None) -> int:
     r["render_memory"] = bench_render_memory(args.quick, threads)
     r["limit"]["threads"] = threads
     r["limit"]["note"] = "GFLOP/s count 2 flops per multiply-add"
+    torch.set_num_threads(1)
+    # --quick never starts a build of NAM core (minutes); it uses one that `make bench` cached
+    r["nam_core"] = bench_nam_core(args.quick, SR, build=not args.quick, seconds=args.nam_seconds)
     print(report(r))
-    if args.json:
+    return _write(args.json, r)
+
+
+def _write(path, r: dict) -> int:
+    if path:
         from guneamp_lib.paths import write_text_atomic
 
-        write_text_atomic(args.json, json.dumps(r, indent=2) + "\n")
+        write_text_atomic(path, json.dumps(r, indent=2) + "\n")
     return 0
 
 

@@ -10,6 +10,16 @@ from guneamp_lib.runtime import pick_device
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")]
 
 
+@pytest.fixture(autouse=True)
+def full_float32():
+    """cuDNN convolutions run in TF32 by default on Ampere and later GPUs (10-bit
+    mantissa: errors ~1e-3, beyond these tests' float32 tolerances); compare in float32."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 def test_auto_device_picks_cuda():
     assert pick_device("auto").type == "cuda"
 

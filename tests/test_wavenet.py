@@ -204,3 +204,15 @@ def test_nano_trains_through_the_training_loop(smoke_pair):
     after = result.history[-1]["val_loss"]
     assert after < 0.5 * before
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+
+
+@pytest.mark.parametrize("preset", ["standard", "nano"])
+def test_stream_weights_are_the_whole_model(preset):
+    # The streaming engine reads the network only through stream_weights(): every
+    # parameter must be in it, once, with the config's dilations.
+    model = WaveNet(preset=preset)
+    arrays = model.stream_weights()
+    tensors = [t for a in arrays for t in (a["rechannel"], a["head"], a["head_bias"]) if t is not None]
+    tensors += [l[k] for a in arrays for l in a["layers"] for k in ("conv", "conv_bias", "mixer", "res", "res_bias")]
+    assert sum(t.numel() for t in tensors) == model.num_parameters
+    assert [l["dilation"] for a in arrays for l in a["layers"]] == [d for lc in model.config["layers"] for d in lc["dilations"]]

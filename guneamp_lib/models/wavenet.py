@@ -230,6 +230,31 @@ class WaveNet(AmpModel):
             if isinstance(m, CausalConv1d):
                 m.reset_state()
 
+    def stream_weights(self) -> list[dict]:
+        """The network as plain tensors, one dict per layer array, for engines that run it
+        outside torch (the compiled streaming engine): ``rechannel`` ``(channels, input_size)``;
+        ``layers``, each ``{"conv": (mid, channels, kernel), "conv_bias", "mixer": (mid,),
+        "res": (channels, channels), "res_bias", "dilation", "activation", "gated"}`` (``mid``
+        is twice the channels when gated); ``head`` ``(head_size, channels)`` and
+        ``head_bias`` (None without one). Together with :attr:`head_scale` this is the
+        whole model, in NAM's roles.
+
+        Notebook: 11
+        """
+        out = []
+        for array, lc in zip(self.arrays, self.config["layers"]):
+            layers = [{
+                "conv": l.conv.weight.detach(), "conv_bias": l.conv.bias.detach(),
+                "mixer": l.input_mixer.weight.detach()[:, 0, 0], "res": l.conv1x1.weight.detach()[:, :, 0],
+                "res_bias": l.conv1x1.bias.detach(), "dilation": l.conv.dilation[0],
+                "activation": lc["activation"], "gated": l.gated,
+            } for l in array.layers]
+            hb = array.head_rechannel.bias
+            out.append({"rechannel": array.rechannel.weight.detach()[:, :, 0], "layers": layers,
+                        "head": array.head_rechannel.weight.detach()[:, :, 0],
+                        "head_bias": None if hb is None else hb.detach()})
+        return out
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = x
         head = None

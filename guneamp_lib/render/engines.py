@@ -16,7 +16,6 @@ import math
 import numpy as np
 import torch
 
-from ..dsp.activations import tanh
 from ..errors import GuneampError
 from ..models import CausalConv1d, LSTMModel, SeedCNN, WaveNet, receptive_field
 
@@ -61,13 +60,16 @@ class TorchEngine:
             self.model(torch.zeros(1, 1, self.rf - 1))
 
     @torch.inference_mode()
-    def push(self, u: np.ndarray) -> np.ndarray:
+    def push(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         x = torch.from_numpy(u).view(1, 1, -1)
         if self.recurrent:
             y, self.state = self.model.forward_stateful(x, self.state)
         else:
             y = self.model(x)
-        return y.reshape(-1).numpy()
+        if out is None:
+            return y.reshape(-1).numpy()
+        out[:] = y.reshape(-1).numpy()
+        return out
 
 
 def f32(t: torch.Tensor) -> np.ndarray:
@@ -101,8 +103,8 @@ class FastSeedCNN:
         self.pos = self.hist
         prime(self, self.rf - 1)
 
-    def push(self, u: np.ndarray) -> np.ndarray:
-        out = self.out[: u.size]
+    def push(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        out = self.out[: u.size] if out is None else out
         self.pos = self.k.conv_stack_block(u, out, self.pos, self.bufs, self.weights, self.biases, self.table,
                                            self.scratch)
         return out
@@ -113,11 +115,10 @@ class FastWaveNet:
 
     def __init__(self, model, k):
         self.k = k
-        arrays = list(model.arrays)
-        layers = [(a, l) for a in arrays for l in a.layers]
-        cmax = max(max(a.rechannel.out_channels, a.rechannel.in_channels, a.head_rechannel.out_channels)
-                   for a in arrays)
-        kmax = max(l.conv.kernel_size[0] for _, l in layers)
+        arrays = model.stream_weights()
+        layers = [l for a in arrays for l in a["layers"]]
+        cmax = max(max(a["rechannel"].shape[0], a["rechannel"].shape[1], a["head"].shape[0]) for a in arrays)
+        kmax = max(l["conv"].shape[2] for l in layers)
         nl, na = len(layers), len(arrays)
         self.conv_w = np.zeros((nl, kmax, cmax, cmax), np.float32)
         self.conv_b = np.zeros((nl, cmax), np.float32)
@@ -125,28 +126,27 @@ class FastWaveNet:
         self.res_w = np.zeros((nl, cmax, cmax), np.float32)
         self.res_b = np.zeros((nl, cmax), np.float32)
         self.layers = np.zeros((nl, 3), np.int64)
-        for i, (_, l) in enumerate(layers):
-            c, ks = l.channels, l.conv.kernel_size[0]
-            self.conv_w[i, :ks, :c, :c] = f32(l.conv.weight.permute(2, 0, 1))
-            self.conv_b[i, :c] = f32(l.conv.bias)
-            self.mix_w[i, :c] = f32(l.input_mixer.weight[:, 0, 0])
-            self.res_w[i, :c, :c] = f32(l.conv1x1.weight[:, :, 0])
-            self.res_b[i, :c] = f32(l.conv1x1.bias)
-            self.layers[i] = (ks, l.conv.dilation[0], l.conv.left_pad)
+        for i, l in enumerate(layers):
+            c, ks, d = l["res"].shape[0], l["conv"].shape[2], l["dilation"]
+            self.conv_w[i, :ks, :c, :c] = f32(l["conv"].permute(2, 0, 1))
+            self.conv_b[i, :c] = f32(l["conv_bias"])
+            self.mix_w[i, :c] = f32(l["mixer"])
+            self.res_w[i, :c, :c] = f32(l["res"])
+            self.res_b[i, :c] = f32(l["res_bias"])
+            self.layers[i] = (ks, d, d * (ks - 1))
         self.arrays = np.zeros((na, 5), np.int64)
         self.rech_w = np.zeros((na, cmax, cmax), np.float32)
         self.head_w = np.zeros((na, cmax, cmax), np.float32)
         self.head_b = np.zeros((na, cmax), np.float32)
         first = 0
         for i, a in enumerate(arrays):
-            ch, cin = a.rechannel.out_channels, a.rechannel.in_channels
-            hs = a.head_rechannel.out_channels
-            self.arrays[i] = (first, len(a.layers), ch, cin, hs)
-            first += len(a.layers)
-            self.rech_w[i, :ch, :cin] = f32(a.rechannel.weight[:, :, 0])
-            self.head_w[i, :hs, :ch] = f32(a.head_rechannel.weight[:, :, 0])
-            if a.head_rechannel.bias is not None:
-                self.head_b[i, :hs] = f32(a.head_rechannel.bias)
+            (ch, cin), hs = a["rechannel"].shape, a["head"].shape[0]
+            self.arrays[i] = (first, len(a["layers"]), ch, cin, hs)
+            first += len(a["layers"])
+            self.rech_w[i, :ch, :cin] = f32(a["rechannel"])
+            self.head_w[i, :hs, :ch] = f32(a["head"])
+            if a["head_bias"] is not None:
+                self.head_b[i, :hs] = f32(a["head_bias"])
         self.head_scale = float(model.head_scale)
         self.hist = int(self.layers[:, k.WL_HISTORY].max())
         self.bufs = np.zeros((nl, cmax, self.hist + COMPACT_SPAN + ROW_PAD), np.float32)
@@ -156,15 +156,15 @@ class FastWaveNet:
 
     @staticmethod
     def supports(model) -> bool:
-        return all(not l.gated and l.activation is tanh for a in model.arrays for l in a.layers)
+        return all(not lc["gated"] and lc["activation"] == "Tanh" for lc in model.config["layers"])
 
     def reset(self) -> None:
         self.bufs[:] = 0.0
         self.pos = self.hist
         prime(self, self.rf - 1)
 
-    def push(self, u: np.ndarray) -> np.ndarray:
-        out = self.out[: u.size]
+    def push(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        out = self.out[: u.size] if out is None else out
         self.pos = self.k.wavenet_block(u, out, self.pos, self.bufs, self.conv_w, self.conv_b, self.mix_w,
                                         self.res_w, self.res_b, self.layers, self.arrays, self.rech_w,
                                         self.head_w, self.head_b, self.head_scale, self.scratch)
@@ -197,8 +197,8 @@ class FastLSTM:
         self.h[:] = 0.0
         self.c[:] = 0.0
 
-    def push(self, u: np.ndarray) -> np.ndarray:
-        out = self.out[: u.size]
+    def push(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        out = self.out[: u.size] if out is None else out
         self.k.lstm_block(u, out, self.w_ih, self.w_hh_t, self.bias, self.head_w, self.head_b, self.h, self.c,
                           self.gates)
         return out

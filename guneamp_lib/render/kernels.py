@@ -22,9 +22,12 @@ costs a reference count update per slice, about 1 us per 16x16 product, as much 
 the product itself at a block of 64. Copies are loops too: ``a[i:j] = b[k:l] + c``
 compiles to a temporary array.
 
-``tanh`` is evaluated as Lambert's continued fraction truncated to a rational function
-(in float64, so the float32 result is within a rounding of the exact one): libm's tanh
-is a scalar call, the rational function vectorizes.
+``tanh`` is evaluated as Lambert's continued fraction truncated to a rational function:
+libm's tanh is a scalar call, the rational function vectorizes. It is evaluated in
+float32, eight lanes per AVX2 instruction where float64 gives four, and within 2e-7 of
+the exact value (a few float32 steps): before, in float64, a third of the standard
+WaveNet's streaming time went into ``tanh``; in float32 it runs 1.1 to 1.2 times faster
+overall, and its output moves by an ESR of about 1e-13 (benchmarks/run.py, section 7).
 """
 
 from __future__ import annotations
@@ -34,10 +37,10 @@ from numba import njit, uint64
 
 # Lambert's continued fraction tanh(x) = x / (1 + x^2 / (3 + x^2 / (5 + ...))) cut
 # after this many terms is the [13/12] Pade approximant: within 4e-8 of tanh on
-# |x| <= TANH_CLAMP, below half a float32 step at 1.0 (6e-8).
+# |x| <= TANH_CLAMP in exact arithmetic; evaluated in float32, within 3e-7.
 TANH_TERMS = 12
 # tanh(9) = 1 - 3e-8 rounds to 1.0 in float32, so clamping there loses nothing.
-TANH_CLAMP = 9.0
+TANH_CLAMP = np.float32(9.0)
 
 
 def _tanh_coefficients(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -54,8 +57,8 @@ def _tanh_coefficients(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 _TANH_P, _TANH_Q = _tanh_coefficients(TANH_TERMS)
-_P0, _P1, _P2, _P3, _P4, _P5, _P6 = (float(v) for v in _TANH_P)
-_Q0, _Q1, _Q2, _Q3, _Q4, _Q5, _Q6 = (float(v) for v in _TANH_Q)
+_P0, _P1, _P2, _P3, _P4, _P5, _P6 = (np.float32(v) for v in _TANH_P)
+_Q0, _Q1, _Q2, _Q3, _Q4, _Q5, _Q6 = (np.float32(v) for v in _TANH_Q)
 assert _TANH_P.size == 7 and _TANH_Q.size == 7, "the unrolled Horner steps below assume TANH_TERMS = 12"
 
 _JIT = dict(cache=True, fastmath=True, nogil=True, error_model="numpy")
@@ -64,7 +67,7 @@ _U = uint64
 
 @njit(inline="always", **_JIT)
 def tanh(v):
-    x = np.float64(v)
+    x = np.float32(v)
     # conditional moves, not min()/max(): those carry NaN branches that stop vectorization
     x = x if x < TANH_CLAMP else TANH_CLAMP
     x = x if x > -TANH_CLAMP else -TANH_CLAMP

@@ -1,0 +1,189 @@
+"""Training against Neural Amp Modeler's own trainer: the same WaveNet, data, threads and clock.
+
+    python benchmarks/train_vs_nam.py --side ours --preset lite --budget 600 --json build/train-ours-lite.json
+    <venv with neural-amp-modeler>/bin/python benchmarks/train_vs_nam.py --side nam ...
+
+Both sides train the same architecture (the WaveNet preset: NAM's own standard or lite
+layer arrays) on the same default data (``data/clean.wav`` -> ``data/amp_direct.wav``
+from ``guneamp synth``, the last 20 % held out) with one PyTorch thread, each with its
+trainer's own defaults:
+
+- ours: ``guneamp_lib.training.train`` with the per-model defaults of
+  ``training/defaults.py`` (segments of 8,192 samples, batch 4, Adam, cosine decay over
+  the budget);
+- NAM's: its ``LightningModule`` and a PyTorch Lightning ``Trainer``, with the settings
+  NAM's trainer used for these presets (8,192-sample outputs, batch 16, Adam at 0.004,
+  exponential decay 0.993 per epoch, ESR loss plus 2e-4 x multi-resolution STFT).
+
+Every ``--every`` seconds of training, the clock stops and both sides are scored the same
+way: the held-out ESR of the model run causally over the held-out part, with the input
+before it as context (our ``training.losses.esr``). Scoring time is not counted, so the
+times are training time only. The JSON holds the curve (training seconds, steps, ESR),
+and the first time each side reached ESR 0.01 and 0.001.
+
+NAM's package is not a dependency of guneamp: install ``neural-amp-modeler==0.13.0`` in a
+separate virtual environment that can also import torch and guneamp (see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from guneamp_lib.models import WaveNet  # noqa: E402
+from guneamp_lib.training.data import load_training_data  # noqa: E402
+from guneamp_lib.training.losses import esr  # noqa: E402
+
+THRESHOLDS = (0.01, 0.001)
+NAM_TARGET_SCALE = 0.99
+NAM_SETTINGS = {"ny": 8192, "batch_size": 16, "lr": 0.004, "gamma": 0.993, "mrstft_weight": 2e-4}
+
+
+def held_out_esr(net: torch.nn.Module, data, scale: float = 1.0) -> float:
+    """ESR on the held-out part, the model run causally with the input before it as context."""
+    ctx = int(WaveNet(preset="standard").receptive_field) - 1  # every preset sees the same 4,093 samples
+    a = max(data.val_start - ctx, 0)
+    x = data.clean[a:].float()
+    net.eval()
+    with torch.no_grad():
+        if isinstance(net, WaveNet):
+            y = net(x.view(1, 1, -1)).view(-1)
+        else:  # NAM's nets take (batch, time); pad_start gives the causal same-length output
+            y = net(x.view(1, -1), pad_start=True).view(-1)
+    net.train()
+    return esr(data.target[data.val_start :], scale * y[data.val_start - a :])
+
+
+class Clock:
+    """Training time, and a held-out score every ``every`` seconds of it (scoring not counted)."""
+
+    def __init__(self, net, data, every: float, budget: float, scale: float = 1.0):
+        self.net, self.data, self.every, self.budget, self.scale = net, data, every, budget, scale
+        self.trained = 0.0
+        self.started = time.perf_counter()
+        self.next_score = every
+        self.curve: list[dict] = []
+
+    def tick(self, step: int) -> bool:
+        """Call after each step; returns True when the budget is spent."""
+        now = time.perf_counter()
+        self.trained += now - self.started
+        if self.trained >= self.next_score or self.trained >= self.budget:
+            self.curve.append({"seconds": self.trained, "step": step, "esr": held_out_esr(self.net, self.data, self.scale)})
+            print(f"  {self.trained:7.1f} s  step {step:6d}  held-out ESR {self.curve[-1]['esr']:.5f}", flush=True)
+            self.next_score += self.every
+        self.started = time.perf_counter()
+        return self.trained >= self.budget
+
+
+def train_ours(preset: str, data, budget: float, every: float) -> list[dict]:
+    from guneamp_lib.training.defaults import TRAINING
+    from guneamp_lib.training.step import SegmentSampler, cosine_lr, train_step
+    from guneamp_lib.training.train import TrainConfig
+
+    d = TRAINING["wavenet"]
+    cfg = TrainConfig(model="wavenet", model_kwargs={"preset": preset}, oversample=1, segment=d["segment"],
+                      batch_size=d["batch_size"], time_budget_s=budget, device="cpu")
+    torch.manual_seed(cfg.seed)
+    net = WaveNet(preset=preset)
+    sampler = SegmentSampler.build(net, data, cfg, cfg.segment, torch.device("cpu"))
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    clock = Clock(net, data, every, budget)
+    step = 0
+    while True:
+        # train() decays the rate over its time budget; the same here, over training time
+        train_step(net, opt, sampler, cfg.batch_size, gen, cfg, cosine_lr(cfg.learning_rate, clock.trained / budget))
+        step += 1
+        if clock.tick(step):
+            return clock.curve
+
+
+def train_nam(preset: str, data, budget: float, every: float) -> list[dict]:
+    import pytorch_lightning as pl
+    from nam.data import Dataset
+    from nam.train.lightning_module import LightningModule
+
+    layers = []
+    for lc in WaveNet(preset=preset).config["layers"]:
+        lc = dict(lc)
+        head = {"out_channels": lc.pop("head_size"), "kernel_size": 1, "bias": lc.pop("head_bias")}
+        layers.append({**lc, "head": head})
+    s = NAM_SETTINGS
+    config = {
+        "net": {"name": "WaveNet", "config": {"layers_configs": layers, "head_scale": 0.02}},
+        "loss": {"val_loss": "esr", "mrstft_weight": s["mrstft_weight"]},
+        "optimizer": {"lr": s["lr"]},
+        "lr_scheduler": {"class": "ExponentialLR", "kwargs": {"gamma": s["gamma"]}},
+    }
+    torch.manual_seed(0)
+    module = LightningModule.init_from_config(config)
+    rf = module.net.receptive_field
+    # NAM refuses a target that reaches full scale ("Output clipped"), and ours is peak-normalized
+    # to it; NAM trains on the target a little quieter and is scored with that undone.
+    x, y = data.clean.float(), NAM_TARGET_SCALE * data.target.float()
+    train_ds = Dataset(x, y, rf, s["ny"], stop_samples=data.val_start, sample_rate=data.sample_rate,
+                       require_input_pre_silence=None)
+    loader = torch.utils.data.DataLoader(train_ds, batch_size=s["batch_size"], shuffle=True, drop_last=True,
+                                         num_workers=0)
+    clock = Clock(module.net, data, every, budget, 1.0 / NAM_TARGET_SCALE)
+
+    class Timer(pl.Callback):
+        def on_train_batch_start(self, trainer, *args):
+            clock.started = time.perf_counter()
+
+        def on_train_batch_end(self, trainer, *args):
+            if clock.tick(trainer.global_step):
+                trainer.should_stop = True
+
+    trainer = pl.Trainer(max_epochs=10_000, accelerator="cpu", devices=1, callbacks=[Timer()], logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         limit_val_batches=0, num_sanity_val_steps=0)
+    trainer.fit(module, loader)
+    return clock.curve
+
+
+def first_reach(curve: list[dict], threshold: float) -> float | None:
+    return next((p["seconds"] for p in curve if p["esr"] <= threshold), None)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--side", choices=("ours", "nam"), required=True)
+    ap.add_argument("--preset", choices=("standard", "lite"), default="lite")
+    ap.add_argument("--budget", type=float, default=600.0, help="seconds of training (default 600)")
+    ap.add_argument("--every", type=float, default=30.0, help="seconds of training between held-out scores")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--json", type=Path, required=True)
+    args = ap.parse_args(argv)
+    if not (math.isfinite(args.budget) and args.budget > 0 and math.isfinite(args.every) and args.every > 0):
+        ap.error("--budget and --every must be positive numbers of seconds")
+    if args.threads < 1:
+        ap.error("--threads must be at least 1")
+    torch.set_num_threads(args.threads)
+    data = load_training_data(ROOT / "data" / "clean.wav", ROOT / "data" / "amp_direct.wav", target_kind="amp_direct")
+    with open("/proc/loadavg") as f:
+        load = float(f.read().split()[0])
+    print(f"{args.side} {args.preset}: {args.budget:.0f} s budget, {args.threads} thread(s), load {load:.1f}", flush=True)
+    run = train_ours if args.side == "ours" else train_nam
+    curve = run(args.preset, data, args.budget, args.every)
+    result = {"side": args.side, "preset": args.preset, "budget_s": args.budget, "threads": args.threads,
+              "load_at_start": load, "torch": torch.__version__, "curve": curve,
+              "final_esr": curve[-1]["esr"] if curve else None,
+              **{f"seconds_to_esr_{t}": first_reach(curve, t) for t in THRESHOLDS}}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
