@@ -22,7 +22,7 @@ from ..dsp.audio import SILENCE_PEAK, AudioInfo, read_audio
 from ..errors import GuneampError, GuneampWarning
 from ..dsp.error import esr
 from .lag import (
-    DEFAULT_MAX_LAG_S, LagEstimate, _as_mono, _silent, align_pair, estimate_lag, polarity,
+    DEFAULT_MAX_LAG_S, LagEstimate, as_mono, is_silent, align_pair, estimate_lag, polarity,
 )
 
 # Repeat detection: two passages count as the same when their ESR is below this
@@ -87,10 +87,10 @@ def find_repeat(clean, sr: int, min_seconds: float = 1.0) -> tuple[int, int, int
     must not overlap. The longest such passage wins. Its ends are found to within
     ``REPEAT_WINDOW_S``, always inside the true passage.
     """
-    x = _as_mono(clean, "clean")
+    x = as_mono(clean, "clean")
     n = x.size
     min_len = max(int(round(min_seconds * sr)), 1)
-    if n < 2 * min_len or _silent(x):
+    if n < 2 * min_len or is_silent(x):
         return None
     size = 1 << int(math.ceil(math.log2(2 * n)))
     spec = np.fft.rfft(x, size)
@@ -239,8 +239,8 @@ def repeat_check(clean, target, sr: int, min_seconds: float = 1.0,
     ``REPEAT_SETTLE_S`` is skipped (it still carries the tail of what came before), and
     so is its last ``REPEAT_END_MARGIN_S``.
     """
-    clean = _as_mono(clean, "clean")
-    target = _as_mono(target, "target")
+    clean = as_mono(clean, "clean")
+    target = as_mono(target, "target")
     rep = find_repeat(clean, sr, min_seconds)
     if rep is None:
         return None
@@ -455,7 +455,7 @@ def validate_pair(
     if int(sr_clean) != int(sr_target):
         raise GuneampError(_rate_message(int(sr_clean), int(sr_target), what))
     for name, x in ((a, clean), (b, target)):
-        if _silent(np.asarray(x, dtype=np.float64).reshape(-1)):
+        if is_silent(np.asarray(x, dtype=np.float64).reshape(-1)):
             raise GuneampError(_silent_message(name, float(np.max(np.abs(x))) if x.size else 0.0))
     sr = int(sr_clean)
     if clean.size != target.size:

@@ -94,7 +94,7 @@ class LagEstimate:
 # --------------------------------------------------------------------------- helpers
 
 
-def _as_mono(x, what: str) -> np.ndarray:
+def as_mono(x, what: str) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 1:
         x = np.squeeze(x)
@@ -105,7 +105,7 @@ def _as_mono(x, what: str) -> np.ndarray:
     return x
 
 
-def _silent(x: np.ndarray) -> bool:
+def is_silent(x: np.ndarray) -> bool:
     return x.size == 0 or float(np.max(np.abs(x))) < SILENCE_PEAK
 
 
@@ -190,7 +190,7 @@ def polarity(clean, target, sr: int, lag: int) -> int:
     0 if the pair is too short to tell: the sign of the coherence-weighted impulse
     response's largest tap near the lag."""
     c, t = _shift(np.asarray(clean, dtype=np.float64).reshape(-1), np.asarray(target, dtype=np.float64).reshape(-1), lag)
-    if c.size < MIN_NFFT or _silent(c) or _silent(t):
+    if c.size < MIN_NFFT or is_silent(c) or is_silent(t):
         return 0
     h = _coherence_ir(c, t, sr, _choose_nfft(c.size, MIN_NFFT // NFFT_PER_LAG))
     nbhd = max(int(round(PEAK_NEIGHBOURHOOD_S * sr)), 2)
@@ -210,9 +210,9 @@ def xcorr_lag(clean, target, sr: int, max_lag_s: float = DEFAULT_MAX_LAG_S) -> L
 
     Shown in the notebooks next to :func:`estimate_lag`; use that one for real work.
     """
-    clean = _as_mono(clean, "clean")
-    target = _as_mono(target, "target")
-    if _silent(clean) or _silent(target):
+    clean = as_mono(clean, "clean")
+    target = as_mono(target, "target")
+    if is_silent(clean) or is_silent(target):
         return LagEstimate(0, 0.0, 0.0, False, "xcorr", "one of the signals is silent")
     max_lag = max(int(round(max_lag_s * sr)), 1)
     size = 1 << int(math.ceil(math.log2(clean.size + target.size)))
@@ -235,10 +235,10 @@ def estimate_lag(clean, target, sr: int, max_lag_s: float = DEFAULT_MAX_LAG_S) -
     ``note``, when the impulse response's peak does not stand out from the next one
     or when the first and second halves of the recording disagree.
     """
-    clean = _as_mono(clean, "clean")
-    target = _as_mono(target, "target")
-    if _silent(clean) or _silent(target):
-        which = "clean" if _silent(clean) else "target"
+    clean = as_mono(clean, "clean")
+    target = as_mono(target, "target")
+    if is_silent(clean) or is_silent(target):
+        which = "clean" if is_silent(clean) else "target"
         return LagEstimate(0, 0.0, 0.0, False, "bla", f"the {which} signal is silent; there is nothing to align")
     n = min(clean.size, target.size)
     if n < 2 * MIN_NFFT:
