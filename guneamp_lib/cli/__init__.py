@@ -13,10 +13,10 @@ import sys
 import warnings
 
 from ..errors import GuneampError
-from . import check, course, data, render, study, train
+from . import check, course, data, many, render, study, train
 from .common import EXIT_USAGE, show_warning
 
-COMMAND_MODULES = (data, train, render, check, course, study)
+COMMAND_MODULES = (data, train, many, render, check, course, study)
 
 
 def build_parser() -> argparse.ArgumentParser:

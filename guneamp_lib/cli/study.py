@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 
-from .common import add_common
+from .common import add_common, add_engine_arguments
 
 
 def cmd_evaluate(args) -> int:
@@ -21,5 +21,6 @@ def register(sub) -> None:
                         description="Train each model for the same time budget on each dataset's training part, score it "
                                     "on the test part, and write evaluation.md and evaluation.json.")
     add_evaluate_arguments(ev)
+    add_engine_arguments(ev)
     add_common(ev)
     ev.set_defaults(func=cmd_evaluate)
