@@ -142,6 +142,14 @@ class Engine:
         self._depth += 1
         if not self.distributed or self.client is not None:
             return self
+        try:
+            self._start()
+        except BaseException:
+            self._depth -= 1
+            raise
+        return self
+
+    def _start(self) -> None:
         import dask
         from distributed import Client, LocalCluster
 
@@ -151,7 +159,7 @@ class Engine:
             except (OSError, TimeoutError, ValueError) as exc:
                 raise GuneampError(f"cannot reach the Dask scheduler at {self.scheduler} ({one_line_error(exc)}); "
                                    "start one with `dask scheduler` and check the address") from None
-            return self
+            return
         # Held until __exit__: the cluster reads these later, from its own thread.
         # allowed-failures 0: this engine's one retry is the only one. lost-worker-timeout: a
         # restarted worker process takes more than the default 15 s to import PyTorch on a busy
@@ -164,7 +172,6 @@ class Engine:
                                      dashboard_address=None, silence_logs=logging.CRITICAL,
                                      env={"OMP_NUM_THREADS": "1"})
         self.client = Client(self._cluster)
-        return self
 
     def __exit__(self, *exc) -> None:
         self._depth -= 1

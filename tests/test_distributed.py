@@ -192,3 +192,20 @@ def test_train_many_cli_writes_the_summary_and_fails_with_a_failed_row(tmp_path,
     summary = json.loads((tmp_path / "m" / "captures.summary.json").read_text())
     assert [r["steps"] for r in summary] == [2, None, 2]
     assert np.isfinite(summary[0]["validation_esr"])
+
+
+@pytest.mark.slow
+def test_an_existing_cluster_is_used_by_its_address(cluster):
+    address = cluster.client.scheduler.address
+    with Engine(scheduler=address, progress=False) as remote:
+        assert remote.distributed and remote.describe() == f"the Dask cluster at {address}"
+        assert [o.value for o in remote.run([Task(f"x{i}", square, (i,)) for i in range(4)])] == [0, 1, 4, 9]
+
+
+def test_an_unreachable_scheduler_is_a_one_line_error(monkeypatch):
+    import guneamp_lib.jobs as jobs
+
+    monkeypatch.setattr(jobs, "CONNECT_TIMEOUT_S", 1)
+    with pytest.raises(GuneampError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        with Engine(scheduler="tcp://127.0.0.1:9", progress=False):
+            pass

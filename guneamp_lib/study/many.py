@@ -158,7 +158,7 @@ def read_manifest(path) -> list[Row]:
 # --------------------------------------------------------------------------- one row
 
 
-def _whole(row: Row, column: str, text: str, default: int) -> int:
+def _whole(column: str, text: str, default: int) -> int:
     if not text:
         return default
     try:
@@ -178,8 +178,8 @@ def row_config(row: Row, steps: int, seed: int, device: str):
     from .evaluate import train_config
 
     spec = ModelSpec.parse(row.model)
-    return spec, replace(train_config(spec, device=device, seed=_whole(row, "seed", row.seed, seed)),
-                         **fixed_steps(_whole(row, "steps", row.steps, steps)))
+    return spec, replace(train_config(spec, device=device, seed=_whole("seed", row.seed, seed)),
+                         **fixed_steps(_whole("steps", row.steps, steps)))
 
 
 def finished(row: Row) -> dict | None:
@@ -198,6 +198,8 @@ def train_row(row: Row, steps: int = DEFAULT_STEPS, seed: int = 0, device: str =
     from ..training.data import load_training_data
     from ..training.train import evaluate, train
 
+    if row.clean is None or row.target is None:
+        raise GuneampError("the row needs a clean and a target file")
     kind = row.target_kind or ("amp_with_cab" if row.ir is not None else "amp_direct")
     if kind not in TARGET_KINDS:
         raise GuneampError(f"target_kind must be one of {', '.join(TARGET_KINDS)}, got {kind!r}")
