@@ -8,6 +8,12 @@ The datasets and how each is split are in :mod:`guneamp_lib.study.datasets`.
 **One time budget for all.** Every model trains for the same wall-clock seconds on
 the same machine, so the table compares what each gets out of equal effort; the
 training time and device columns say what that effort was.
+
+**Or a fixed number of steps, anywhere.** Each (dataset, model) cell is one job of
+:mod:`guneamp_lib.jobs`, run here one after another or on a Dask cluster
+(``--workers``, ``--scheduler``). On a cluster a time budget would make each cell's result
+depend on how busy its worker was, so there the cells train ``--steps`` steps instead,
+and the table is the one the serial run writes, to the last bit.
 """
 
 from __future__ import annotations
