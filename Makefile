@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup data tutorial test lab bench
+.PHONY: setup data tutorial graphs test lab bench
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] < (3, 13) else "guneamp needs Python 3.11 or 3.12; set PYTHON=/path/to/python3.11")'
@@ -25,6 +25,11 @@ data: setup
 
 tutorial: data
 	$(BIN)/guneamp course
+
+# The course draws into build/graphs (never a tracked file); this copies that run's
+# graphs over the committed ones that the README shows.
+graphs: tutorial
+	cp build/graphs/*.png graphs/
 
 test: data
 	$(BIN)/python -m pytest

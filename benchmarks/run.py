@@ -9,7 +9,8 @@ Sections (see benchmarks/README.md for what each one measures and why):
 3. streaming real-time factor at a host block of 64 samples;
 4. peak memory of ``train()`` on 60 s of audio at 8x vs the designed windows;
 5. the GPU, when there is one;
-6. the limit: a large matrix product on the same threads, and each model's share of it.
+6. the limit: a large matrix product on the same threads, and each model's share of it;
+7. peak memory of ``guneamp render`` (default options) on 1 and on 10 minutes of audio.
 
 CPU figures are single-threaded by default (``torch.set_num_threads(1)``), so they can
 be compared with the single-thread matrix product and with each other; ``--threads``
@@ -351,6 +352,61 @@ def bench_memory(quick: bool, threads: int) -> dict:
     }
 
 
+# --------------------------------------------------------------------------- 7. render memory
+
+# Lengths rendered (seconds): memory that does not grow with the file gives one peak for both.
+RENDER_MEMORY_SECONDS = (60.0, 600.0)
+RENDER_MEMORY_SECONDS_QUICK = (5.0, 30.0)
+
+
+def _render_memory_child(model: str, wav: str) -> None:
+    """Runs in a subprocess: `guneamp render` with its default options; prints peak RSS as JSON."""
+    import resource
+
+    from guneamp_lib.cli import main as cli_main
+
+    before = _rss_now()
+    out = str(Path(wav).with_name("rendered.wav"))
+    t = time.perf_counter()
+    if cli_main(["render", "--model", model, "--input", wav, "--output", out, "--quiet", "--overwrite"]) != 0:
+        raise SystemExit("render failed")
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+    print(json.dumps({"peak_rss_bytes": peak_kb * 1024, "rss_before_bytes": before,
+                      "seconds": time.perf_counter() - t}))
+
+
+def bench_render_memory(quick: bool, threads: int) -> dict:
+    """Peak RSS of an offline render (SeedCNN at 8x with a cabinet: the defaults) of a short and a long file."""
+    from guneamp_lib.models import build_model
+    from guneamp_lib.models.checkpoint import Checkpoint, save_checkpoint
+
+    clean, _, _, ir = bench_data(10.0, seed=2)
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        model = str(Path(tmp) / "model.pt")
+        save_checkpoint(model, Checkpoint(build_model("seed_cnn"), "seed_cnn", SR, FACTOR, WINDOW, torch.from_numpy(ir)))
+        for seconds in RENDER_MEMORY_SECONDS_QUICK if quick else RENDER_MEMORY_SECONDS:
+            wav = Path(tmp) / "input.wav"
+            import soundfile as sf
+
+            sf.write(str(wav), np.resize(clean, int(seconds * SR)), SR, subtype="FLOAT")
+            res = subprocess.run([sys.executable, __file__, "--threads", str(threads), "--_render-memory-child", model,
+                                  str(wav)], capture_output=True, text=True, check=True)
+            rows[f"{seconds:.0f}"] = {"audio_seconds": seconds, **json.loads(res.stdout.strip().splitlines()[-1])}
+    return {"oversample": FACTOR, "renders": rows}
+
+
+def report_render_memory(m: dict) -> list[str]:
+    rows = list(m["renders"].values())
+    lines = [f"7. memory: guneamp render with default options (SeedCNN at {m['oversample']}x, cabinet; subprocess, peak RSS)"]
+    for row in rows:
+        lines.append(f"   {row['audio_seconds'] / 60:5.1f} min of audio: peak RSS {row['peak_rss_bytes'] / 1e9:.2f} GB "
+                     f"(before rendering {row['rss_before_bytes'] / 1e9:.2f} GB), {row['seconds']:.0f} s")
+    lines.append(f"   longest / shortest: {rows[-1]['peak_rss_bytes'] / rows[0]['peak_rss_bytes']:.2f} "
+                 "(1.00: memory does not grow with the file)")
+    return lines
+
+
 # --------------------------------------------------------------------------- 5. GPU
 
 def bench_gpu(quick: bool, clean, amp, ir, cpu_rate: float) -> dict:
@@ -492,6 +548,8 @@ def report(r: dict) -> str:
                      f"{g['ratio_to_cpu']:.1f}x the CPU figure above")
     else:
         lines.append("5. GPU: no GPU")
+    if "render_memory" in r:
+        lines += [""] + report_render_memory(r["render_memory"])
     return "\n".join(line for line in lines if line is not None)
 
 
@@ -503,11 +561,19 @@ def main(argv=None) -> int:
                    help="PyTorch threads for training, offline inference, memory and the matmul limit "
                         "(default 1; 0 = every CPU). Streaming is always measured on one thread.")
     p.add_argument("--_memory-child", nargs=2, metavar=("NPZ", "STEPS"), help=argparse.SUPPRESS)
+    p.add_argument("--_render-memory-child", nargs=2, metavar=("MODEL", "WAV"), help=argparse.SUPPRESS)
+    p.add_argument("--only-render-memory", action="store_true", help="run only section 7 (render memory)")
     args = p.parse_args(argv)
     threads = args.threads if args.threads > 0 else os.cpu_count()
     torch.set_num_threads(threads)
     if args._memory_child:
         _memory_child(args._memory_child[0], int(args._memory_child[1]))
+        return 0
+    if args._render_memory_child:
+        _render_memory_child(*args._render_memory_child)
+        return 0
+    if args.only_render_memory:
+        print("\n".join(report_render_memory(bench_render_memory(args.quick, threads))))
         return 0
     r = {"quick": args.quick, "threads": threads, "machine": machine()}
     r["limit"] = bench_matmul(args.quick)
@@ -520,6 +586,7 @@ def main(argv=None) -> int:
     r["memory"] = bench_memory(args.quick, threads)
     cpu_rate = r["training"]["segments"]["guneamp train default: cabinet in the loss"]["targets_per_s"]
     r["gpu"] = bench_gpu(args.quick, clean, amp, ir, cpu_rate)
+    r["render_memory"] = bench_render_memory(args.quick, threads)
     r["limit"]["threads"] = threads
     r["limit"]["note"] = "GFLOP/s count 2 flops per multiply-add"
     print(report(r))

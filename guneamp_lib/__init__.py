@@ -10,18 +10,32 @@ command). The names below are the design's own entry points.
 
 __version__ = "0.1.0"
 
-from .dsp.audio import load_wav, save_wav  # noqa: E402
-from .dsp.cabinet import apply_ir, apply_ir_fft  # noqa: E402
-from .errors import GuneampError, GuneampWarning  # noqa: E402
-from .render.inference import run_inference  # noqa: E402
-from .training.losses import design_loss, esr, pre_emphasis  # noqa: E402
-from .models import SeedCNN, build_model  # noqa: E402
-from .dsp.oversampling import downsample, oversample  # noqa: E402
-from .runtime import pick_device, set_seed  # noqa: E402
-from .training.windows import make_window  # noqa: E402
+import importlib
 
-__all__ = [
-    "GuneampError", "GuneampWarning", "SeedCNN", "apply_ir", "apply_ir_fft", "build_model", "design_loss",
-    "downsample", "esr", "load_wav", "make_window", "oversample", "pick_device", "pre_emphasis",
-    "run_inference", "save_wav", "set_seed",
-]
+from .errors import GuneampError, GuneampWarning  # noqa: E402
+from .paths import configure_compiled_cache  # noqa: E402
+
+# Before anything imports numba (librosa, the streaming kernels): see the function.
+configure_compiled_cache()
+
+# The design's entry points, imported on first use: importing the package stays instant,
+# so the ``guneamp`` command answers Ctrl-C during start-up with one line (cli.launch),
+# not a traceback from inside torch's import.
+_EXPORTS = {
+    "load_wav": "dsp.audio", "save_wav": "dsp.audio", "apply_ir": "dsp.cabinet", "apply_ir_fft": "dsp.cabinet",
+    "run_inference": "render.inference", "design_loss": "training.losses", "esr": "training.losses",
+    "pre_emphasis": "training.losses", "SeedCNN": "models", "build_model": "models",
+    "downsample": "dsp.oversampling", "oversample": "dsp.oversampling", "pick_device": "runtime",
+    "set_seed": "runtime", "make_window": "training.windows",
+}
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["GuneampError", "GuneampWarning", *sorted(_EXPORTS)]

@@ -8,11 +8,19 @@ the package inside the checkout); ``GUNEAMP_HOME`` overrides it.
 ``GUNEAMP_OUT``, when set, redirects everything the course *writes* (graphs, trained
 models, rendered audio) to another folder, so the test suite can run the notebooks
 without replacing the learner's graphs and models; inputs are still read from ``data/``.
+
+It also guards the user's files. :func:`atomic_output` writes every output through a
+temporary that replaces the destination only when complete; :func:`refuse_output_on_inputs`,
+:func:`check_input_file` and :func:`check_output_path` refuse, in one line and before
+any work, an output that would land on an input, an input that cannot be read (a pipe
+included), and an output that cannot be written.
 """
 
 from __future__ import annotations
 
+import glob
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,8 +52,18 @@ def _output_root() -> Path | None:
 
 
 def graphs_dir() -> Path:
+    """Where the course draws its graphs: ``build/graphs`` (ignored by git), unless redirected.
+
+    Running the course never modifies a tracked file; ``make graphs`` copies these into
+    :func:`committed_graphs_dir` when the committed pictures should change.
+    """
     out = _output_root()
-    return out / "graphs" if out else project_root() / "graphs"
+    return out / "graphs" if out else build_dir() / "graphs"
+
+
+def committed_graphs_dir() -> Path:
+    """The nine graphs the README shows, as ``make graphs`` last copied them."""
+    return project_root() / "graphs"
 
 
 def runs_dir() -> Path:
@@ -74,19 +92,76 @@ def shared_data_dir() -> Path | None:
     return path if path.is_dir() else None
 
 
+# Temporaries carry this mark and the writer's process id, so that a later run can tell
+# an abandoned one (its writer is gone: killed, or the machine went down) from one being
+# written right now, and remove it.
+TEMP_MARK = ".guneamp-partial-"
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system allows."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # no way to read it but to set it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process: leave its file alone
+    return True
+
+
+def remove_stale_temporaries(path) -> list[Path]:
+    """Delete temporaries left next to ``path`` by writers that no longer run; returns them."""
+    path = Path(path)
+    removed = []
+    try:
+        candidates = list(path.parent.glob(glob.escape(path.name) + TEMP_MARK + "*"))
+    except OSError:
+        return removed
+    for tmp in candidates:
+        pid = tmp.name[len(path.name) + len(TEMP_MARK):].split("-", 1)[0]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            try:
+                tmp.unlink()
+                removed.append(tmp)
+            except OSError:
+                pass
+    return removed
+
+
 @contextmanager
 def atomic_output(path, suffix: str = ".tmp") -> Iterator[Path]:
     """A temporary file next to ``path`` to write into; it replaces ``path`` when the
-    block ends normally and is removed when it raises. A reader (or a run stopped half-way)
-    sees the old file or the new one, never a torn one. ``suffix``: for writers that
-    choose the format by extension (matplotlib)."""
+    block ends normally and is removed when it raises (SIGTERM included, see
+    :mod:`guneamp_lib.cli`). A reader (or a run stopped half-way) sees the old file or the
+    new one, never a torn one. A run killed outright (SIGKILL) leaves its temporary,
+    named ``<name>.guneamp-partial-<pid>-...``; the next write of ``path`` removes it.
+    The new file gets the mode a plain write would give (the umask), or the mode of the
+    file it replaces. ``suffix``: for writers that choose the format by extension (matplotlib)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=path.name + ".", suffix=suffix, dir=path.parent)
+    remove_stale_temporaries(path)
+    fd, name = tempfile.mkstemp(prefix=f"{path.name}{TEMP_MARK}{os.getpid()}-", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError:
+            mode = 0o666 & ~_umask()
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -118,3 +193,93 @@ def refuse_output_on_inputs(output, inputs) -> None:
             raise GuneampError(
                 f"refusing to write {output}: it is one of the input files ({p}). Choose another output path."
             )
+
+
+def check_input_file(path, what: str = "input") -> Path:
+    """Refuse, in one line, an input that is missing, a folder, not a regular file, or unreadable.
+
+    A named pipe or process substitution (``<(cat x.wav)``) can be read only once, and
+    audio files are read more than once (their header, then their samples): rather
+    than hang or misreport, say so.
+    """
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise GuneampError(f"{what} file not found: {path}. Check the path.") from None
+    except OSError as exc:
+        raise GuneampError(f"cannot open {what} file {path}: {exc.strerror}.") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise GuneampError(f"{what} path {path} is a folder; give a file.")
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a named pipe" if stat.S_ISFIFO(st.st_mode) else "not a regular file"
+        raise GuneampError(
+            f"{what} {path} is {kind}; guneamp reads its files more than once, which a pipe "
+            f"cannot do. Save it to a file first (e.g. `cat ... > take.wav`) and give that."
+        )
+    if not os.access(path, os.R_OK):
+        raise GuneampError(f"cannot read {what} file {path}: permission denied. Check its permissions.")
+    return path
+
+
+def check_output_path(path, *, folder: bool = False) -> Path:
+    """Refuse, before any work, an output that cannot be written: a folder where a file is
+    meant (or the other way round), a parent that is a file, an unwritable folder."""
+    path = Path(path)
+    if path.exists() or path.is_symlink():
+        if folder and not path.is_dir():
+            raise GuneampError(f"{path} is a file; give a folder for the output.")
+        if not folder and path.is_dir():
+            raise GuneampError(f"{path} is a folder; give a file name for the output.")
+    parent = path if folder else path.parent
+    # The first ancestor that exists is where the new files or folders are created.
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise GuneampError(f"cannot write {path}: {parent} is a file, not a folder. Choose another output path.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise GuneampError(f"cannot write in {parent}: permission denied. Choose another output path.")
+    return path
+
+
+def _writable_dir(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+
+
+def compiled_cache_dir() -> Path | None:
+    """The user's cache folder for compiled kernels (``$XDG_CACHE_HOME/guneamp/numba``)."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    try:
+        root = Path(base) if base else Path.home() / ".cache"
+    except RuntimeError:  # no home folder to be found
+        return None
+    return root / "guneamp" / "numba"
+
+
+def configure_compiled_cache() -> Path:
+    """Point numba's on-disk cache at a folder this user can write, before numba loads.
+
+    numba's default keeps compiled code next to the source, inside the installed package,
+    which a user often cannot write; it then fails deep inside whatever first compiles
+    (librosa's resampler, the streaming kernels), far from the cause. A user-set
+    ``NUMBA_CACHE_DIR`` that works is kept; otherwise the user's cache folder, and where
+    even that is read-only, a private temporary folder (kernels then compile once per run).
+    """
+    import sys
+
+    chosen = None
+    for candidate in (os.environ.get("NUMBA_CACHE_DIR"), compiled_cache_dir()):
+        if candidate and _writable_dir(Path(candidate)):
+            chosen = Path(candidate)
+            break
+    if chosen is None:
+        chosen = Path(tempfile.mkdtemp(prefix="guneamp-numba-"))
+    os.environ["NUMBA_CACHE_DIR"] = str(chosen)
+    config = sys.modules.get("numba.core.config")
+    if config is not None:  # numba loaded already (a notebook imported librosa first)
+        config.CACHE_DIR = str(chosen)
+    return chosen

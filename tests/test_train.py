@@ -165,10 +165,12 @@ def test_config_needs_a_stopping_rule():
 
 
 def test_default_segment_depends_on_the_cabinet_and_a_bad_one_is_refused():
-    from guneamp_lib.training.train import SEGMENT_DIRECT, SEGMENT_WITH_CABINET, segment_length
+    from guneamp_lib.training.defaults import TRAINING
+    from guneamp_lib.training.train import segment_length
 
-    assert segment_length(TrainConfig(), has_ir=True) == SEGMENT_WITH_CABINET == 2048
-    assert segment_length(TrainConfig(), has_ir=False) == SEGMENT_DIRECT == 1024
+    assert segment_length(TrainConfig(), has_ir=True) == TRAINING["seed_cnn"].segment_with_cabinet == 2048
+    assert segment_length(TrainConfig(), has_ir=False) == TRAINING["seed_cnn"].segment_direct == 1024
+    assert segment_length(TrainConfig(model="wavenet"), has_ir=False) == TRAINING["wavenet"].segment_direct
     assert segment_length(TrainConfig(segment=300), has_ir=True) == 300
     with pytest.raises(GuneampError, match="segment"):
         TrainConfig(segment=0)

@@ -22,7 +22,7 @@ from ..dsp.audio import SILENCE_PEAK, AudioInfo, read_audio
 from ..errors import GuneampError, GuneampWarning
 from ..dsp.error import esr
 from .lag import (
-    DEFAULT_MAX_LAG_S, LagEstimate, _as_mono, _silent, align_pair, estimate_lag,
+    DEFAULT_MAX_LAG_S, LagEstimate, _as_mono, _silent, align_pair, estimate_lag, polarity,
 )
 
 # Repeat detection: two passages count as the same when their ESR is below this
@@ -44,6 +44,21 @@ REPEAT_SETTLE_S = 0.05
 REPEAT_END_MARGIN_S = 0.01
 # validate_pair's default: a cabinet's onset plus an interface's few samples of skew.
 MAX_LAG_SAMPLES_OK = 64
+# Verdicts of `guneamp check` beyond rates, silence and lag (each one a PROBLEM line):
+# a recording clipped on this fraction of its samples has lost its peaks for good
+# (the warning starts at 0.01 %);
+CLIP_PROBLEM_FRACTION = 0.01
+# a DI silent (every 50 ms window 60 dB under its peak) for this share of its length
+# mostly teaches the model silence (the default data's DI is silent for 17 %, egfxset's
+# clips for 3 to 15 %);
+SILENT_SHARE_PROBLEM = 0.4
+SILENCE_WINDOW_S = 0.05
+SILENCE_BELOW_PEAK_DB = 60.0
+# a pair shorter than this cannot hold a model's receptive field and a held-out part;
+MIN_PAIR_S = 1.0
+# a target whose lag nobody can find, with the runner-up peak this close to the winner,
+# does not follow the DI (unrelated noise scores 0.09; egfxset's pedals 0.35 to 0.63).
+UNRELATED_CONFIDENCE = 0.2
 # Coverage: a third of an octave is about what separates two notes' fundamentals a
 # major third apart, so a band holds one note's fundamental or harmonic, not several.
 COVERAGE_BANDS_PER_OCTAVE = 3
@@ -262,6 +277,7 @@ class PairReport:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     what: tuple[str, str] = ("clean", "target")
+    findings: list[str] = field(default_factory=list)  # what other checks measured (the capture signal's)
 
     @property
     def ok(self) -> bool:
@@ -288,6 +304,7 @@ class PairReport:
                 f"({1000 * self.length_difference_s:+.1f} ms)"
             )
         lines.append(f"  lag: {self.lag.describe(self.what) if self.lag else 'not estimated'}")
+        lines += [f"  {f}" for f in self.findings]
         lines += [f"PROBLEM: {p}" for p in self.problems]
         lines += [f"warning: {w}" for w in self.warnings]
         n = len(self.problems)
@@ -341,7 +358,47 @@ def check_pair(
             notes.append(f"could not measure the lag reliably: {lag.note}")
         elif abs(lag.lag) > max_lag_samples_ok:
             problems.append(_lag_message(lag, what))
+        problems += _pair_verdicts(clean, target, sr_c, info_c, info_t, lag, what)
     return PairReport(info_c, info_t, rates_match, diff, lag, problems, notes, what)
+
+
+def silent_share(x, sr: int) -> float:
+    """Share of ``x`` in windows of :data:`SILENCE_WINDOW_S` whose RMS is
+    :data:`SILENCE_BELOW_PEAK_DB` or more under the peak."""
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    w = max(int(SILENCE_WINDOW_S * sr), 1)
+    m = x.size // w
+    if m == 0 or x.size == 0:
+        return 0.0
+    rms = np.sqrt(np.mean(np.square(x[: m * w]).reshape(m, w), axis=1))
+    return float(np.mean(rms < np.max(np.abs(x)) * 10.0 ** (-SILENCE_BELOW_PEAK_DB / 20.0)))
+
+
+def _pair_verdicts(clean, target, sr: int, info_c: AudioInfo, info_t: AudioInfo, lag: LagEstimate,
+                   what: tuple[str, str]) -> list[str]:
+    """The problems that make a pair of sounding files of one rate unfit for training."""
+    a, b = what
+    n = min(info_c.frames, info_t.frames)
+    if n < MIN_PAIR_S * sr:
+        return [f"the pair is only {n} samples ({n / sr:.3f} s) long; training needs at least {MIN_PAIR_S:g} s "
+                "of both (a few minutes of playing is better)"]
+    problems = []
+    if not lag.reliable and lag.confidence < UNRELATED_CONFIDENCE:
+        problems.append(f"{b} does not follow {a}: no lag stands out (confidence {lag.confidence:.2f}); check "
+                        "that the two files are the DI and the recording of the same take")
+    for name, info in ((a, info_c), (b, info_t)):
+        if info.clipped_fraction >= CLIP_PROBLEM_FRACTION:
+            problems.append(f"{name} is clipped: {100 * info.clipped_fraction:.1f}% of its samples sit flat at the "
+                            "peak; record it again with less input gain (a model would learn the clipping)")
+    share = silent_share(clean, sr)
+    if share >= SILENT_SHARE_PROBLEM:
+        problems.append(f"{a} is silent for {100 * share:.0f}% of its length; trim the silence or record more "
+                        "playing (silence teaches the model nothing)")
+    if lag.reliable and polarity(clean, target, sr, lag.lag) < 0:
+        problems.append(f"{b} is polarity-inverted relative to {a}. If your gear inverts, that is right and a model "
+                        f"learns it; if the recording chain flipped it, invert {b}. --align shifts {b} by the lag "
+                        "but keeps its polarity")
+    return problems
 
 
 # --------------------------------------------------------------------------- before training

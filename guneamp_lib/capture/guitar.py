@@ -433,6 +433,23 @@ def _pluck(note: Note, sr: int, rng: np.random.Generator) -> np.ndarray:
     return y
 
 
+def render_score(score: list[Note], frames: int, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """Play ``score`` into ``frames`` samples: plucked strings, a pickup, the DI's highpass.
+
+    Not normalized. The pluck noise and then the pickup's resonance are drawn from ``rng``,
+    so :func:`synth_di` and the capture signal (notebook 12) share one guitar.
+    """
+    out = np.zeros(frames)
+    for note in score:
+        start = int(round(note.start * sr))
+        y = _pluck(note, sr, rng)
+        end = min(frames, start + y.size)
+        out[start:end] += y[: end - start]
+    pickup = biquad("lowpass", float(rng.uniform(*PICKUP_HZ)), sr, q=float(rng.uniform(*PICKUP_Q)))
+    sos = np.vstack([pickup, signal.butter(2, DI_HIGHPASS_HZ, "highpass", fs=sr, output="sos")])
+    return signal.sosfilt(sos, out)
+
+
 def synth_di(seconds: float = 40.0, sr: int = SAMPLE_RATE, seed: int = 0) -> np.ndarray:
     """A DI electric-guitar take, float32 mono at peak DI_PEAK (0.5); same seed, same samples.
 
@@ -445,16 +462,7 @@ def synth_di(seconds: float = 40.0, sr: int = SAMPLE_RATE, seed: int = 0) -> np.
         raise GuneampError(f"sample rate {sr} Hz is too low for a guitar; use 44100 or 48000.")
     rng = np.random.default_rng(seed)
     score = _compose(seconds, rng)
-    n = int(round(seconds * sr))
-    out = np.zeros(n)
-    for note in score:
-        start = int(round(note.start * sr))
-        y = _pluck(note, sr, rng)
-        end = min(n, start + y.size)
-        out[start:end] += y[: end - start]
-    pickup = biquad("lowpass", float(rng.uniform(*PICKUP_HZ)), sr, q=float(rng.uniform(*PICKUP_Q)))
-    sos = np.vstack([pickup, signal.butter(2, DI_HIGHPASS_HZ, "highpass", fs=sr, output="sos")])
-    out = signal.sosfilt(sos, out)
+    out = render_score(score, int(round(seconds * sr)), sr, rng)
     peak = np.max(np.abs(out))
     if peak == 0:  # pragma: no cover - a take always has notes
         return out.astype(np.float32)

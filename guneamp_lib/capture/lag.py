@@ -1,7 +1,8 @@
 """The lag between a clean DI and its recording, and how to undo it (notebooks 01 and 12).
 
 Taught in notebooks 01 (``01_loading_and_normalization``: the estimated lag) and 12
-(``12_your_own_gear``: the capture checks on your own recordings).
+(``12_your_own_gear``: the lag from the music next to the latency from the capture
+signal's timing marks, and alignment by a given lag).
 
 **The lag.** A causal model predicts the target at time *n* from the DI up to *n*, so
 the target must not be late. We write the lag so that a positive value means the
@@ -182,6 +183,19 @@ def _bla_lag(clean: np.ndarray, target: np.ndarray, sr: int, max_lag: int) -> tu
     h2 = _coherence_ir(c, t, sr, nfft2)
     extra, ratio = _pick_peak(h2[lags2], lags2, nbhd)
     return first + extra, ratio
+
+
+def polarity(clean, target, sr: int, lag: int) -> int:
+    """+1 if ``target`` follows ``clean`` (shifted by ``lag``) with its polarity, -1 if inverted,
+    0 if the pair is too short to tell: the sign of the coherence-weighted impulse
+    response's largest tap near the lag."""
+    c, t = _shift(np.asarray(clean, dtype=np.float64).reshape(-1), np.asarray(target, dtype=np.float64).reshape(-1), lag)
+    if c.size < MIN_NFFT or _silent(c) or _silent(t):
+        return 0
+    h = _coherence_ir(c, t, sr, _choose_nfft(c.size, MIN_NFFT // NFFT_PER_LAG))
+    nbhd = max(int(round(PEAK_NEIGHBOURHOOD_S * sr)), 2)
+    near = h[np.arange(-nbhd, nbhd + 1)]
+    return int(np.sign(near[np.argmax(np.abs(near))]))
 
 
 def _confidence(ratio: float) -> float:

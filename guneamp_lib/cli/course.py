@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import paths
+from ..errors import GuneampError
 from ..runtime import DEVICE_CHOICES
-from .common import add_common
+from .common import add_common, check_output_file, count, seconds
 
 
 def cmd_course(args) -> int:
@@ -18,7 +19,11 @@ def cmd_course(args) -> int:
 
     params = load_parameters_file(args.parameters_file) if args.parameters_file else {}
     for name, value in args.parameter or []:
-        params[name] = yaml.safe_load(value)
+        try:
+            params[name] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise GuneampError(f"the value {value!r} of -p {name} is not valid YAML; quote it as a string "
+                               "or write a number, list or mapping.") from None
     run_series(params, Path(args.output_dir) if args.output_dir else None, only=args.only, progress=not args.quiet)
     return 0
 
@@ -30,13 +35,18 @@ def cmd_pipeline(args) -> int:
     from ..capture.synth import generate_default_data
     from ..training.train import TrainConfig, train
 
+    out = paths.runs_dir() / "tutorial"
+    modeled = paths.rendered_dir() / "modeled.wav"
+    # Refuse before the data and the training, not after: both outputs are the user's work.
+    check_output_file(modeled, args.overwrite)
+    paths.check_output_path(out, folder=True)
+    for name in ("best.pt", "last.pt"):
+        check_output_file(out / name, args.overwrite)
     data_dir = paths.data_dir()
     files = generate_default_data(data_dir, seed=args.seed, progress=not args.quiet)
     cfg = TrainConfig(time_budget_s=args.time_budget, epochs=args.epochs, seed=args.seed, device=args.device)
     data = load_training_data(files["clean"], files["amp"], files["cab_ir"])
-    out = paths.runs_dir() / "tutorial"
     result = train(data, cfg, out_dir=out, progress=not args.quiet)
-    modeled = paths.rendered_dir() / "modeled.wav"
     render_file(result.best_path, files["clean"], modeled, device=args.device, progress=not args.quiet)
     print(f"held-out ESR of the {cfg.model} model: {result.best_val_esr:.4f}")
     print(f"wrote {modeled} and {result.best_path}")
@@ -56,8 +66,10 @@ def register(sub) -> None:
 
     tu = sub.add_parser("pipeline", help="the end-to-end job without notebooks: data, training, rendering, held-out ESR",
                         description="Create the default data if missing, train the designed model, render data/modeled.wav and print its held-out ESR.")
-    tu.add_argument("--time-budget", type=float, default=180.0, help="training seconds (default 180)")
-    tu.add_argument("--epochs", type=int, default=None, help="stop after this many epochs instead")
+    tu.add_argument("--time-budget", type=seconds, default=180.0, help="training seconds (default 180)")
+    tu.add_argument("--epochs", type=count, default=None, help="stop after this many epochs instead")
     tu.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto = CUDA, then MPS, then CPU")
+    tu.add_argument("--overwrite", action="store_true",
+                    help="replace data/modeled.wav and runs/tutorial/best.pt if they exist")
     add_common(tu)
     tu.set_defaults(func=cmd_pipeline)

@@ -1,4 +1,4 @@
-"""``guneamp train``: a model from a clean/amp pair.
+"""``guneamp train``: a model from a clean/amp pair, or the rest of an interrupted run (``--resume``).
 """
 
 from __future__ import annotations
@@ -6,18 +6,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import paths
+from ..dsp.oversampling import MAX_FACTOR
 from ..errors import GuneampError
 from ..runtime import DEVICE_CHOICES
-from .common import add_common, default_data
+from ..training.resume import DEFAULT_SAVE_EVERY_STEPS
+from .common import MAX_BATCH, add_common, check_inputs, count, default_data, number, seconds
 
 
 def _train_config(args):
     from ..training.defaults import ModelSpec
     from ..training.train import TrainConfig
 
-    spec = ModelSpec.parse(args.model)
-    if spec.oversample != 1:
+    if "@" in args.model:
         raise GuneampError("give the oversampling factor with --oversample, not in --model")
+    spec = ModelSpec.parse(args.model)
+    # Options left out (None) come from the model's row of training.defaults.TRAINING,
+    # the same table `guneamp evaluate` and the course read.
     return TrainConfig(
         model=spec.model, model_kwargs=spec.kwargs(), oversample=args.oversample, epochs=args.epochs,
         time_budget_s=args.time_budget, seed=args.seed, device=args.device,
@@ -25,22 +29,79 @@ def _train_config(args):
     )
 
 
-def cmd_train(args) -> int:
-    from ..training.data import load_training_data
-    from ..training.train import train
-
-    out = Path(args.out)
-    if (out / "best.pt").exists() and not args.overwrite:
-        raise GuneampError(f"{out} already holds a trained model; pass --overwrite or choose another --out.")
-    cfg = _train_config(args)
-    ir = None if args.target_kind == "amp_direct" else args.ir
-    data = load_training_data(args.clean, args.amp, ir, target_kind=args.target_kind, align=args.align)
-    result = train(data, cfg, out_dir=out, progress=not args.quiet)
+def _report(result, cfg) -> None:
     h = result.history[-1]
     print(f"model: {cfg.model}, {result.checkpoint.meta['parameters']:,} parameters, device {result.device}")
     print(f"trained {h['step']} steps in {h['seconds']:.0f} s; held-out ESR {result.best_val_esr:.4f}")
+    held_out = result.checkpoint.meta.get("held_out_seconds")
+    if held_out and h.get("val_seconds", held_out) < held_out - 1e-9:
+        print(f"note: scored on the first {h['val_seconds']:.1f} s of the {held_out:.1f} s held out, as many as the "
+              "time budget allowed; a longer --time-budget scores all of it")
     print(f"saved {result.best_path}")
+
+
+def _resume(args) -> int:
+    from ..training.data import load_training_data
+    from ..training.resume import read_last
+    from ..training.train import TrainConfig, train
+
+    out = Path(args.resume)
+    last = read_last(out)
+    source = last.meta.get("source")
+    config = last.meta.get("config")
+    if not isinstance(source, dict) or not isinstance(config, dict):
+        raise GuneampError(f"{out} does not record its data files and settings; it cannot be resumed.")
+    try:
+        cfg = TrainConfig(**{**config, "device": args.device})
+    except TypeError:
+        raise GuneampError(f"{out} was started by another guneamp version; its settings cannot be read back.") from None
+    check_inputs((source["clean"], "clean DI"), (source["amp"], "amp"), (source.get("ir"), "cabinet IR"))
+    data = load_training_data(source["clean"], source["amp"], source.get("ir"), target_kind=source["target_kind"],
+                              align=source["align"])
+    print(f"resuming {out} at step {last.training_state['step']}")
+    result = train(data, cfg, out_dir=out, progress=not args.quiet, resume=True, save_every=args.save_every,
+                   source=source)
+    _report(result, cfg)
     return 0
+
+
+def cmd_train(args) -> int:
+    from ..capture.reamp_checks import capture_check
+    from ..training.data import load_training_data
+    from ..training.train import train
+
+    if args.resume:
+        return _resume(args)
+    out = Path(args.out)
+    paths.check_output_path(out, folder=True)
+    if not args.overwrite:
+        if (out / "best.pt").exists():
+            raise GuneampError(f"{out} already holds a trained model; pass --overwrite or choose another --out.")
+        if (out / "last.pt").exists():
+            raise GuneampError(f"{out} holds the last.pt of an interrupted run: continue it with --resume {out}, "
+                               "or pass --overwrite to start again.")
+    ir = None if args.target_kind == "amp_direct" else args.ir
+    check_inputs((args.clean, "clean DI"), (args.amp, "amp"), (ir, "cabinet IR"))
+    for name in ("best.pt", "last.pt"):
+        paths.refuse_output_on_inputs(out / name, [args.clean, args.amp, ir])
+    cfg = _train_config(args)
+    capture = capture_check(args.clean, args.amp)
+    if capture is not None:
+        print(capture)
+    data = load_training_data(args.clean, args.amp, ir, target_kind=args.target_kind, align=args.align)
+    source = {"clean": str(Path(args.clean).resolve()), "amp": str(Path(args.amp).resolve()),
+              "ir": None if ir is None else str(Path(ir).resolve()), "target_kind": args.target_kind,
+              "align": bool(args.align)}
+    result = train(data, cfg, out_dir=out, progress=not args.quiet, save_every=args.save_every, source=source)
+    _report(result, cfg)
+    return 0
+
+
+def _per_model(*fields: str) -> str:
+    """'seed_cnn 8, wavenet 1, lstm 1' from the defaults table, for --help."""
+    from ..training.defaults import TRAINING
+
+    return ", ".join(f"{name} {' / '.join(f'{getattr(row, f):g}' for f in fields)}" for name, row in TRAINING.items())
 
 
 def register(sub) -> None:
@@ -53,17 +114,25 @@ def register(sub) -> None:
                    help="amp_with_cab: target recorded through the cabinet (IR goes in the loss); amp_direct: before it")
     t.add_argument("--model", default="seed_cnn",
                    help="network: seed_cnn (the design's CNN, default), wavenet[:standard|lite|feather|nano], lstm[:8..32]")
-    t.add_argument("--oversample", type=int, default=8, help="oversampling factor the network runs at (default 8)")
-    t.add_argument("--epochs", type=int, default=None, help="stop after this many epochs")
-    t.add_argument("--time-budget", type=float, default=120.0, help="stop after this many seconds (default 120)")
-    t.add_argument("--segment", type=int, default=None,
-                   help="scored samples per training segment, at the file rate "
-                        "(default: 2048 with a cabinet IR in the loss, 1024 without)")
-    t.add_argument("--batch-size", type=int, default=8, help="segments per step (default 8)")
-    t.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 3e-3)")
+    t.add_argument("--oversample", type=number(1, MAX_FACTOR, integer=True), default=None,
+                   help=f"oversampling factor the network runs at (default: the model's, {_per_model('oversample')})")
+    t.add_argument("--epochs", type=count, default=None, help="stop after this many epochs")
+    t.add_argument("--time-budget", type=seconds, default=120.0, help="stop after this many seconds (default 120)")
+    t.add_argument("--segment", type=number(1, 1 << 22, integer=True), default=None,
+                   help="scored samples per training segment, at the file rate (default: the model's, with a "
+                        f"cabinet IR in the loss / without: {_per_model('segment_with_cabinet', 'segment_direct')})")
+    t.add_argument("--batch-size", type=number(1, MAX_BATCH, integer=True), default=None,
+                   help=f"segments per step (default: the model's, {_per_model('batch_size')})")
+    t.add_argument("--lr", type=number(above=0, high=1.0), default=None,
+                   help=f"Adam learning rate (default: the model's, {_per_model('learning_rate')})")
     t.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto = CUDA, then MPS, then CPU")
     t.add_argument("--align", action="store_true", help="shift the target to line up with the clean file automatically")
     t.add_argument("--out", default=str(paths.runs_dir() / "default"), help="folder for best.pt and last.pt (default runs/default)")
-    t.add_argument("--overwrite", action="store_true", help="replace a model already in --out")
+    t.add_argument("--overwrite", action="store_true", help="replace a model (or an interrupted run) already in --out")
+    t.add_argument("--resume", metavar="DIR", default=None,
+                   help="continue the interrupted run in DIR from its last.pt, with its own data and settings "
+                        "(the other options but --device and --quiet are not used)")
+    t.add_argument("--save-every", type=count, default=DEFAULT_SAVE_EVERY_STEPS, metavar="STEPS",
+                   help=f"save last.pt every STEPS steps (default {DEFAULT_SAVE_EVERY_STEPS}), and at least every minute")
     add_common(t)
     t.set_defaults(func=cmd_train)

@@ -30,7 +30,8 @@ from scipy.signal import welch
 from .. import paths
 
 from . import plotting
-from ..models.checkpoint import Checkpoint, load_checkpoint
+from ..models.checkpoint import Checkpoint
+from ..models.nam import load_model_file
 from ..errors import GuneampError
 from ..render.inference import predict
 from ..training.losses import esr
@@ -181,7 +182,7 @@ class Playground:
     def checkpoint(self, label: str) -> Checkpoint:
         if label not in self._models:
             src = self.checkpoints[label]
-            ck = src if isinstance(src, Checkpoint) else load_checkpoint(src)
+            ck = src if isinstance(src, Checkpoint) else load_model_file(src)
             if ck.sample_rate != self.sr:
                 raise GuneampError(f"{label} was trained at {ck.sample_rate} Hz, the audio here is at {self.sr} Hz")
             ck.model.eval()

@@ -48,16 +48,26 @@ def notebook_parameters(nb: Path) -> dict:
 
 def load_parameters_file(path: str | os.PathLike) -> dict:
     """A JSON or YAML file of parameter overrides shared by every notebook."""
-    path = Path(path)
-    if not path.is_file():
-        raise GuneampError(f"parameters file not found: {path}")
-    text = path.read_text()
-    if path.suffix in (".yaml", ".yml"):
-        import yaml
+    import yaml
 
-        data = yaml.safe_load(text) or {}
-    else:
-        data = json.loads(text)
+    path = Path(path)
+    if not path.exists():
+        raise GuneampError(f"parameters file not found: {path}")
+    paths.check_input_file(path, "parameters")
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text) or {}
+        else:
+            data = json.loads(text)
+    except UnicodeDecodeError:
+        raise GuneampError(f"{path} is not a text file; give a YAML or JSON file of parameters.") from None
+    except json.JSONDecodeError as exc:
+        raise GuneampError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise GuneampError(f"{path} is not valid YAML{where}: {getattr(exc, 'problem', None) or exc}.") from None
     if not isinstance(data, dict):
         raise GuneampError(f"{path} must hold a mapping of parameter names to values")
     return data
@@ -143,7 +153,7 @@ def course_data(seed: int = 0):
     return load_training_data(files["clean"], files["amp"], files["cab_ir"])
 
 
-def course_model(name: str = "seed_cnn", *, oversample: int = 8, epochs: int | None = None,
+def course_model(name: str = "seed_cnn", *, oversample: int | None = None, epochs: int | None = None,
                  time_budget_s: float | None = 120.0, steps_per_epoch: int | None = None, segment: int | None = None,
                  device: str = "auto", seed: int = 0, retrain: bool = False):
     """The course's trained model: loaded if notebook 06 saved it, else trained now."""

@@ -22,7 +22,7 @@ import soundfile as sf
 import torch
 
 from ..errors import GuneampError, GuneampWarning
-from ..paths import atomic_output, refuse_output_on_inputs
+from ..paths import atomic_output, check_input_file, refuse_output_on_inputs
 
 # Peak normalization divides by the peak plus this, so silence stays silence (0/eps)
 # instead of becoming NaN (0/0).
@@ -107,19 +107,16 @@ def _flat_top_fraction(x: np.ndarray) -> float:
     return float(lengths[lengths >= CLIP_RUN].sum()) / x.size
 
 
-def read_audio(path: str | os.PathLike, *, what: str = "audio") -> tuple[np.ndarray, int, AudioInfo]:
-    """Read a file as float32 mono at its native rate, checked, *not* normalized.
+def audio_info(path: str | os.PathLike, *, what: str = "audio"):
+    """The file's header (``soundfile.info``), after checking it exists and holds audio.
 
-    Stereo is mixed to mono with a notice. Missing, corrupt, truncated, empty or
-    non-finite files raise :class:`GuneampError`; clipping and silence warn.
+    Every reader goes through here, so a bad file gets the same message whichever
+    command opened it.
     """
-    import librosa  # deferred: librosa's import is slow and only reading needs it
-
     path = Path(path)
     if not path.exists():
         raise GuneampError(f"{what} file not found: {path}. Check the path, or run `guneamp synth` to create the default data.")
-    if path.is_dir():
-        raise GuneampError(f"{what} path {path} is a folder; give an audio file.")
+    check_input_file(path, what)
     check_wav_header(path)
     try:
         info = sf.info(str(path))
@@ -129,6 +126,19 @@ def read_audio(path: str | os.PathLike, *, what: str = "audio") -> tuple[np.ndar
         ) from None
     if info.frames == 0:
         raise GuneampError(f"{path} holds no audio samples. Export it again.")
+    return info
+
+
+def read_audio(path: str | os.PathLike, *, what: str = "audio") -> tuple[np.ndarray, int, AudioInfo]:
+    """Read a file as float32 mono at its native rate, checked, *not* normalized.
+
+    Stereo is mixed to mono with a notice. Missing, corrupt, truncated, empty or
+    non-finite files raise :class:`GuneampError`; clipping and silence warn.
+    """
+    import librosa  # deferred: librosa's import is slow and only reading needs it
+
+    path = Path(path)
+    info = audio_info(path, what=what)
     try:
         y, sr = librosa.load(str(path), sr=None, mono=False)
     except Exception as exc:

@@ -5,20 +5,26 @@ weights, the model's name and constructor arguments, the rates it was trained at
 cabinet IR it was trained with and the loss history. It is read with
 ``torch.load(..., weights_only=True)``, which refuses pickled code, so opening a model
 file someone sent you cannot run anything. Files are written atomically.
+
+A file that loads safely can still be malformed (a hand-edited or truncated one, or one
+written by other software): every field is checked against a small schema on load, and
+each problem is reported in one line that names the field.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from ..errors import GuneampError
-from ..paths import atomic_output
-from . import build_model, model_config, receptive_field
+from ..dsp.oversampling import MAX_FACTOR
+from ..errors import GuneampError, GuneampWarning
+from ..paths import atomic_output, check_input_file
+from . import MODELS, build_model, model_config, receptive_field
 
 FORMAT = "guneamp-checkpoint"
 VERSION = 1
@@ -40,6 +46,9 @@ class Checkpoint:
     # the recording's own level. 1.0 for checkpoints written before they were stored.
     input_gain: float = 1.0
     output_gain: float = 1.0
+    # What an interrupted run needs to go on (optimizer, step, generators); only in
+    # last.pt, see guneamp_lib.training.resume.
+    training_state: dict | None = None
 
     @property
     def min_input_samples(self) -> int:
@@ -80,17 +89,95 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
         "input_gain": float(ckpt.input_gain),
         "output_gain": float(ckpt.output_gain),
     }
+    if ckpt.training_state is not None:
+        payload["training_state"] = ckpt.training_state
     with atomic_output(path) as tmp:
         torch.save(payload, tmp)
     return path
 
 
+def _field_error(path: Path, name: str, value, expected: str) -> GuneampError:
+    shown = repr(value) if not isinstance(value, torch.Tensor) else f"a tensor of shape {tuple(value.shape)}"
+    return GuneampError(f"{path} is a malformed checkpoint: '{name}' is {shown[:60]}, expected {expected}.")
+
+
+def _int_field(path: Path, payload: dict, name: str, low: int, high: int) -> int:
+    value = payload.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _field_error(path, name, value, f"a whole number from {low} to {high}")
+    return value
+
+
+def _gain_field(path: Path, payload: dict, name: str) -> float:
+    value = payload.get(name, 1.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise _field_error(path, name, value, "a finite positive number")
+    return float(value)
+
+
+def _validate(path: Path, payload: dict) -> None:
+    """The schema: the type and range of every field :func:`load_checkpoint` uses."""
+    version = payload.get("version", 0)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise _field_error(path, "version", version, "a whole number from 1")
+    if version > VERSION:
+        raise GuneampError(f"{path} was written by a newer guneamp (format {version}); upgrade guneamp_lib.")
+    name = payload.get("model_name")
+    if name not in MODELS:
+        raise _field_error(path, "model_name", name, f"one of {', '.join(sorted(MODELS))}")
+    for key, kind, what in (("model_config", dict, "a mapping"), ("state_dict", dict, "a mapping of tensors"),
+                            ("history", list, "a list"), ("meta", dict, "a mapping")):
+        if key in payload and not isinstance(payload[key], kind):
+            raise _field_error(path, key, payload[key], what)
+    if "state_dict" not in payload or not all(isinstance(v, torch.Tensor) for v in payload["state_dict"].values()):
+        raise _field_error(path, "state_dict", payload.get("state_dict"), "a mapping of tensors")
+    _int_field(path, payload, "sample_rate", 1000, 10_000_000)
+    _int_field(path, payload, "oversample", 1, MAX_FACTOR)
+    _int_field(path, payload, "window", 1, 1 << 24)
+    ir = payload.get("ir")
+    if ir is not None and not (isinstance(ir, torch.Tensor) and ir.ndim == 1 and ir.numel() > 0
+                               and ir.is_floating_point() and bool(torch.isfinite(ir).all())):
+        raise _field_error(path, "ir", ir, "none, or a non-empty 1-D tensor of finite samples")
+    if not isinstance(payload.get("target_kind", "amp_with_cab"), str):
+        raise _field_error(path, "target_kind", payload["target_kind"], "a name")
+    for key in ("input_gain", "output_gain"):
+        _gain_field(path, payload, key)
+    if not isinstance(payload.get("training_state", {}), dict):
+        raise _field_error(path, "training_state", payload["training_state"], "a mapping")
+
+
+def _shape_mismatch(model: torch.nn.Module, state: dict) -> str | None:
+    """One line on how ``state`` differs from what ``model`` expects, or None."""
+    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    have = {k: tuple(v.shape) for k, v in state.items()}
+    wrong = [k for k in want if k in have and want[k] != have[k]]
+    missing = [k for k in want if k not in have]
+    extra = [k for k in have if k not in want]
+    parts = []
+    if wrong:
+        k = wrong[0]
+        parts.append(f"{len(wrong)} weight(s) of the wrong shape (first: {k} is {list(have[k])} in the file, "
+                     f"the model expects {list(want[k])})")
+    if missing:
+        parts.append(f"{len(missing)} missing (first: {missing[0]})")
+    if extra:
+        parts.append(f"{len(extra)} unexpected (first: {extra[0]})")
+    return "; ".join(parts) or None
+
+
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Read a checkpoint without running code from it, checked field by field.
+
+    Notebook: 06
+    """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise GuneampError(f"checkpoint not found: {path}. Train one with `guneamp train`.")
+    check_input_file(path, "checkpoint")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
+    except OSError as exc:
+        raise GuneampError(f"cannot read checkpoint {path}: {exc.strerror or exc}.") from None
     except Exception as exc:
         raise GuneampError(
             f"{path} is not a loadable guneamp checkpoint ({exc.__class__.__name__}). "
@@ -98,13 +185,21 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise GuneampError(f"{path} is not a guneamp checkpoint (no '{FORMAT}' marker).")
-    if payload.get("version", 0) > VERSION:
-        raise GuneampError(f"{path} was written by a newer guneamp (format {payload['version']}); upgrade guneamp_lib.")
+    _validate(path, payload)
     try:
-        model = build_model(payload["model_name"], **payload["model_config"])
-        model.load_state_dict(payload["state_dict"])
-    except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-        raise GuneampError(f"{path} does not match its model definition: {exc}") from None
+        model = build_model(payload["model_name"], **payload.get("model_config", {}))
+    except (RuntimeError, ValueError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise GuneampError(f"{path} does not match its model definition: {first}") from None
+    mismatch = _shape_mismatch(model, payload["state_dict"])
+    if mismatch:
+        raise GuneampError(f"{path} does not match its model definition ({payload['model_name']}): {mismatch}.")
+    model.load_state_dict(payload["state_dict"])
+    if "input_gain" not in payload:
+        warnings.warn(
+            f"{path} predates stored training levels, so its input and output gains are taken as 1.0. It was "
+            "trained on peak-normalized audio: render it with --normalize-input to drive it as it was trained.",
+            GuneampWarning, stacklevel=2)
     return Checkpoint(
         model=model,
         model_name=payload["model_name"],
@@ -117,4 +212,5 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         meta=payload.get("meta", {}),
         input_gain=float(payload.get("input_gain", 1.0)),
         output_gain=float(payload.get("output_gain", 1.0)),
+        training_state=payload.get("training_state"),
     )

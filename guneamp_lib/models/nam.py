@@ -1,23 +1,46 @@
-"""Writing a trained WaveNet as a Neural Amp Modeler ``.nam`` file, and reading it back (notebook 11_beyond_the_seed).
+"""Neural Amp Modeler ``.nam`` files: writing them, and one loader for every model file (notebook 11_beyond_the_seed).
 
-A ``.nam`` file is JSON:
+A ``.nam`` file is JSON: ``version`` (the file format), ``architecture`` (``"WaveNet"``,
+``"LSTM"``, ...), ``config`` (the network's shape), ``weights`` (every number of the
+network in one flat list), ``sample_rate`` (the rate the network runs at) and free-form
+``metadata``. We write format ``0.7.0``, the layout of the newest ``neural-amp-modeler``
+(0.13); its Python package and the plugin's C++ core (0.5.5, which reads 0.5.0 to 0.7.x)
+both load these files as written and play them as we do (ESR 1e-13 against our render in
+NAM 0.13, and in NAM core with its exact ``tanh``). :mod:`guneamp_lib.models.nam_read`
+reads 0.5.x (every older NAM) and 0.7.x files; :func:`load_model_file` is the one door
+through which ``render``, ``score`` and the notebooks open either a checkpoint or a ``.nam``.
 
-* ``version``: the file format (``"0.5.2"``, which NAM's plugin reads),
-* ``architecture``: ``"WaveNet"``,
-* ``config``: ``{"layers": [one dict per layer array], "head": null, "head_scale": s}``,
-* ``weights``: every number of the network in one flat list,
-* ``sample_rate`` and free-form ``metadata``.
+**WaveNet.** :mod:`guneamp_lib.models.wavenet` keeps its modules in NAM's order, so the
+flat list is ``model.parameters()`` flattened one after the other (row-major,
+``(out, in, kernel)``), then ``head_scale``; NAM's C++ takes ``head_scale`` from that
+last number. Format 0.7 spells the same network with more words: per layer array, a
+``head`` object instead of ``head_size``/``head_bias``, per-layer ``kernel_sizes``,
+``activation`` and ``gating_mode`` lists, and switches for features our WaveNet does not
+have (bottleneck, head 1x1, FiLM, groups), written switched off. Reading maps a file onto
+our WaveNet; a file that switches one of those features on is refused, by name.
 
-The flat list is the model's ``parameters()`` flattened one after the other, followed
-by ``head_scale``; :mod:`guneamp_lib.models.wavenet` keeps its modules in NAM's order so that
-no reshuffling is needed. For each layer array: rechannel weight, then per layer the
-dilated conv's weight and bias, the input mixer's weight, the 1x1's weight and bias,
-then the head rechannel's weight (and bias). A convolution weight is flattened as
-``(out, in, kernel)``, row-major, the order NAM's C++ ``Conv1D::set_weights_`` reads.
-Like NAM's plugin, :func:`load_nam` takes ``head_scale`` from the last weight.
+**LSTM.** NAM's LSTM has no skip connection and starts from a stored state, so a file
+is rebuilt as :class:`~guneamp_lib.models.nam_lstm.NamLSTM`. Ours adds the input to its
+output; to export it, we add one hidden unit that carries the input through: its gates
+are held open (input, output) and shut (forget) by large biases, its cell input is
+``tanh(a x)`` with a tiny ``a``, so the unit outputs ``tanh(tanh(a x)) = a x`` to within
+``(2/3)(a x)^2`` of itself, and the head weighs it by ``1/a``. The stored start state
+is the one the network reaches after NAM's second of silence, as NAM's exporter does.
+The plugin's default fast ``tanh`` has slope 1.0043 at zero, so there the unit plays the
+dry signal 0.9% loud: ESR 7e-5 between NAM core's fast and exact ``tanh`` on an exported
+LSTM, 3e-8 with the unit muted (measured; WaveNets: 3e-8 to 1e-6). No weight serves both.
 
-``sample_rate`` is the rate the *network* runs at: for a model trained on 8x
-oversampled audio that is 8 times the recording's rate.
+**Levels.** A checkpoint was trained on ``input_gain x DI`` and ``output_gain x target``.
+The export folds both gains into the weights (the WaveNet's input convolutions and
+``head_scale``; the LSTM's input weights and head) so that the plugin at unity gain
+plays the DI the way ``guneamp render`` does. ``loudness`` and ``gain`` are then
+measured on the file as written (:mod:`guneamp_lib.models.nam_levels`).
+
+**Oversampled models** are exported, with a warning. Their network runs at the
+recording's rate times the factor, and the file says so in ``sample_rate``. NAM's plugin
+resamples the host's audio to a model's rate and back (its ``ResamplingNAM`` wrapper), so
+it plays them as trained, for that factor times the CPU of a plain model; players without
+a resampler (the bare C++ core, the LV2 port) would feed them audio at the wrong rate.
 """
 
 from __future__ import annotations
@@ -26,103 +49,207 @@ import json
 import math
 import numbers
 import os
-from dataclasses import dataclass, field
+import warnings
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .. import paths
-from ..errors import GuneampError
-from .wavenet import WaveNet, preset_of
+from ..errors import GuneampError, GuneampWarning
+from .checkpoint import Checkpoint, load_checkpoint
+from .lstm import LSTMModel
+from .nam_levels import loudness_and_gain, loudness_probe
+from .nam_read import FILM_SLOTS, GATE_SECONDARY, build_network, load_nam, run_from_silence
+from .wavenet import WaveNet
 
-# The .nam format version whose WaveNet config this module writes (NAM's _MODEL_VERSION).
-NAM_FORMAT_VERSION = "0.5.2"
-ARCHITECTURE = "WaveNet"
+# What neural-amp-modeler 0.13 writes (its MODEL_VERSION); NAM core 0.5.5 reads 0.5.0 to 0.7.x.
+NAM_FORMAT_VERSION = "0.7.0"
+# The sample rate NAM's plugin assumes for files that do not state one.
+NAM_DEFAULT_RATE = 48_000
+# NAM's exporter runs an LSTM through this many samples of silence to find its start state.
+NAM_LSTM_BURN_IN = 48_000
+# The skip unit of an exported LSTM: input scale (relative error (2/3)(a x)^2 = 7e-7 at
+# full scale) and the gate bias that makes sigmoid exactly 1 (or 1e-13) in float32.
+SKIP_UNIT_SCALE = 1e-3
+SKIP_UNIT_GATE = 30.0
+# Window recorded for a model read from a .nam file: the training default, as for our checkpoints.
+IMPORTED_WINDOW = 256
+
+# NAM's metadata vocabulary (nam.models.metadata).
+GEAR_TYPES = ("amp", "pedal", "pedal_amp", "amp_cab", "amp_pedal_cab", "preamp", "studio")
+TONE_TYPES = ("clean", "overdrive", "crunch", "hi_gain", "fuzz")
+USER_FIELDS = ("name", "modeled_by", "gear_type", "gear_make", "gear_model", "tone_type", "input_level_dbu",
+               "output_level_dbu")
+# dBu that 0 dBFS corresponds to: audio interfaces sit between about +2 and +24 dBu.
+LEVEL_DBU_RANGE = (-40.0, 60.0)
 
 
-def nam_weights(model: WaveNet) -> list[float]:
-    """The flat weight list in NAM's order (see the module docstring), ``head_scale`` last."""
-    flat = [float(v) for p in model.parameters() for v in p.detach().cpu().float().reshape(-1).tolist()]
-    return flat + [float(model.head_scale)]
+def check_user_metadata(meta: dict) -> dict:
+    """The metadata a user gives (``USER_FIELDS``), checked; every field present, ``None`` where not given.
+
+    Notebook: 11
+    """
+    unknown = sorted(set(meta) - set(USER_FIELDS))
+    if unknown:
+        raise GuneampError(f"unknown .nam metadata field(s) {', '.join(unknown)}; use {', '.join(USER_FIELDS)}")
+    out = {k: meta.get(k) for k in USER_FIELDS}
+    for k, choices in (("gear_type", GEAR_TYPES), ("tone_type", TONE_TYPES)):
+        if out[k] is not None and out[k] not in choices:
+            raise GuneampError(f"{k} must be one of {', '.join(choices)}, got {out[k]!r}")
+    for k in ("input_level_dbu", "output_level_dbu"):
+        v = out[k]
+        if v is None:
+            continue
+        lo, hi = LEVEL_DBU_RANGE
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (math.isfinite(v) and lo <= v <= hi):
+            raise GuneampError(f"{k} must be a number of dBu from {lo:g} to {hi:g} (the analog level of 0 dBFS), "
+                               f"got {v!r}")
+        out[k] = float(v)
+    for k in ("name", "modeled_by", "gear_make", "gear_model"):
+        if out[k] is not None and (not isinstance(out[k], str) or not out[k].strip()):
+            raise GuneampError(f"{k} must be a non-empty text, got {out[k]!r}")
+    return out
 
 
-def nam_config(model: WaveNet) -> dict:
-    return {"layers": [dict(lc) for lc in model.config["layers"]], "head": None, "head_scale": float(model.head_scale)}
+# ---------------------------------------------------------------- writing
 
 
-def export_nam(model: WaveNet, path: str | os.PathLike, sample_rate: float, metadata: dict | None = None) -> Path:
-    """Write ``model`` as a ``.nam`` file (atomically: a crash never leaves half a file)."""
-    if not isinstance(model, WaveNet):
-        raise GuneampError(f"only WaveNet models can be written as .nam files, not {type(model).__name__}")
-    if not (isinstance(sample_rate, numbers.Real) and math.isfinite(sample_rate) and sample_rate > 0):
-        raise GuneampError(f"sample_rate must be a positive number of Hz, got {sample_rate!r}")
-    weights = nam_weights(model)
-    if not all(math.isfinite(w) for w in weights):
+def _f32(values) -> list[float]:
+    """Numbers as the float32 values the player will hold, so reading the file back is exact."""
+    return np.asarray(values, dtype=np.float32).astype(np.float64).ravel().tolist()
+
+
+def _activation_spec(name: str) -> dict:
+    # NAM writes Hardtanh with its limits (torch's defaults are ours).
+    return {"type": name, "min_val": -1.0, "max_val": 1.0} if name == "Hardtanh" else {"type": name}
+
+
+def _wavenet_array(lc: dict) -> dict:
+    n = len(lc["dilations"])
+    return {
+        "input_size": lc["input_size"], "condition_size": lc["condition_size"],
+        "head": {"out_channels": lc["head_size"], "kernel_size": 1, "bias": lc["head_bias"]},
+        "channels": lc["channels"], "kernel_sizes": [lc["kernel_size"]] * n, "dilations": list(lc["dilations"]),
+        "activation": [_activation_spec(lc["activation"])] * n, "bottleneck": lc["channels"],
+        "head1x1": {"active": False, "out_channels": 1, "groups": 1}, "layer1x1": {"active": True, "groups": 1},
+        "groups_input": 1, "groups_input_mixin": 1,
+        **{slot: {"active": False, "shift": True, "groups": 1} for slot in FILM_SLOTS},
+        "gating_mode": ["gated" if lc["gated"] else "none"] * n,
+        "secondary_activation": [{"type": GATE_SECONDARY} if lc["gated"] else None] * n,
+        "slimmable": None,
+    }
+
+
+def _wavenet_section(model: WaveNet, gain_in: float, gain_out: float) -> tuple[dict, list[float]]:
+    weights = []
+    for name, p in model.named_parameters():
+        w = p.detach().double().cpu()
+        # The input reaches the network through the first rechannel and every input mixer (no biases).
+        if name == "arrays.0.rechannel.weight" or name.endswith("input_mixer.weight"):
+            w = w * gain_in
+        weights += _f32(w)
+    head_scale = _f32([model.head_scale / gain_out])[0]
+    config = {"layers": [_wavenet_array(lc) for lc in model.config["layers"]], "head": None,
+              "head_scale": head_scale}
+    return config, weights + [head_scale]
+
+
+@torch.no_grad()
+def _lstm_section(model: LSTMModel, gain_in: float, gain_out: float) -> tuple[dict, list[float]]:
+    lstm, hidden = model.lstm, model.config["hidden_size"]
+    n = hidden + 1  # one more unit: the skip connection
+    w = torch.zeros(4 * n, 1 + n, dtype=torch.float64)
+    b = torch.zeros(4 * n, dtype=torch.float64)
+    bias = (lstm.bias_ih_l0 + lstm.bias_hh_l0).double()
+    for gate in range(4):  # input, forget, cell, output
+        src, dst = slice(gate * hidden, (gate + 1) * hidden), slice(gate * n, gate * n + hidden)
+        w[dst, 0] = lstm.weight_ih_l0[src, 0].double() * gain_in
+        w[dst, 1 : 1 + hidden] = lstm.weight_hh_l0[src].double()
+        b[dst] = bias[src]
+    skip = hidden
+    b[0 * n + skip], b[1 * n + skip], b[3 * n + skip] = SKIP_UNIT_GATE, -SKIP_UNIT_GATE, SKIP_UNIT_GATE
+    w[2 * n + skip, 0] = SKIP_UNIT_SCALE
+    # The state after NAM's second of silence (silence never reaches the skip unit: it stays 0).
+    _, (h0, c0) = lstm(torch.zeros(1, NAM_LSTM_BURN_IN, 1, dtype=lstm.weight_ih_l0.dtype))
+    zero = torch.zeros(1, dtype=torch.float64)
+    head_w = torch.cat([model.head.weight[0].double() / gain_out, zero + gain_in / (gain_out * SKIP_UNIT_SCALE)])
+    head_b = model.head.bias.double() / gain_out
+    weights = (_f32(w) + _f32(b) + _f32(torch.cat([h0.flatten().double(), zero]))
+               + _f32(torch.cat([c0.flatten().double(), zero])) + _f32(head_w) + _f32(head_b))
+    return {"input_size": 1, "hidden_size": n, "num_layers": 1}, weights
+
+
+def nam_payload(ckpt: Checkpoint, metadata: dict | None = None) -> dict:
+    """The ``.nam`` JSON of a checkpoint, gains folded in and ``loudness``/``gain`` measured.
+
+    Notebook: 11
+    """
+    model = ckpt.model
+    gain_in, gain_out = float(ckpt.input_gain), float(ckpt.output_gain)
+    for what, g in (("input_gain", gain_in), ("output_gain", gain_out)):
+        if not (math.isfinite(g) and g > 0):
+            raise GuneampError(f"the checkpoint's {what} is {g!r}; it must be a positive number")
+    if isinstance(model, WaveNet):
+        architecture, (config, weights) = "WaveNet", _wavenet_section(model, gain_in, gain_out)
+    elif isinstance(model, LSTMModel):
+        architecture, (config, weights) = "LSTM", _lstm_section(model, gain_in, gain_out)
+    else:
+        raise GuneampError(f"a {ckpt.model_name} model has no .nam layout; NAM plays WaveNet and LSTM models "
+                           "(train with --model wavenet:<preset> or lstm:<units>)")
+    if not all(math.isfinite(v) for v in weights):
         raise GuneampError("the model holds NaN or infinite weights; it cannot be exported (was training unstable?)")
+    rate = ckpt.sample_rate * ckpt.oversample
+    if ckpt.oversample > 1:
+        warnings.warn(
+            f"this model was trained {ckpt.oversample}x oversampled, so the file runs at {rate} Hz: NAM's plugin "
+            f"resamples {ckpt.sample_rate} Hz audio to that rate and back and needs {ckpt.oversample}x the CPU of a "
+            f"{ckpt.sample_rate} Hz model; players that do not resample will play it wrongly", GuneampWarning,
+            stacklevel=2)
     t = datetime.now()
     meta = {"date": {"year": t.year, "month": t.month, "day": t.day, "hour": t.hour, "minute": t.minute,
                      "second": t.second}}
-    meta.update(metadata or {})
-    payload = {
-        "version": NAM_FORMAT_VERSION,
-        "metadata": meta,
-        "architecture": ARCHITECTURE,
-        "config": nam_config(model),
-        "weights": weights,
-        "sample_rate": float(sample_rate),
-    }
-    try:
-        text = json.dumps(payload, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise GuneampError(f"the metadata cannot be written as JSON: {exc}") from None
+    payload = {"version": NAM_FORMAT_VERSION, "metadata": meta, "architecture": architecture, "config": config,
+               "weights": weights, "sample_rate": float(rate)}
+    # Measured on the network exactly as a player will rebuild it from the file.
+    written = build_network(architecture, config, weights)
+    meta["loudness"], meta["gain"] = loudness_and_gain(lambda x: run_from_silence(written, x), loudness_probe(rate))
+    meta.update(check_user_metadata(metadata or {}))
+    meta["training"] = {"guneamp": {"model": ckpt.model_name, "input_gain": gain_in, "output_gain": gain_out,
+                                    "oversample": int(ckpt.oversample), "target_kind": ckpt.target_kind}}
+    return payload
+
+
+def export_nam(ckpt: Checkpoint, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+    """Write a WaveNet or LSTM checkpoint as a ``.nam`` file (atomically: a crash never leaves half a file).
+
+    Notebook: 11
+    """
+    text = json.dumps(nam_payload(ckpt, metadata), allow_nan=False)
     return paths.write_text_atomic(path, text)
 
 
-@dataclass
-class NamFile:
-    model: WaveNet
-    sample_rate: float | None
-    version: str
-    metadata: dict = field(default_factory=dict)
+def load_model_file(path: str | os.PathLike) -> Checkpoint:
+    """A trained model from a guneamp checkpoint (``.pt``) or a ``.nam`` file, as a :class:`Checkpoint`.
 
+    A ``.nam`` model works at the level of the audio it is given: its gains are 1 (ours
+    were folded into its weights on export), it is not oversampled and it has no cabinet.
+    A file without a sample rate is taken to be at 48 kHz, as NAM's plugin takes it.
 
-def load_nam(path: str | os.PathLike) -> NamFile:
-    """Rebuild a :class:`~guneamp_lib.models.wavenet.WaveNet` from a ``.nam`` file (the inverse of :func:`export_nam`)."""
+    Notebook: 11
+    """
     path = Path(path)
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise GuneampError(f".nam file not found: {path}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise GuneampError(f"{path} is not a .nam file (not JSON: {exc})") from None
-    if not isinstance(payload, dict) or payload.get("architecture") != ARCHITECTURE:
-        got = payload.get("architecture") if isinstance(payload, dict) else None
-        raise GuneampError(f"{path} holds a {got!r} model; only WaveNet .nam files can be read")
-    version = str(payload.get("version", ""))
-    if version.split(".")[:2] != NAM_FORMAT_VERSION.split(".")[:2]:
-        raise GuneampError(f"{path} is in .nam format {version!r}; this reader knows {NAM_FORMAT_VERSION[:3]}.x")
-    config = payload.get("config", {})
-    if config.get("head") is not None:
-        raise GuneampError(f"{path} has a head network after the layer arrays; this reader supports only "
-                           "head-less WaveNets, as NAM's presets are")
-    weights = payload.get("weights", [])
-    try:
-        # Files written after NAM 0.5.2 may leave out "gated"; its default there is False.
-        layers = [{"gated": False, **lc} for lc in config["layers"]]
-        head_scale = weights[-1] if weights else config.get("head_scale")
-        model = WaveNet(preset=preset_of(layers), layers=layers, head_scale=head_scale)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise GuneampError(f"{path} has a WaveNet config this library cannot build: {exc}") from None
-    want = model.num_parameters + 1
-    if len(weights) != want:
-        raise GuneampError(f"{path} holds {len(weights)} weights but its config needs {want}")
-    flat = torch.tensor(weights[:-1], dtype=torch.float32)
-    i = 0
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(flat[i : i + p.numel()].view_as(p))
-            i += p.numel()
-    model.eval()
-    sr = payload.get("sample_rate")
-    return NamFile(model, None if sr is None else float(sr), version, payload.get("metadata") or {})
+    if path.suffix.lower() != ".nam":
+        return load_checkpoint(path)
+    nam = load_nam(path)
+    rate = NAM_DEFAULT_RATE if nam.sample_rate is None else nam.sample_rate
+    if rate != int(rate):
+        raise GuneampError(f"{path} runs at {rate} Hz; guneamp needs a whole number of Hz")
+    gear = nam.metadata.get("gear_type")
+    return Checkpoint(
+        model=nam.model, model_name=nam.model.name, sample_rate=int(rate), oversample=1, window=IMPORTED_WINDOW,
+        ir=None, target_kind="amp_with_cab" if gear in ("amp_cab", "amp_pedal_cab") else "amp_direct",
+        meta={"nam_version": nam.version, "nam_metadata": nam.metadata, "source": str(path)},
+        input_gain=1.0, output_gain=1.0,
+    )

@@ -3,11 +3,29 @@
 Both ways start from :func:`prepare_render`, which does every check once: the output
 may not land on any input (the model, the DI, the IR; links count), the model must
 load, the file must be readable, at the model's rate, long enough, and not longer than
-its IR. :func:`render_file` then runs the whole signal at once through
-:func:`~guneamp_lib.render.inference.run_inference` (the design's chain: network,
-downsample, cabinet, normalize); :func:`render_streaming` runs it block by block
-through a :class:`~guneamp_lib.render.streaming.StreamingProcessor`, in memory that
-stays flat for any length, and gives the same samples to 1e-5.
+its IR. :func:`render_file` then runs the design's chain (oversample, network,
+downsample, cabinet, normalize) in pieces of a few seconds through
+:func:`~guneamp_lib.render.inference.render_chunks`: the samples of
+:func:`~guneamp_lib.render.inference.run_inference` over the whole file (to 1e-6), in
+memory that stays flat for any length (``make bench`` prints it for 1 and 10 minutes).
+:func:`render_streaming` runs it block by block through a
+:class:`~guneamp_lib.render.streaming.StreamingProcessor`, as a plugin would, and
+gives the same samples to 1e-5.
+
+Both write the output as 32-bit float to a temporary file next to the output and
+rename it over the output (:func:`write_output`). Asked to normalize, they track its
+peak and a last pass rescales that file in place: float WAV keeps every sample exactly,
+so rescaling afterwards equals normalizing in memory, for a read and a write instead of
+a second run of the network.
+
+**Levels.** A model learns the gear at one drive: the training DI times its
+``input_gain``, against the target times its ``output_gain`` (both stored in the
+checkpoint). Both paths multiply new DI by the same ``input_gain``, so the same guitar
+at the same level drives the model as hard as in training, whatever the loudest note in
+the file, and divide the output by ``output_gain``, so it comes out at the target
+recording's level. The design's per-file peak normalization (input, output or both)
+stays available behind ``normalize_input`` / ``normalize_output``; on a file whose
+loudest moment is a click, it turns the whole performance down.
 """
 
 from __future__ import annotations
@@ -23,14 +41,14 @@ import soundfile as sf
 import torch
 from tqdm.auto import tqdm
 
-from ..dsp.audio import NORMALIZE_EPS, check_wav_header, load_wav, zero_peak_timestamp
+from ..dsp.audio import NORMALIZE_EPS, audio_info, zero_peak_timestamp
 from ..dsp.cabinet import load_ir
-from ..dsp.oversampling import oversample
 from ..errors import GuneampError, GuneampWarning
-from ..models.checkpoint import Checkpoint, load_checkpoint
+from ..models.checkpoint import Checkpoint
+from ..models.nam import load_model_file
 from ..paths import atomic_output, refuse_output_on_inputs
 from ..runtime import pick_device
-from .inference import model_device, run_inference
+from .inference import render_chunks
 from .streaming import StreamingProcessor
 
 # Blocks read from and written to files by render_streaming: large enough that file
@@ -50,21 +68,6 @@ class RenderJob:
     channels: int
     peak: float
     ir: torch.Tensor | None
-
-
-def open_input(path: Path):
-    if not path.exists():
-        raise GuneampError(f"input file not found: {path}. Check the path.")
-    if path.is_dir():
-        raise GuneampError(f"input path {path} is a folder; give an audio file.")
-    check_wav_header(path)
-    try:
-        info = sf.info(str(path))
-    except Exception as exc:
-        raise GuneampError(f"{path} is not a readable audio file ({exc.__class__.__name__}). Give a WAV, FLAC or OGG file.") from None
-    if info.frames == 0:
-        raise GuneampError(f"{path} holds no audio samples. Export it again.")
-    return info
 
 
 def read_peak(path: Path) -> tuple[float, int, int, int]:
@@ -94,8 +97,8 @@ def prepare_render(checkpoint, input_path, output_path, *, ir_path=None, use_ir:
     input_path, output_path = Path(input_path), Path(output_path)
     inputs = [input_path, ir_path] + ([checkpoint] if isinstance(checkpoint, (str, os.PathLike)) else [])
     refuse_output_on_inputs(output_path, inputs)
-    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
-    open_input(input_path)
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_model_file(checkpoint)
+    audio_info(input_path, what="input")
     peak, sr, n, channels = read_peak(input_path)
     if sr != ckpt.sample_rate:
         raise GuneampError(
@@ -122,22 +125,82 @@ def prepare_render(checkpoint, input_path, output_path, *, ir_path=None, use_ir:
     return RenderJob(ckpt, input_path, output_path, sr, n, channels, peak, ir)
 
 
+def read_mono(f: sf.SoundFile, channels: int, lo: int, hi: int) -> np.ndarray:
+    """Samples ``lo`` to ``hi`` of an open file, mixed to mono as the readers do."""
+    f.seek(lo)
+    block = f.read(hi - lo, dtype="float32", always_2d=True)
+    return block[:, 0] if channels == 1 else block.mean(axis=1)
+
+
+def input_scale(job: RenderJob, gain_db: float = 0.0, normalize_input: bool = False) -> np.float32:
+    """What the DI's samples are multiplied by before the model: its drive.
+
+    By default the gain the training DI got (``Checkpoint.input_gain``), so a guitar at
+    the level it was recorded at for training drives the model as hard as it did then,
+    whatever the loudest note in this file. ``normalize_input`` is the design's choice:
+    peak-normalize each file, so the drive follows the file's loudest sample.
+    ``gain_db`` pushes either harder or softer. One float32 factor for both render
+    paths, so they compute the same products.
+
+    Notebook: 07
+    """
+    level = 1.0 / (job.peak + NORMALIZE_EPS) if normalize_input else job.ckpt.input_gain
+    return np.float32(level * 10.0 ** (gain_db / 20.0))
+
+
+def write_output(job: RenderJob, blocks, normalize_output: bool = False) -> Path:
+    """Write consecutive blocks of model output to ``job.output_path`` atomically, at the
+    training target's level (divided by ``output_gain``) or peak-normalized; refuses NaN
+    or infinite samples."""
+    output_path = job.output_path
+    level = np.float32(1.0) if normalize_output else np.float32(1.0 / job.ckpt.output_gain)
+    with atomic_output(output_path) as tmp:
+        out_peak = 0.0
+        with sf.SoundFile(str(tmp), "w", samplerate=job.sample_rate, channels=1, subtype="FLOAT", format="WAV") as fout:
+            for y in blocks:
+                y = y.numpy() if isinstance(y, torch.Tensor) else y
+                if not np.all(np.isfinite(y)):
+                    raise GuneampError(f"refusing to write {output_path}: the model produced NaN or infinite samples.")
+                if y.size:
+                    y = y * level
+                    out_peak = max(out_peak, float(np.max(np.abs(y))))
+                    fout.write(y)
+        if normalize_output:
+            scale = np.float32(out_peak + NORMALIZE_EPS)
+            with sf.SoundFile(str(tmp), "r+") as f:
+                for start in range(0, f.frames, FILE_BLOCK):
+                    f.seek(start)
+                    y = f.read(FILE_BLOCK, dtype="float32")
+                    f.seek(start)
+                    f.write(y / scale)
+        zero_peak_timestamp(tmp)
+    return output_path
+
+
 def render_file(checkpoint, input_path, output_path, *, ir_path=None, use_ir: bool = True, gain_db: float = 0.0,
-                device: str = "auto", progress: bool = True) -> Path:
-    """Render a DI file through a trained model (and its cabinet) to a new WAV file, all at once.
+                device: str = "auto", progress: bool = True, chunk: int | None = None,
+                normalize_input: bool = False, normalize_output: bool = False) -> Path:
+    """Render a DI file through a trained model (and its cabinet) to a new WAV file.
+
+    The design's chain over the whole file, computed in pieces (``chunk`` file-rate
+    samples each; default a few seconds) so that memory does not grow with the file.
+    The DI is brought to the level the model trained at (:func:`input_scale`) and the
+    output to the target's level; ``normalize_input`` / ``normalize_output``
+    peak-normalize instead, as the design does.
 
     Notebook: 07
     """
     job = prepare_render(checkpoint, input_path, output_path, ir_path=ir_path, use_ir=use_ir)
     ckpt = job.ckpt
     model = ckpt.model.to(pick_device(device))
-    clean, sr = load_wav(job.input_path)
-    # Peak normalization sets how hard the DI drives the model; gain_db pushes it harder or softer.
-    clean = clean * (10.0 ** (gain_db / 20.0))
-    run_inference(model, oversample(clean, ckpt.oversample), job.ir, ckpt.oversample, ckpt.window,
-                  model_device(model), sr, output_file=job.output_path,
-                  protect=[job.input_path, ir_path], progress=progress)
-    return job.output_path
+    drive = input_scale(job, gain_db, normalize_input)
+    with sf.SoundFile(str(job.input_path)) as fin:
+        def read(lo: int, hi: int) -> torch.Tensor:
+            return torch.from_numpy(read_mono(fin, job.channels, lo, hi) * drive)
+
+        blocks = render_chunks(model, read, job.n, ckpt.oversample, job.ir, chunk=chunk, engine="auto",
+                               progress=progress)
+        return write_output(job, blocks, normalize_output)
 
 
 def render_streaming(
@@ -151,18 +214,16 @@ def render_streaming(
     gain_db: float = 0.0,
     engine: str = "auto",
     progress: bool = True,
+    normalize_input: bool = False,
+    normalize_output: bool = False,
 ) -> Path:
     """Render a DI file through a model block by block, with memory that does not grow with the file.
 
     The same result as :func:`guneamp_lib.render.inference.render_file` (to 1e-5), and the
     same checks, computed the way a plugin would: ``block_size`` samples at a time
-    through a :class:`StreamingProcessor`. The input is read twice: once for its peak
-    (the design drives the model with the peak-normalized DI), once to process it. The
-    output is written un-normalized as 32-bit float to a temporary file next to
-    ``output_path``, and its peak tracked; a last pass rescales that file in place and
-    renames it over ``output_path``. Float WAV keeps every sample exactly, so rescaling
-    afterwards equals normalizing in memory, and it costs a read and a write instead of a
-    second run of the network. The latency is compensated: the first ``latency``
+    through a :class:`StreamingProcessor`. The input is read twice: once for its peak and
+    checks, once to process it; the output is written by :func:`write_output`, at the
+    same levels as :func:`render_file`. The latency is compensated: the first ``latency``
     outputs are dropped and :meth:`StreamingProcessor.flush` supplies the end, so the
     output lines up with the input sample for sample.
     """
@@ -170,42 +231,24 @@ def render_streaming(
     if block_size < 1:
         raise GuneampError(f"the block size must be at least 1 sample, got {block_size}")
     job = prepare_render(checkpoint, input_path, output_path, ir_path=ir_path, use_ir=use_ir)
-    ckpt, ir, n, sr, channels, peak = job.ckpt, job.ir, job.n, job.sample_rate, job.channels, job.peak
+    ckpt, ir, n, channels = job.ckpt, job.ir, job.n, job.channels
     input_path, output_path = job.input_path, job.output_path
     proc = StreamingProcessor(ckpt.model, ckpt.oversample, ir, engine=engine)
-    # The same arithmetic as render_file: peak-normalize in float32, then the drive.
-    norm = np.float32(peak + NORMALIZE_EPS)
-    drive = np.float32(10.0 ** (gain_db / 20.0))
+    drive = input_scale(job, gain_db, normalize_input)  # the same factor as render_file's
 
-    with atomic_output(output_path) as tmp:
-        out_peak = 0.0
+    def blocks():
         skip = proc.latency
         bar = tqdm(total=n, desc="streaming render", unit="sample", unit_scale=True, disable=not progress, leave=False)
-        with sf.SoundFile(str(input_path)) as fin, sf.SoundFile(str(tmp), "w", samplerate=sr, channels=1, subtype="FLOAT",
-                                                              format="WAV") as fout:
-            def emit(y):
-                nonlocal out_peak
-                if not np.all(np.isfinite(y)):
-                    raise GuneampError(f"refusing to write {output_path}: the model produced NaN or infinite samples.")
-                if y.size:
-                    out_peak = max(out_peak, float(np.max(np.abs(y))))
-                    fout.write(y)
-
+        with sf.SoundFile(str(input_path)) as fin:
             for block in fin.blocks(blocksize=block_size, dtype="float32", always_2d=True):
                 x = block[:, 0] if channels == 1 else block.mean(axis=1)
-                y = proc.process_block((x / norm) * drive)
+                y = proc.process_block(x * drive)
                 cut = min(skip, y.size)
                 skip -= cut
-                emit(y[cut:])
+                yield y[cut:]
                 bar.update(x.size)
-            emit(proc.flush()[skip:])
+        yield proc.flush()[skip:]
         bar.close()
-        scale = np.float32(out_peak + NORMALIZE_EPS)
-        with sf.SoundFile(str(tmp), "r+") as f:
-            for start in range(0, f.frames, FILE_BLOCK):
-                f.seek(start)
-                y = f.read(FILE_BLOCK, dtype="float32")
-                f.seek(start)
-                f.write(y / scale)
-        zero_peak_timestamp(tmp)
+
+    write_output(job, blocks(), normalize_output)
     return output_path

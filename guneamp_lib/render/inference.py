@@ -12,6 +12,12 @@ Three ways to get the model's output for a whole recording:
   averages. The result is the correct output passed through a 256-tap moving average and
   moved 255 samples earlier: at 8x oversampling a low-pass with its first null at
   1.4 kHz, plus a 0.7 ms jump ahead of the input.
+
+:func:`render_chunks` runs the whole chain (oversample, network, downsample, cabinet)
+over a signal of any length a piece at a time, so memory stays flat however long the
+file: each piece is read with the resamplers' reach on both sides, the network carries
+its receptive field (or its state) from piece to piece, and the cabinet its tail. The
+samples are those of the whole-signal chain to float rounding (about 1e-7 of the peak).
 """
 
 from __future__ import annotations
@@ -22,14 +28,22 @@ import torch
 from tqdm.auto import tqdm
 
 from ..dsp.audio import peak_normalize, save_wav
-from ..dsp.cabinet import convolve_ir
+from ..dsp.cabinet import convolve_ir, fft_convolve
 from ..errors import GuneampError
 from ..models import receptive_field
-from ..dsp.oversampling import downsample, oversample
+from ..dsp.oversampling import RESAMPLER_REACH, downsample, oversample
 
 # Samples per forward pass in the fast path: large enough to amortize the per-call
 # overhead, small enough that a 32-channel activation stays around 16 MB.
 DEFAULT_CHUNK = 1 << 17
+# Network samples per piece of render_chunks: each piece hands work between PyTorch's
+# threads and the compiled engine's, which costs little on an idle machine but much on a
+# busy one (on 2 cores shared with other jobs, 30 s at 8x rendered in 37 s with pieces of
+# this size, 74 s with pieces of DEFAULT_CHUNK); a piece's arrays stay at a few MB.
+RENDER_PIECE = 1 << 19
+# File-rate samples read beyond each piece, either side, by render_chunks: torchaudio's
+# kernel at roll-off 0.94 reaches ceil(32 / 0.94) = 35 input samples, plus one frame.
+CHUNK_MARGIN = RESAMPLER_REACH + 4
 
 
 def model_device(model: torch.nn.Module) -> torch.device:
@@ -106,6 +120,91 @@ def process(model: torch.nn.Module, x: torch.Tensor, chunk: int = DEFAULT_CHUNK,
         model.train(was)
 
 
+class _CausalStream:
+    """The network's output for consecutive pieces of one signal: what :func:`process`
+    gives for the whole, piece by piece. A finite receptive field is carried as the last
+    ``receptive_field - 1`` input samples, a recurrent model as its state."""
+
+    def __init__(self, model: torch.nn.Module, engine: str):
+        rf = receptive_field(model)
+        self.model, self.engine = model, engine
+        self.ctx = int(rf) - 1 if math.isfinite(rf) else None
+        self.history = torch.zeros(self.ctx or 0)  # silence before the start, as in process()
+        self.stream, self.state = None, None
+        if self.ctx is None and engine != "torch" and model_device(model).type == "cpu":
+            from .streaming import StreamingProcessor
+
+            try:
+                self.stream = StreamingProcessor(model, 1, engine="fast")
+            except GuneampError:
+                pass
+
+    def push(self, u: torch.Tensor) -> torch.Tensor:
+        if self.ctx is not None:
+            seg = torch.cat([self.history, u])
+            self.history = seg[seg.numel() - self.ctx :]
+            return process(self.model, seg, engine=self.engine)[self.ctx :]
+        if self.stream is not None:
+            return torch.from_numpy(self.stream.process_block(u.numpy()).copy())
+        y, self.state = self.model.forward_stateful(u.to(model_device(self.model)).view(1, 1, -1), self.state)
+        return y[0, 0].cpu()
+
+
+@torch.no_grad()
+def render_chunks(model: torch.nn.Module, read, n: int, factor: int = 1, ir: torch.Tensor | None = None, *,
+                  chunk: int | None = None, engine: str = "torch", progress: bool = False):
+    """Yield the model's output (oversample, network, downsample, cabinet; not normalized)
+    for a signal of ``n`` samples, in consecutive pieces, in memory that does not grow with ``n``.
+
+    ``read(lo, hi)`` returns the input's samples ``lo`` to ``hi`` (float32, 1-D); it is
+    only asked for ranges inside ``[0, n)``. ``chunk``: file-rate samples per piece
+    (default: :data:`RENDER_PIECE` network samples). The concatenated pieces equal
+    :func:`predict` to float rounding.
+
+    Notebook: 07
+    """
+    F, R = int(factor), CHUNK_MARGIN
+    chunk = max(int(chunk or RENDER_PIECE // F), 1)
+    stream = _CausalStream(model, engine)
+    ys, ys_start, done = torch.zeros(0), 0, 0  # network outputs kept, where they start, how far computed
+    k = 0 if ir is None else ir.numel()
+    tail = torch.zeros(max(k - 1, 0))  # the pre-cabinet signal's last k - 1 samples
+
+    def padded(lo: int, hi: int) -> torch.Tensor:
+        """Input samples lo..hi, silence outside the file (as the resampler's own padding)."""
+        out = torch.zeros(hi - lo)
+        a, b = max(lo, 0), min(hi, n)
+        if b > a:
+            out[a - lo : b - lo] = torch.as_tensor(read(a, b), dtype=torch.float32)
+        return out
+
+    for a in tqdm(range(0, n, chunk), desc="render", unit="chunk", disable=not progress, leave=False):
+        b = min(a + chunk, n)
+        if F == 1:
+            z = stream.push(padded(a, b))
+        else:
+            # The downsampler needs network output R samples past b, the network input up to
+            # there, and the upsampler R input samples beyond that.
+            need = min(b + R, n)
+            if need > done:
+                u = oversample(padded(done - R, need + R), F)[R * F : (R + need - done) * F]
+                ys = torch.cat([ys, stream.push(u)])
+                done = need
+            lo, hi = (a - R) * F, (b + R) * F
+            window = torch.zeros(hi - lo)  # network output, silence outside the signal
+            s0, s1 = max(lo, ys_start), min(hi, ys_start + ys.numel())
+            window[s0 - lo : s1 - lo] = ys[s0 - ys_start : s1 - ys_start]
+            z = downsample(window, F)[R : R + b - a]
+            keep = (b - R) * F  # the next piece's window starts here
+            if keep > ys_start:
+                ys, ys_start = ys[keep - ys_start :], keep
+        if ir is not None:
+            full = torch.cat([tail, z])
+            tail = full[full.numel() - (k - 1) :] if k > 1 else full[:0]
+            z = fft_convolve(full, ir.to(full))[k - 1 : k - 1 + z.numel()]
+        yield z
+
+
 @torch.no_grad()
 def windowed_inference(model: torch.nn.Module, x: torch.Tensor, window: int = 256, batch_size: int = 4096, progress: bool = False) -> torch.Tensor:
     """The design's intent, literally: one window per output sample, ending at that sample.
@@ -171,6 +270,10 @@ def predict(model: torch.nn.Module, clean: torch.Tensor, oversample_factor: int 
     design's inference order, without the final normalization.
     """
     clean = _as_signal(clean)
+    if clean.numel() * oversample_factor > 2 * RENDER_PIECE:
+        # Long signals piece by piece: memory stays flat (validation of long recordings).
+        return torch.cat(list(render_chunks(model, lambda lo, hi: clean[lo:hi], clean.numel(), oversample_factor, ir,
+                                            progress=progress)))
     y = process(model, oversample(clean, oversample_factor), progress=progress)
     y = downsample(y, oversample_factor)[: clean.numel()]
     if ir is not None:

@@ -110,15 +110,15 @@ class StreamingProcessor:
 
     @classmethod
     def from_checkpoint(cls, ckpt, *, ir="checkpoint", engine: str = "auto") -> "StreamingProcessor":
-        """A processor for a :class:`~guneamp_lib.models.checkpoint.Checkpoint` (or a path to one).
+        """A processor for a :class:`~guneamp_lib.models.checkpoint.Checkpoint` (or a path to a checkpoint or ``.nam`` file).
 
         ``ir="checkpoint"`` uses the cabinet IR stored with the model, ``None`` none, an
         array that IR.
         """
         if isinstance(ckpt, (str, os.PathLike)):
-            from ..models.checkpoint import load_checkpoint
+            from ..models.nam import load_model_file
 
-            ckpt = load_checkpoint(ckpt)
+            ckpt = load_model_file(ckpt)
         if isinstance(ir, str) and ir == "checkpoint":
             ir = ckpt.ir
         return cls(ckpt.model, ckpt.oversample, ir, engine=engine)

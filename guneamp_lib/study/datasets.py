@@ -28,6 +28,7 @@ test clip does when it is scored (the input before it is silence too).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -36,7 +37,7 @@ import torch
 
 from .. import paths
 from ..errors import GuneampError
-from ..training.data import TrainingData, make_training_data, split_point
+from ..training.data import TrainingData, make_training_data, peak_gain, split_point
 
 PEDALS = ("TubeScreamer", "RAT", "BluesDriver")
 DATASETS = ("default", "default_direct") + PEDALS
@@ -78,7 +79,7 @@ class EvalData:
         n = self.test_start
         # No re-normalization: the model must meet the test part at the level it trained at.
         return TrainingData(d.clean[:n], d.target[:n], d.sample_rate, d.ir, d.target_kind,
-                            split_point(n, VAL_FRACTION), d.lag)
+                            split_point(n, VAL_FRACTION), d.lag, input_gain=d.input_gain, output_gain=d.output_gain)
 
     @property
     def sample_rate(self) -> int:
@@ -162,6 +163,21 @@ def join_clips(pairs, sample_rate: int, gap_s: float = CLIP_GAP_S):
     return np.concatenate(cs), np.concatenate(ts), starts
 
 
+def joined_takes(train_pairs, test_pair, sample_rate: int, ir=None, lag=None) -> TrainingData:
+    """Training takes and the test take, joined with silence; ``val_start`` is the test's start.
+
+    One gain for all takes, set by the training takes (and stored as the data's
+    ``input_gain`` / ``output_gain``): a pedal's or an amp's sound depends on how hard it
+    is driven, so the test take must reach the model at the level the training takes did.
+    """
+    clean, target, starts = join_clips(list(train_pairs) + [test_pair], sample_rate)
+    test_start = starts[-1]
+    g_in, g_out = peak_gain(clean[:test_start]), peak_gain(target[:test_start])
+    return TrainingData(torch.from_numpy(clean * g_in), torch.from_numpy(target * g_out), int(sample_rate), ir,
+                        "amp_direct" if ir is None else "amp_with_cab", test_start, lag,
+                        input_gain=g_in, output_gain=g_out)
+
+
 def load_pedal(pedal: str, seconds: float | None = None, root: Path | None = None,
                test_clip: int = TEST_CLIP) -> EvalData:
     """A real pedal: three clips (aligned, joined) to train, ``test_clip`` (default 3) to test; no cabinet."""
@@ -179,14 +195,8 @@ def load_pedal(pedal: str, seconds: float | None = None, root: Path | None = Non
             c, t = c[:n], t[:n]
         clips.append((c, t))
         lags.append(lag)
-    clean, target, starts = join_clips(clips, sr)
-    test_start = starts[-1]
-    # One gain for all four clips, set by the training clips: a pedal's sound depends
-    # on how hard it is driven, so every clip must keep its level relative to the others.
-    g_clean = 1.0 / (np.abs(clean[:test_start]).max() + 1e-8)
-    g_target = 1.0 / (np.abs(target[:test_start]).max() + 1e-8)
-    full = TrainingData(torch.from_numpy(clean * g_clean), torch.from_numpy(target * g_target), int(sr), None,
-                        "amp_direct", test_start, lags[0])
+    full = joined_takes(clips[:-1], clips[-1], sr, lag=lags[0])
+    test_start = full.val_start
     trained_on = ", ".join(str(i) for i in order[:-1])
     what = (f"EGFxSet {pedal} (CC-BY-4.0), clips {trained_on} to train, clip {test_clip} to test, "
             "aligned automatically, no cabinet")
@@ -207,11 +217,73 @@ def parse_dataset(name: str) -> tuple[str, int | None]:
     return base, int(clip)
 
 
-def load_dataset(name: str, seconds: float | None = None, seed: int = 0) -> EvalData | None:
+@dataclass(frozen=True)
+class PairDataset:
+    """Your own dataset: a training pair, a test pair (another take through the same gear),
+    and the cabinet IR the targets were recorded through, if any.
+
+    Written as text ``NAME=TRAIN_CLEAN,TRAIN_AMP,TEST_CLEAN,TEST_AMP[,IR]``
+    (``guneamp evaluate --dataset-pair``).
+    """
+
+    name: str
+    train_clean: Path
+    train_amp: Path
+    test_clean: Path
+    test_amp: Path
+    ir: Path | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "PairDataset":
+        name, eq, files = str(text).partition("=")
+        parts = files.split(",")
+        if not eq or not re.fullmatch(r"\w[\w.-]*", name) or len(parts) not in (4, 5) or not all(parts):
+            raise GuneampError(f"cannot read the dataset {text!r}: write NAME=TRAIN_CLEAN,TRAIN_AMP,TEST_CLEAN,"
+                               "TEST_AMP[,IR], with a NAME of letters, digits, '_', '.' or '-'")
+        if name.partition("@")[0] in DATASETS:
+            raise GuneampError(f"{name!r} is a built-in dataset's name; call your dataset something else")
+        files = [Path(p) for p in parts]
+        for f in files:
+            if not f.is_file():
+                raise GuneampError(f"dataset {name}: {f} is not a file. Check the path.")
+        return cls(name, *files[:4], files[4] if len(files) == 5 else None)
+
+    def load(self, seconds: float | None = None) -> EvalData:
+        """Each pair read and aligned on its own, then joined as the pedals are (:func:`joined_takes`),
+        at one level set by the training pair; ``seconds`` trims each take (quick mode)."""
+        from ..capture.checks import validate_pair
+        from ..dsp.audio import read_audio
+        from ..dsp.cabinet import load_ir
+
+        takes, lags, rate = [], [], None
+        for clean_path, amp_path in ((self.train_clean, self.train_amp), (self.test_clean, self.test_amp)):
+            clean, sr, _ = read_audio(clean_path, what="clean")
+            target, sr_t, _ = read_audio(amp_path, what="amp")
+            c, t, lag = validate_pair(clean, target, sr, sr_t, align=True)
+            if rate is not None and sr != rate:
+                raise GuneampError(f"dataset {self.name}: the test pair is at {sr} Hz, the training pair at {rate} Hz")
+            rate = sr
+            if seconds is not None:
+                c, t = c[: int(seconds * sr)], t[: int(seconds * sr)]
+            takes.append((c.astype(np.float32), t.astype(np.float32)))
+            lags.append(lag)
+        ir = None if self.ir is None else load_ir(self.ir, rate)
+        full = joined_takes(takes[:1], takes[1], rate, ir=ir, lag=lags[0])
+        what = (f"your training pair {self.train_clean.name} -> {self.train_amp.name} and test pair "
+                f"{self.test_clean.name} -> {self.test_amp.name}, each aligned automatically "
+                f"({lags[0].where()}; {lags[1].where()})"
+                + ("" if ir is None else f", cabinet {self.ir.name} inside the loss"))
+        return EvalData(self.name, full, full.val_start, what, lags)
+
+
+def load_dataset(name: "str | PairDataset", seconds: float | None = None, seed: int = 0) -> EvalData | None:
     """A dataset by name; ``None`` (with a printed reason) for a pedal when the shared data is absent.
 
-    A pedal's name may end in ``@N``: test on clip N, train on the other three.
+    A pedal's name may end in ``@N``: test on clip N, train on the other three. A
+    :class:`PairDataset` (your own recordings) is loaded from its files.
     """
+    if isinstance(name, PairDataset):
+        return name.load(seconds)
     base, test_clip = parse_dataset(name)
     if base in ("default", "default_direct"):
         return load_default(direct=base == "default_direct", seconds=seconds, seed=seed)
@@ -251,8 +323,8 @@ DEMO_CAPTURE_OFFSET_S = 0.1
 def default_capture(folder, seconds: float = 20.0, seed: int = 0) -> tuple[Path, Path]:
     """Write ``clean.wav`` and ``target.wav`` (amp_direct, misaligned) from the default data.
 
-    Notebook 12 falls back to it when neither your files nor the real recordings are there,
-    so its checks always have an offset and a length difference to find.
+    A stand-in for a real capture when the shared recordings are not there, so the checks
+    always have an offset and a length difference to find.
     """
     from ..dsp.audio import read_audio, save_wav
     from ..capture.synth import generate_default_data

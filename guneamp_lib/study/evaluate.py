@@ -1,7 +1,7 @@
 """Comparing models fairly: same data, same time budget, scored on audio none of them trained on (notebook 11).
 
-Taught in notebooks 11 (``11_beyond_the_seed``: the comparison) and 12
-(``12_your_own_gear``: the same evaluation on real pedal recordings).
+Taught in notebook 11 (``11_beyond_the_seed``: the comparison); ``guneamp evaluate``
+runs it on the real pedal recordings too.
 
 The datasets and how each is split are in :mod:`guneamp_lib.study.datasets`.
 
@@ -30,9 +30,9 @@ from .. import paths
 from ..errors import GuneampError
 from ..jobs import Engine, Task
 from ..models import receptive_field
-from ..training.defaults import TRAINING, ModelSpec
+from ..training.defaults import ModelSpec
 from .datasets import (
-    DEFAULT_DATASETS, QUICK_CLIP_SECONDS, QUICK_DEFAULT_SECONDS, EvalData, load_dataset, parse_dataset,
+    DEFAULT_DATASETS, QUICK_CLIP_SECONDS, QUICK_DEFAULT_SECONDS, EvalData, PairDataset, load_dataset, parse_dataset,
 )
 from .metrics import Report, reports_to_markdown
 
@@ -84,19 +84,19 @@ def train_config(spec: ModelSpec, *, time_budget_s=DEFAULT_TIME_BUDGET_S, epochs
 
     return TrainConfig(model=spec.model, model_kwargs=spec.kwargs(), oversample=spec.oversample,
                        time_budget_s=time_budget_s, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                       device=device, seed=seed, **TRAINING.get(spec.model, {}))
+                       device=device, seed=seed)
 
 
 def train_and_test(dataset: EvalData, spec, *, time_budget_s=DEFAULT_TIME_BUDGET_S, epochs=None,
                    steps_per_epoch=None, device="auto", seed=0, progress=True, out_dir=None) -> Trained:
     """Train one model on the training material for the budget, then score the test part once."""
-    from ..training.train import evaluate, train
+    from ..training.train import evaluate, segment_length, train
 
     spec = ModelSpec.parse(spec)
     cfg = train_config(spec, time_budget_s=time_budget_s, epochs=epochs, steps_per_epoch=steps_per_epoch,
                        device=device, seed=seed)
     tr = dataset.train
-    cfg = replace(cfg, segment=min(cfg.segment, tr.n_train))  # tiny quick-mode data
+    cfg = replace(cfg, segment=min(segment_length(cfg, tr.ir is not None), tr.n_train))  # tiny quick-mode data
     if progress:
         budget = f"{time_budget_s:.0f} s" if time_budget_s else f"{epochs} epoch(s)"
         print(f"[{dataset.name}] training {spec.label} for {budget} ...", flush=True)
@@ -216,9 +216,10 @@ def run_evaluation(datasets=DEFAULT_DATASETS, time_budget_s: float | None = DEFA
     out_dir = Path(out_dir) if out_dir else paths.runs_dir() / "evaluation"
     out_dir.mkdir(parents=True, exist_ok=True)
     loaded, descriptions, tasks = {}, {}, []
-    for name in datasets:
+    for dataset in datasets:
+        name = dataset.name if isinstance(dataset, PairDataset) else dataset
         seconds = (QUICK_DEFAULT_SECONDS if name.startswith("default") else QUICK_CLIP_SECONDS) if quick else None
-        data = load_dataset(name, seconds=seconds, seed=seed)
+        data = load_dataset(dataset, seconds=seconds, seed=seed)
         if data is None:
             descriptions[name] = "skipped: ../shared/data/egfxset is not present"
             continue
@@ -235,8 +236,9 @@ def run_evaluation(datasets=DEFAULT_DATASETS, time_budget_s: float | None = DEFA
                                   {"time_budget_s": budget, **work, "device": device, "seed": seed,
                                    "progress": False, "out_dir": where}))
         outcomes = engine.run(tasks, desc="models", on_outcome=lambda o: progress and tqdm.write(_cell_line(o)))
-    results = {name: [] for name in datasets}
-    failed = {name: [] for name in datasets}
+    names = [d.name if isinstance(d, PairDataset) else d for d in datasets]
+    results = {name: [] for name in names}
+    failed = {name: [] for name in names}
     cells = iter(outcomes)
     for name in loaded:
         for spec in specs:
@@ -281,9 +283,10 @@ def main(args) -> int:
     engine = Engine(args.workers, args.scheduler, progress=not args.quiet)
     if args.steps is not None:
         fixed_steps(args.steps)
-    if not (math.isfinite(args.time_budget) and args.time_budget > 0):
-        raise GuneampError(f"--time-budget must be a positive number of seconds, got {args.time_budget}")
-    run_evaluation(datasets=args.datasets, time_budget_s=args.time_budget, quick=args.quick, out_dir=out,
+    pairs = [PairDataset.parse(text) for text in args.dataset_pair or []]  # before anything trains
+    # Your own datasets alone, unless --datasets asks for built-in ones too.
+    named = args.datasets if args.datasets is not None else ([] if pairs else list(DEFAULT_DATASETS))
+    run_evaluation(datasets=named + pairs, time_budget_s=args.time_budget, quick=args.quick, out_dir=out,
                    models=args.models, device=args.device, seed=args.seed, progress=not args.quiet,
                    steps=args.steps, engine=engine)
     print((out / "evaluation.md").read_text())
@@ -305,9 +308,16 @@ def add_arguments(parser) -> None:
     """The ``guneamp evaluate`` options, so the CLI needs only a few lines to wire them."""
     from ..runtime import DEVICE_CHOICES
 
-    parser.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS), type=_dataset_arg, metavar="NAME",
-                        help=f"datasets to evaluate on (default: {' '.join(DEFAULT_DATASETS)}; also default_direct; "
-                             "a pedal may take @N to test on clip N and train on the other three, e.g. RAT@1)")
+    parser.add_argument("--datasets", nargs="+", default=None, type=_dataset_arg, metavar="NAME",
+                        help=f"built-in datasets to evaluate on (default: {' '.join(DEFAULT_DATASETS)}, or none when "
+                             "--dataset-pair is given; also default_direct; a pedal may take @N to test on clip N "
+                             "and train on the other three, e.g. RAT@1)")
+    parser.add_argument("--dataset-pair", action="append",
+                        metavar="NAME=TRAIN_CLEAN,TRAIN_AMP,TEST_CLEAN,TEST_AMP[,IR]",
+                        help="your own dataset (repeatable): a DI and its recording through the gear to train on, "
+                             "another take of both to test on, and the cabinet IR the recordings went through, if "
+                             "any. Each pair is aligned automatically; the test take is driven at the training "
+                             "take's level. Example: --dataset-pair jvm=di.wav,amp.wav,di2.wav,amp2.wav")
     parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), metavar="MODEL",
                         help=f"models as name[:arg][@Nx] (default: {' '.join(DEFAULT_MODELS)})")
     parser.add_argument("--time-budget", type=float, default=DEFAULT_TIME_BUDGET_S,

@@ -196,7 +196,7 @@ def train_row(row: Row, steps: int = DEFAULT_STEPS, seed: int = 0, device: str =
     The job that :func:`train_many` runs for each row, here or on a worker.
     """
     from ..training.data import load_training_data
-    from ..training.train import evaluate, train
+    from ..training.train import evaluate, segment_length, train
 
     if row.clean is None or row.target is None:
         raise GuneampError("the row needs a clean and a target file")
@@ -212,7 +212,7 @@ def train_row(row: Row, steps: int = DEFAULT_STEPS, seed: int = 0, device: str =
     test = None
     if row.test_clean is not None:  # read before training: a bad test file should not cost a training run
         test = load_training_data(row.test_clean, row.test_target, ir, target_kind=kind, align=align)
-    cfg = replace(cfg, segment=min(cfg.segment, data.n_train))
+    cfg = replace(cfg, segment=min(segment_length(cfg, data.ir is not None), data.n_train))
     t0 = time.perf_counter()
     result = train(data, cfg, out_dir=row.out, progress=False)
     test_esr = None

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ..dsp.audio import peak_normalize, read_audio
+from ..dsp.audio import NORMALIZE_EPS, read_audio
 from ..dsp.cabinet import load_ir
 from ..errors import GuneampError
 
@@ -45,6 +45,9 @@ class TrainingData:
     # What peak normalization multiplied the raw recordings by (see Checkpoint.input_gain).
     input_gain: float = 1.0
     output_gain: float = 1.0
+    # Samples the target trails the DI by inside this data, left in (not aligned away):
+    # the model learns them as part of the gear, so scoring a new take must leave them in too.
+    latency: int = 0
 
     @property
     def n_train(self) -> int:
@@ -91,14 +94,30 @@ def load_training_data(
                 f"the cabinet IR ({ir.numel()} samples) is longer than the recording ({clean.size} samples). "
                 "Trim the IR or record more audio."
             )
-    return make_training_data(clean, target, sr_c, ir, target_kind=target_kind, val_fraction=val_fraction, lag=lag)
+    data = make_training_data(clean, target, sr_c, ir, target_kind=target_kind, val_fraction=val_fraction, lag=lag)
+    if not align and lag.reliable:
+        data.latency = int(lag.lag)
+    return data
 
 
 def make_training_data(clean, target, sample_rate: int, ir=None, *, target_kind: str = "amp_with_cab",
                        val_fraction: float = DEFAULT_VAL_FRACTION, lag: "LagEstimate | None" = None) -> TrainingData:
-    """Build a :class:`TrainingData` from arrays already in memory (equal lengths)."""
-    clean = peak_normalize(torch.as_tensor(clean, dtype=torch.float32))
-    target = peak_normalize(torch.as_tensor(target, dtype=torch.float32))
+    """Build a :class:`TrainingData` from arrays already in memory (equal lengths).
+
+    Each signal is peak-normalized, and the factor it was multiplied by is kept as
+    ``input_gain`` / ``output_gain``: the checkpoint stores them, so that new DI can
+    later be brought to the level this model trained at.
+    """
+    clean = torch.as_tensor(clean, dtype=torch.float32)
+    target = torch.as_tensor(target, dtype=torch.float32)
     if clean.shape != target.shape:
         raise GuneampError(f"clean and target differ in length ({clean.numel()} vs {target.numel()} samples)")
-    return TrainingData(clean, target, int(sample_rate), ir, target_kind, split_point(clean.numel(), val_fraction), lag)
+    g_in, g_out = peak_gain(clean), peak_gain(target)
+    return TrainingData(clean * g_in, target * g_out, int(sample_rate), ir, target_kind,
+                        split_point(clean.numel(), val_fraction), lag, input_gain=g_in, output_gain=g_out)
+
+
+def peak_gain(x) -> float:
+    """The factor :func:`~guneamp_lib.dsp.audio.peak_normalize` multiplies ``x`` by."""
+    x = torch.as_tensor(x)
+    return float(1.0 / (float(x.abs().max()) + NORMALIZE_EPS))

@@ -1,7 +1,8 @@
 """Per-model training set-up and the way models are named on the command line (notebooks 06 and 11).
 
-One table, :data:`TRAINING`, says how each architecture trains (segment length, batch
-size); ``guneamp train``, ``guneamp evaluate`` and the course all read it, so the same
+One table, :data:`TRAINING`, says how each architecture trains (oversampling factor,
+segment length, batch size, learning rate); ``guneamp train`` (and the library's
+:class:`~guneamp_lib.training.train.TrainConfig`), ``guneamp evaluate`` and the course all read it, so the same
 model trains the same way whichever door it came through. :class:`ModelSpec` reads a
 model written as text, ``name[:arg][@Nx]`` (``seed_cnn@8x``, ``wavenet:lite``, ``lstm:24``).
 """
@@ -16,15 +17,50 @@ import torch
 from ..errors import GuneampError
 from ..models import build_model
 
-# Per-architecture training set-up. The seed CNN keeps the course's (notebook 06).
-# The WaveNet needs 4,092 samples of context before every scored one, so it scores
-# long segments: at 8,192 scored samples a step it learns from about twice as many
-# samples per second of CPU as at 2,048 (measured on 2 cores).
-TRAINING = {
-    "seed_cnn": {"segment": 2048, "batch_size": 8},
-    "wavenet": {"segment": 8192, "batch_size": 4},
-    "lstm": {"segment": 2048, "batch_size": 8},
+@dataclass(frozen=True)
+class TrainingDefaults:
+    """How one architecture trains when nobody says otherwise (file-rate samples, Adam's rate)."""
+
+    oversample: int
+    segment_with_cabinet: int  # scored samples per segment with the cabinet IR inside the loss
+    segment_direct: int  # ... and without one
+    batch_size: int
+    learning_rate: float
+
+    def segment(self, has_ir: bool) -> int:
+        return self.segment_with_cabinet if has_ir else self.segment_direct
+
+
+# Per-architecture training set-up: THE table (nothing else in the library sets these).
+# * seed_cnn keeps the course's design (notebook 06): 8x, 8 segments of 2,048. Without a
+#   cabinet in the loss, 1,024-sample segments keep a step's working set closer to the
+#   caches: about 1.3 times the targets per second (benchmarks/run.py, section 1), and a
+#   test ESR of 0.29 against 0.34 in a 150 s run on amp_direct.wav. With the cabinet,
+#   every segment carries the IR's ~840 samples of context, so longer segments pay.
+# * wavenet needs 4,092 samples of context before every scored one, so it scores long
+#   segments: at 8,192 scored samples a step it learns from about twice as many samples
+#   per second of CPU as at 2,048 (measured on 2 cores). It trains at 1x: it hears 93 ms
+#   there, and every doubling of the rate halves that and doubles the work.
+# * lstm: 8 segments of 2,048, the set-up behind its figures in docs/evaluation.md.
+TRAINING: dict[str, TrainingDefaults] = {
+    "seed_cnn": TrainingDefaults(oversample=8, segment_with_cabinet=2048, segment_direct=1024, batch_size=8,
+                                 learning_rate=3e-3),
+    "wavenet": TrainingDefaults(oversample=1, segment_with_cabinet=8192, segment_direct=8192, batch_size=4,
+                                learning_rate=3e-3),
+    "lstm": TrainingDefaults(oversample=1, segment_with_cabinet=2048, segment_direct=2048, batch_size=8,
+                             learning_rate=3e-3),
 }
+
+
+def training_defaults(model: str) -> TrainingDefaults:
+    """The row of :data:`TRAINING` for ``model`` (an architecture name such as ``"wavenet"``).
+
+    Notebook: 06
+    """
+    try:
+        return TRAINING[model]
+    except KeyError:
+        raise GuneampError(f"no training defaults for {model!r}; known models: {', '.join(TRAINING)}") from None
 
 
 @dataclass(frozen=True)
@@ -32,7 +68,8 @@ class ModelSpec:
     """One entry of the comparison: an architecture, its size and the rate it runs at.
 
     Written as text ``name[:arg][@Nx]``: ``seed_cnn@8x``, ``wavenet:lite``, ``lstm:24``.
-    ``arg`` is the WaveNet preset or the LSTM's hidden size; the rate defaults to 1x.
+    ``arg`` is the WaveNet preset or the LSTM's hidden size; without ``@Nx`` the rate is
+    the model's default from :data:`TRAINING` (8x for the seed CNN, 1x for the others).
     """
 
     model: str
@@ -46,7 +83,10 @@ class ModelSpec:
         m = re.fullmatch(r"\s*([a-z_]+)(?::([\w.]+))?(?:@(\d+)x?)?\s*", str(text))
         if not m:
             raise GuneampError(f"cannot read the model {text!r}: write name[:arg][@Nx], e.g. wavenet:lite or seed_cnn@8x")
-        spec = cls(m.group(1), m.group(2), int(m.group(3) or 1))
+        name = m.group(1)
+        # No rate given: the one the model trains at by default (the table above).
+        rate = int(m.group(3)) if m.group(3) else (TRAINING[name].oversample if name in TRAINING else 1)
+        spec = cls(name, m.group(2), rate)
         if spec.oversample < 1:
             raise GuneampError(f"{text!r}: the rate must be 1x or more")
         spec.build()  # fail now, with the reason, rather than after other models have trained

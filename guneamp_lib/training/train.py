@@ -8,12 +8,25 @@ enough extra input (context) to fill the network's receptive field, the downsamp
 filter and the IR, and the loss ignores those first samples, so segment borders never
 teach the network anything false. Validation runs the same path over the held-out part
 of the recording.
+
+A run can be stopped and resumed (:mod:`guneamp_lib.training.resume`). A time budget
+counts from the first step (after the set-up: oversampling the recording, building the
+model) and covers the last validation: that validation's cost is
+measured on a second of held-out audio before training and set aside, so a long
+recording's held-out part does not push the run past its budget. Where scoring all of
+it would take more than :data:`VAL_BUDGET_SHARE` of the budget, validation scores the
+held-out part's first seconds only, as many as fit (``history`` says how many).
+
+Memory: the oversampled training part (4 bytes x factor per sample: 1.4 MB per second
+of audio at 8x and 44.1 kHz) and one step's activations; validation runs in pieces
+(:func:`~guneamp_lib.render.inference.render_chunks`), so it adds a bounded amount.
 """
 
 from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -23,11 +36,14 @@ from tqdm.auto import tqdm
 
 from ..models.checkpoint import Checkpoint, save_checkpoint
 from .data import TrainingData
-from ..errors import GuneampError
+from .defaults import training_defaults
+from ..errors import GuneampError, GuneampWarning
 from ..render.inference import predict
 from .losses import design_loss, esr
+from .resume import BEST, DEFAULT_SAVE_EVERY_STEPS, LAST, SAVE_EVERY_S, RunState, capture_state, data_fingerprint, restore_run
 from .step import SegmentSampler, context_samples, cosine_lr, train_step
 from ..models import build_model, count_parameters, receptive_field
+from ..dsp.oversampling import MAX_FACTOR
 from ..runtime import describe_device, pick_device, set_seed
 
 
@@ -36,11 +52,12 @@ from ..runtime import describe_device, pick_device, set_seed
 class TrainConfig:
     model: str = "seed_cnn"
     model_kwargs: dict = field(default_factory=dict)
-    oversample: int = 8
+    # None: the model's row of training.defaults.TRAINING (the one table of defaults).
+    oversample: int | None = None
     window: int = 256
     segment: int | None = None  # scored file-rate samples per segment; None: see segment_length()
-    batch_size: int = 8
-    learning_rate: float = 3e-3
+    batch_size: int | None = None
+    learning_rate: float | None = None
     epochs: int | None = None
     time_budget_s: float | None = 120.0
     steps_per_epoch: int | None = None
@@ -52,14 +69,26 @@ class TrainConfig:
     grad_clip: float = 1.0
 
     def __post_init__(self):
+        if None in (self.oversample, self.batch_size, self.learning_rate):
+            row = training_defaults(self.model)
+            self.oversample = row.oversample if self.oversample is None else self.oversample
+            self.batch_size = row.batch_size if self.batch_size is None else self.batch_size
+            self.learning_rate = row.learning_rate if self.learning_rate is None else self.learning_rate
         if self.epochs is None and self.time_budget_s is None:
             raise GuneampError("give a number of epochs, a time budget, or both")
         if self.epochs is not None and self.epochs < 1:
             raise GuneampError("epochs must be at least 1")
-        if self.time_budget_s is not None and self.time_budget_s <= 0:
-            raise GuneampError("the time budget must be positive")
+        # `not x > 0` rather than `x <= 0`: NaN fails every comparison, and a NaN budget never ends.
+        if self.time_budget_s is not None and not (self.time_budget_s > 0 and math.isfinite(self.time_budget_s)):
+            raise GuneampError(f"the time budget must be a finite number of seconds above 0, got {self.time_budget_s}")
         if self.segment is not None and self.segment < 1:
             raise GuneampError("the segment length must be at least 1 sample")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise GuneampError(f"the learning rate must be a finite number above 0, got {self.learning_rate}")
+        if not 1 <= self.oversample <= MAX_FACTOR:
+            raise GuneampError(f"the oversampling factor must be from 1 to {MAX_FACTOR}, got {self.oversample}")
+        if self.batch_size < 1:
+            raise GuneampError(f"the batch size must be at least 1, got {self.batch_size}")
 
 
 @dataclass
@@ -73,21 +102,12 @@ class TrainResult:
     device: str
 
 
-# Segment lengths when none is given (file-rate samples). With the cabinet in the loss
-# every segment carries the IR's ~840 samples as context, so long segments pay for it.
-# Without it, shorter segments keep a step's working set closer to the caches: SeedCNN at
-# 8x trains about 1.3 times as many targets per second with 1024 as with 2048
-# (benchmarks/run.py, section 1), and in a 150 s run on amp_direct.wav reached a test
-# ESR of 0.29 against 0.34.
-SEGMENT_WITH_CABINET = 2048
-SEGMENT_DIRECT = 1024
-
-
 def segment_length(cfg: TrainConfig, has_ir: bool) -> int:
-    """``cfg.segment``, or the default for training with or without a cabinet IR in the loss."""
+    """``cfg.segment``, or the model's default with or without a cabinet IR in the loss
+    (:data:`~guneamp_lib.training.defaults.TRAINING`)."""
     if cfg.segment is not None:
         return int(cfg.segment)
-    return SEGMENT_WITH_CABINET if has_ir else SEGMENT_DIRECT
+    return training_defaults(cfg.model).segment(has_ir)
 
 
 def check_fit(model: torch.nn.Module, data: TrainingData, cfg: TrainConfig) -> None:
@@ -115,6 +135,91 @@ def evaluate(model, data: TrainingData, cfg: TrainConfig, start: int | None = No
     return {"loss": loss, "esr": esr(target, pred), "prediction": pred}
 
 
+# The most of a time budget that validation may take; beyond it, validation scores only
+# the first seconds of the held-out part.
+VAL_BUDGET_SHARE = 0.5
+
+
+def validation_plan(model, data: TrainingData, cfg: TrainConfig) -> tuple[int, float]:
+    """Where validation ends, and its estimated wall time (timed on a second of held-out audio).
+
+    Without a time budget, or with a fixed number of epochs (where the budget is only a
+    safety cap): all of the held-out part, so the numbers do not depend on the machine's
+    speed. With a budget alone: as much of it as :data:`VAL_BUDGET_SHARE` of the budget
+    allows, and at least a second.
+    """
+    end = data.clean.numel()
+    if not cfg.time_budget_s or cfg.epochs:
+        return end, 0.0
+    piece = min(data.n_val, data.sample_rate)
+    t = time.perf_counter()
+    with torch.no_grad():
+        evaluate(model, data, cfg, data.val_start, data.val_start + piece)
+    per_sample = (time.perf_counter() - t) / piece
+    if per_sample * data.n_val > VAL_BUDGET_SHARE * cfg.time_budget_s:
+        end = data.val_start + max(int(VAL_BUDGET_SHARE * cfg.time_budget_s / per_sample), piece)
+    return end, per_sample * (end - data.val_start)
+
+
+# The share of the free memory a step may plan to use; the rest is for everything else.
+MEMORY_HEADROOM = 0.8
+
+
+def free_memory_bytes(device: torch.device) -> int | None:
+    """Memory free for a new allocation on ``device`` (None where the system does not say)."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def step_memory_bytes(model, sampler: SegmentSampler) -> int:
+    """Bytes one segment's training step needs: what autograd saves for the backward pass on
+    one segment, measured on a forward pass, for any model. Most of a step's memory: the
+    gradients the backward pass makes are freed as it goes (SeedCNN at 8x, a batch of 64:
+    1.03 GB estimated, 0.99 GB measured as peak RSS growth)."""
+    saved = 0
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        nonlocal saved
+        saved += t.numel() * t.element_size()
+        return t
+
+    x, _ = sampler.draw(1, torch.Generator().manual_seed(0))  # its own generator: the run's is untouched
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        sampler.forward(model, x)
+    return saved
+
+
+def check_step_memory(model, sampler: SegmentSampler, batch_size: int, device: torch.device) -> None:
+    """Refuse, before training, a batch whose step cannot fit in the free memory."""
+    free = free_memory_bytes(device)
+    if free is None:
+        return
+    per_segment = step_memory_bytes(model, sampler)
+    if per_segment * batch_size > MEMORY_HEADROOM * free:
+        fits = int(MEMORY_HEADROOM * free // per_segment)
+        raise GuneampError(
+            f"one training step with a batch of {batch_size} needs about {per_segment * batch_size / 1e9:.1f} GB, "
+            f"but {free / 1e9:.1f} GB is free; use --batch-size {max(fits, 1)} or less, or a shorter --segment."
+        )
+
+
+def _step_or_advice(step_fn):
+    """Run one training step, turning running out of memory into advice."""
+    try:
+        return step_fn()
+    except (torch.OutOfMemoryError, MemoryError, RuntimeError) as exc:
+        if not isinstance(exc, (torch.OutOfMemoryError, MemoryError)) and "alloc" not in str(exc).lower():
+            raise
+        raise GuneampError("one training step does not fit in memory; use a smaller --batch-size or --segment.") from None
+
+
 def train(
     data: TrainingData,
     cfg: TrainConfig,
@@ -122,8 +227,22 @@ def train(
     progress: bool = True,
     callback: Callable[[list[dict]], None] | None = None,
     model: torch.nn.Module | None = None,
+    *,
+    resume: bool = False,
+    save_every: int = DEFAULT_SAVE_EVERY_STEPS,
+    source: dict | None = None,
 ) -> TrainResult:
-    """Train ``cfg.model`` on ``data``; save ``best.pt`` and ``last.pt`` in ``out_dir``."""
+    """Train ``cfg.model`` on ``data``; save ``best.pt`` and ``last.pt`` in ``out_dir``.
+
+    ``resume=True`` carries on the interrupted run in ``out_dir`` from its ``last.pt``
+    (same data, same configuration). ``save_every``: steps between saves of ``last.pt``
+    within an epoch (it is also saved at least every minute). ``source`` (plain values,
+    e.g. the file paths) is stored with the checkpoints.
+
+    Notebook: 06
+    """
+    if resume and not out_dir:
+        raise GuneampError("resuming needs the folder of the interrupted run")
     set_seed(cfg.seed)
     device = pick_device(cfg.device)
     model = (model or build_model(cfg.model, **cfg.model_kwargs)).to(device)
@@ -132,64 +251,94 @@ def train(
 
     F = cfg.oversample
     sampler = SegmentSampler.build(model, data, cfg, segment_length(cfg, data.ir is not None), device)
+    check_step_memory(model, sampler, cfg.batch_size, device)
     steps_per_epoch = cfg.steps_per_epoch or max(1, data.n_train // (sampler.length * cfg.batch_size))
     total_steps = cfg.epochs * steps_per_epoch if cfg.epochs else None
 
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     out_dir = Path(out_dir) if out_dir else None
-    history: list[dict] = []
-    best = math.inf
+    meta = {"config": asdict(cfg), "parameters": count_parameters(model), "device": describe_device(device),
+            "fingerprint": data_fingerprint(data), "held_out_seconds": data.n_val / data.sample_rate,
+            "latency_samples": int(data.latency),
+            **({"source": source} if source else {})}
+    run, history = RunState(), []
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     best_path = last_path = None
-    meta = {"config": asdict(cfg), "parameters": count_parameters(model), "device": describe_device(device)}
+    if resume:
+        run, history, best_state, best_path = restore_run(out_dir, model, opt, gen, data, meta)
 
-    def make_ckpt() -> Checkpoint:
+    def make_ckpt(state: dict | None = None) -> Checkpoint:
         return Checkpoint(model, cfg.model, data.sample_rate, F, max(cfg.window, 1),
-                          None if data.ir is None else data.ir.cpu(), data.target_kind, history, meta)
+                          None if data.ir is None else data.ir.cpu(), data.target_kind, history, meta,
+                          training_state=state, input_gain=data.input_gain, output_gain=data.output_gain)
 
-    t0 = time.perf_counter()
-    step = 0
-    bar = tqdm(total=total_steps, desc=f"training {cfg.model}", unit="step", disable=not progress)
+    def save_last() -> Path:
+        run.elapsed_s = time.perf_counter() - t0
+        return save_checkpoint(out_dir / LAST, make_ckpt(capture_state(run, opt, gen)))
+
+    # Set aside the last validation's cost, so the run ends within its budget.
+    val_end, reserve = validation_plan(model, data, cfg)
+    t0 = time.perf_counter() - run.elapsed_s
+    saved_step, saved_t = run.step, time.perf_counter()
+    bar = tqdm(total=total_steps, initial=run.step, desc=f"training {cfg.model}", unit="step", disable=not progress)
     done = False
-    epoch = 0
     while not done:
-        epoch += 1
+        epoch = run.epochs_done + 1
         model.train()
-        losses = []
-        for _ in range(steps_per_epoch):
+        for _ in range(steps_per_epoch - len(run.epoch_losses)):
             # Cosine decay over the run: in steps when they are fixed (so the result does not
             # depend on the machine's speed), else over the time budget.
             if total_steps:
-                frac = step / total_steps
+                frac = run.step / total_steps
             else:
                 frac = (time.perf_counter() - t0) / cfg.time_budget_s
-            loss = train_step(model, opt, sampler, cfg.batch_size, gen, cfg, cosine_lr(cfg.learning_rate, frac))
-            losses.append(loss)
-            step += 1
+            loss = _step_or_advice(lambda: train_step(model, opt, sampler, cfg.batch_size, gen, cfg,
+                                                  cosine_lr(cfg.learning_rate, frac)))
+            run.epoch_losses.append(loss)
+            run.step += 1
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.4g}")
-            out_of_time = cfg.time_budget_s is not None and time.perf_counter() - t0 >= cfg.time_budget_s
-            if out_of_time or (total_steps and step >= total_steps):
+            now = time.perf_counter()
+            out_of_time = cfg.time_budget_s is not None and now - t0 + reserve >= cfg.time_budget_s
+            if total_steps and run.step >= total_steps:
                 done = True
                 break
+            if out_of_time:
+                if total_steps:
+                    # The step count decides what is trained; the budget is only a safety cap.
+                    warnings.warn(
+                        f"the time budget ({cfg.time_budget_s:g} s) cut training at step {run.step} of {total_steps}; "
+                        "this model differs from one trained for all its steps. Raise the budget (or set it "
+                        "to None) to train them all.", GuneampWarning, stacklevel=2)
+                done = True
+                break
+            if out_dir and (run.step - saved_step >= save_every or now - saved_t >= SAVE_EVERY_S):
+                last_path = save_last()
+                saved_step, saved_t = run.step, time.perf_counter()
         model.eval()
         with torch.no_grad():
-            val = evaluate(model, data, cfg)
+            val = evaluate(model, data, cfg, end=val_end)
+        losses = run.epoch_losses
         history.append({
-            "epoch": epoch, "step": step, "train_loss": sum(losses) / len(losses),
+            "epoch": epoch, "step": run.step, "train_loss": sum(losses) / len(losses) if losses else math.nan,
             "val_loss": val["loss"], "val_esr": val["esr"], "seconds": time.perf_counter() - t0,
+            "val_seconds": (val_end - data.val_start) / data.sample_rate,
         })
+        run.epochs_done, run.epoch_losses = epoch, []
         bar.set_postfix(loss=f"{history[-1]['train_loss']:.4g}", val_esr=f"{val['esr']:.4f}")
-        if val["esr"] < best:
-            best = val["esr"]
+        if val["esr"] < run.best_val_esr:
+            run.best_val_esr = val["esr"]
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if out_dir:
-                best_path = save_checkpoint(out_dir / "best.pt", make_ckpt())
+                best_path = save_checkpoint(out_dir / BEST, make_ckpt())
         if out_dir:
-            last_path = save_checkpoint(out_dir / "last.pt", make_ckpt())
+            run.finished = done
+            last_path = save_last()
+            saved_step, saved_t = run.step, time.perf_counter()
         if callback:
             callback(history)
     bar.close()
     model.load_state_dict(best_state)
     model.eval()
-    return TrainResult(model.cpu(), history, best, make_ckpt(), best_path, last_path, describe_device(device))
+    return TrainResult(model.cpu(), history, run.best_val_esr, make_ckpt(), best_path, last_path,
+                       describe_device(device))

@@ -1,0 +1,25 @@
+"""The ``guneamp`` console command's entry point.
+
+It imports the command line (and with it torch, which takes seconds) inside a guard, so
+that Ctrl-C pressed while the program is still starting ends with one ``interrupted``
+line and exit status 130, as it does later, instead of a traceback from an import.
+"""
+
+from __future__ import annotations
+
+import sys
+
+EXIT_INTERRUPTED = 130
+
+
+def main() -> int:
+    try:
+        from .cli import main as cli_main
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return cli_main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
