@@ -99,3 +99,13 @@ def add_common(sp, seed: bool = True) -> None:
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
     if seed:
         sp.add_argument("--seed", type=number(0, MAX_SEED, integer=True), default=0, help="random seed (default 0)")
+
+
+def add_engine_arguments(sp) -> None:
+    """``--workers`` and ``--scheduler``: where a command's independent jobs run (:mod:`guneamp_lib.jobs`)."""
+    sp.add_argument("--workers", type=count, default=1, metavar="N",
+                    help="run the jobs on a Dask cluster of N worker processes on this machine, one PyTorch "
+                         "thread each (default 1: one after another in this process)")
+    sp.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="run the jobs on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (see the README: "
+                         "`dask scheduler`, `dask worker`, SLURM, Kubernetes); its workers must see the same paths")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import GuneampError
-from .common import add_common, check_output_file
+from .common import add_common, add_engine_arguments, check_output_file
 
 
 def cmd_evaluate(args) -> int:
@@ -40,6 +40,7 @@ def register(sub) -> None:
                         description="Train each model for the same time budget on each dataset's training part, score it "
                                     "on the test part, and write evaluation.md and evaluation.json.")
     add_evaluate_arguments(ev)
+    add_engine_arguments(ev)
     ev.add_argument("--overwrite", action="store_true", help="replace evaluation.md and evaluation.json if they exist")
     add_common(ev)
     ev.set_defaults(func=cmd_evaluate)

@@ -8,6 +8,12 @@ The datasets and how each is split are in :mod:`guneamp_lib.study.datasets`.
 **One time budget for all.** Every model trains for the same wall-clock seconds on
 the same machine, so the table compares what each gets out of equal effort; the
 training time and device columns say what that effort was.
+
+**Or a fixed number of steps, anywhere.** Each (dataset, model) cell is one job of
+:mod:`guneamp_lib.jobs`, run here one after another or on a Dask cluster
+(``--workers``, ``--scheduler``). On a cluster a time budget would make each cell's result
+depend on how busy its worker was, so there the cells train ``--steps`` steps instead,
+and the table is the one the serial run writes, to the last bit.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import torch
 
 from .. import paths
 from ..errors import GuneampError
+from ..jobs import Engine, Task
 from ..models import receptive_field
 from ..training.defaults import ModelSpec
 from .datasets import (
@@ -169,51 +176,99 @@ def format_results(results: dict, run_info: bool = True, descriptions: dict | No
     return "\n".join(parts).rstrip() + "\n"
 
 
+def _cell_line(outcome) -> str:
+    if not outcome.ok:
+        return f"[{outcome.key}] failed: {outcome.error}"
+    r = outcome.value.report
+    return f"[{outcome.key}] test ESR {r.esr:.4g} ({r.quality}) after {r.extra['steps']} steps"
+
+
 def run_evaluation(datasets=DEFAULT_DATASETS, time_budget_s: float | None = DEFAULT_TIME_BUDGET_S,
                    quick: bool = False, out_dir=None, *, models=DEFAULT_MODELS, device: str = "auto",
-                   seed: int = 0, progress: bool = True, aliasing: bool = True) -> dict:
+                   seed: int = 0, progress: bool = True, aliasing: bool = True, steps: int | None = None,
+                   engine: Engine | None = None) -> dict:
     """Evaluate ``models`` on each dataset; write ``evaluation.md`` and ``evaluation.json`` to ``out_dir``.
 
-    ``quick`` uses a few seconds of each recording and two training steps per model: a
-    check that everything runs and every column is filled, not a comparison.
-    Returns ``{dataset: [Report, ...]}`` (empty list for a skipped dataset).
+    Each (dataset, model) cell is one job on ``engine`` (default: here, one after another;
+    see :mod:`guneamp_lib.jobs`). ``steps``: train each cell that many steps instead of for
+    ``time_budget_s`` seconds, the only way a spread-out grid gives the numbers a serial one
+    gives. ``quick`` uses a few seconds of each recording and two training steps per model:
+    a check that everything runs and every column is filled, not a comparison.
+    Returns ``{dataset: [Report, ...]}`` (empty list for a skipped dataset); a cell whose job
+    failed is left out of its list and named, with its error, in both files.
     """
+    from tqdm.auto import tqdm
+
     from .aliasing import aliasing_markdown, measure_model_aliasing
+    from .many import fixed_steps
 
     specs = [ModelSpec.parse(m) for m in models]  # a typo fails here, before anything is written
+    engine = engine or Engine(progress=progress)
+    if quick:
+        budget, work = None, {"epochs": 1, "steps_per_epoch": QUICK_STEPS}
+    elif steps is not None:
+        budget, work = None, fixed_steps(steps)
+    else:
+        budget, work = time_budget_s, {}
+    if budget is not None and engine.distributed:
+        raise GuneampError("on a cluster a time budget makes each result depend on how busy its worker was: "
+                           "give --steps N (a fixed number of training steps per model)")
     out_dir = Path(out_dir) if out_dir else paths.runs_dir() / "evaluation"
     out_dir.mkdir(parents=True, exist_ok=True)
-    budget = None if quick else time_budget_s
-    epochs, steps = (1, QUICK_STEPS) if quick else (None, None)
-    results, descriptions, alias = {}, {}, {}
+    loaded, descriptions, tasks = {}, {}, []
     for dataset in datasets:
         name = dataset.name if isinstance(dataset, PairDataset) else dataset
         seconds = (QUICK_DEFAULT_SECONDS if name.startswith("default") else QUICK_CLIP_SECONDS) if quick else None
         data = load_dataset(dataset, seconds=seconds, seed=seed)
         if data is None:
-            results[name] = []
             descriptions[name] = "skipped: ../shared/data/egfxset is not present"
             continue
+        loaded[name] = data
         descriptions[name] = data.summary()
         if progress:
             print(descriptions[name], flush=True)
-        trained = train_models(data, specs, time_budget_s=budget, epochs=epochs, steps_per_epoch=steps,
-                               device=device, seed=seed, progress=progress, out_dir=out_dir / "checkpoints")
-        results[name] = [t.report for t in trained]
-        if aliasing:
-            alias[name] = measure_model_aliasing({t.spec.label: (t.model, t.spec.oversample) for t in trained},
-                                                 data.sample_rate, quick=quick)
+    with engine:
+        for name, data in loaded.items():
+            shared = engine.share(data)
+            for spec in specs:
+                where = out_dir / "checkpoints" / data.name / re.sub(r"[^\w.]+", "_", spec.label)
+                tasks.append(Task(f"{name}: {spec.label}", train_and_test, (shared, spec),
+                                  {"time_budget_s": budget, **work, "device": device, "seed": seed,
+                                   "progress": False, "out_dir": where}))
+        outcomes = engine.run(tasks, desc="models", on_outcome=lambda o: progress and tqdm.write(_cell_line(o)))
+    names = [d.name if isinstance(d, PairDataset) else d for d in datasets]
+    results = {name: [] for name in names}
+    failed = {name: [] for name in names}
+    cells = iter(outcomes)
+    for name in loaded:
+        for spec in specs:
+            outcome = next(cells)
+            if outcome.ok:
+                results[name].append(outcome.value)
+            else:
+                failed[name].append({"model": spec.label, "error": outcome.error})
+    alias = {}
+    if aliasing:
+        alias = {name: measure_model_aliasing({t.spec.label: (t.model, t.spec.oversample) for t in trained},
+                                              loaded[name].sample_rate, quick=quick)
+                 for name, trained in results.items() if trained}
+    results = {name: [t.report for t in trained] for name, trained in results.items()}
+    for name, cells_failed in failed.items():
+        if cells_failed:
+            descriptions[name] = (descriptions[name] + "\n\n" + "\n".join(
+                f"- {c['model']} failed: {c['error']}" for c in cells_failed))
     text = format_results(results, descriptions=descriptions)
     for name, res in alias.items():
         text += f"\n## aliasing, models trained on {name}\n\n{aliasing_markdown(res)}\n"
-    header = (f"# Model evaluation\n\nEach model trained for "
-              f"{'2 steps (quick mode: a plumbing check, not a comparison)' if quick else f'{time_budget_s:.0f} s'} "
+    effort = ("2 steps (quick mode: a plumbing check, not a comparison)" if quick
+              else f"{steps} steps" if budget is None else f"{time_budget_s:.0f} s")
+    header = (f"# Model evaluation\n\nEach model trained for {effort} "
               f"per dataset; ESR and the other scores are on the test part, which no model trained on.\n\n")
     paths.write_text_atomic(out_dir / "evaluation.md", header + text)
     payload = {
-        "time_budget_s": budget, "quick": quick, "seed": seed, "models": [s.label for s in specs],
+        "time_budget_s": budget, "steps": steps, "quick": quick, "seed": seed, "models": [s.label for s in specs],
         "datasets": {name: {"description": descriptions.get(name), "reports": [r.to_dict() for r in reps],
-                            "aliasing": [a.to_dict() for a in alias.get(name, [])]}
+                            "failed": failed[name], "aliasing": [a.to_dict() for a in alias.get(name, [])]}
                      for name, reps in results.items()},
     }
     paths.write_text_atomic(out_dir / "evaluation.json", json.dumps(payload, indent=2))
@@ -222,12 +277,18 @@ def run_evaluation(datasets=DEFAULT_DATASETS, time_budget_s: float | None = DEFA
 
 def main(args) -> int:
     """``guneamp evaluate``: the entry point the CLI calls with its parsed arguments."""
+    from .many import fixed_steps
+
     out = Path(args.out)
+    engine = Engine(args.workers, args.scheduler, progress=not args.quiet)
+    if args.steps is not None:
+        fixed_steps(args.steps)
     pairs = [PairDataset.parse(text) for text in args.dataset_pair or []]  # before anything trains
     # Your own datasets alone, unless --datasets asks for built-in ones too.
     named = args.datasets if args.datasets is not None else ([] if pairs else list(DEFAULT_DATASETS))
     run_evaluation(datasets=named + pairs, time_budget_s=args.time_budget, quick=args.quick, out_dir=out,
-                   models=args.models, device=args.device, seed=args.seed, progress=not args.quiet)
+                   models=args.models, device=args.device, seed=args.seed, progress=not args.quiet,
+                   steps=args.steps, engine=engine)
     print((out / "evaluation.md").read_text())
     print(f"wrote {out / 'evaluation.md'} and {out / 'evaluation.json'}")
     return 0
@@ -261,6 +322,9 @@ def add_arguments(parser) -> None:
                         help=f"models as name[:arg][@Nx] (default: {' '.join(DEFAULT_MODELS)})")
     parser.add_argument("--time-budget", type=float, default=DEFAULT_TIME_BUDGET_S,
                         help=f"training seconds per model and dataset (default {DEFAULT_TIME_BUDGET_S:.0f})")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="train each model this many steps instead of for --time-budget seconds "
+                             "(needed with --workers or --scheduler: the numbers then do not depend on the machine)")
     parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto = CUDA, then MPS, then CPU")
     parser.add_argument("--out", default=str(paths.runs_dir() / "evaluation"),
                         help="folder for evaluation.md, evaluation.json and the checkpoints (default runs/evaluation)")
