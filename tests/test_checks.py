@@ -16,13 +16,12 @@ from scipy.signal import fftconvolve, lfilter
 
 from guneamp_lib.capture.checks import (
     PairReport,
-    band_shares,
     check_pair,
-    coverage,
     find_repeat,
     repeat_check,
     validate_pair,
 )
+from guneamp_lib.capture.coverage import band_shares, coverage
 from guneamp_lib.capture.lag import LagEstimate, align_pair, estimate_lag, xcorr_lag
 from guneamp_lib.errors import GuneampError, GuneampWarning
 from guneamp_lib.dsp.error import esr

@@ -59,13 +59,6 @@ MIN_PAIR_S = 1.0
 # a target whose lag nobody can find, with the runner-up peak this close to the winner,
 # does not follow the DI (unrelated noise scores 0.09; egfxset's pedals 0.35 to 0.63).
 UNRELATED_CONFIDENCE = 0.2
-# Coverage: a third of an octave is about what separates two notes' fundamentals a
-# major third apart, so a band holds one note's fundamental or harmonic, not several.
-COVERAGE_BANDS_PER_OCTAVE = 3
-COVERAGE_FMIN_HZ = 40.0
-# A band is "not covered" when the training input puts this much less of its energy
-# there than the test input does: 20 dB, a hundredth of the share.
-COVERAGE_MARGIN_DB = 20.0
 
 
 # --------------------------------------------------------------------------- repeats
@@ -86,6 +79,8 @@ def find_repeat(clean, sr: int, min_seconds: float = 1.0) -> tuple[int, int, int
     near-exact copy, as in a capture signal that repeats a section on purpose) and
     must not overlap. The longest such passage wins. Its ends are found to within
     ``REPEAT_WINDOW_S``, always inside the true passage.
+
+    Notebook: 12
     """
     x = as_mono(clean, "clean")
     n = x.size
@@ -134,60 +129,12 @@ def find_repeat(clean, sr: int, min_seconds: float = 1.0) -> tuple[int, int, int
     return found
 
 
-def band_shares(x, sr: int, bands_per_octave: int = COVERAGE_BANDS_PER_OCTAVE,
-                fmin: float = COVERAGE_FMIN_HZ) -> tuple[np.ndarray, np.ndarray]:
-    """``(centres_hz, shares)``: the fraction of ``x``'s energy in each fractional-octave band."""
-    x = np.asarray(x, dtype=np.float64).reshape(-1)
-    power = np.abs(np.fft.rfft(x)) ** 2
-    freqs = np.fft.rfftfreq(x.size, 1.0 / sr)
-    n_bands = int(math.floor(bands_per_octave * math.log2((sr / 2) / fmin)))
-    edges = fmin * 2.0 ** (np.arange(n_bands + 1) / bands_per_octave)
-    idx = np.searchsorted(edges, freqs, side="right") - 1
-    inside = (idx >= 0) & (idx < n_bands)
-    energy = np.bincount(idx[inside], weights=power[inside], minlength=n_bands)
-    total = energy.sum()
-    shares = energy / total if total > 0 else energy
-    return np.sqrt(edges[:-1] * edges[1:]), shares
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """How much of a test input lies where the training input has (almost) nothing."""
-
-    uncovered_share: float  # fraction of the test input's energy in uncovered bands
-    uncovered_bands_hz: tuple  # centre frequencies of those bands
-    margin_db: float
-
-    def describe(self) -> str:
-        if not self.uncovered_bands_hz:
-            return "the training input covers every frequency band the test input uses"
-        lo, hi = min(self.uncovered_bands_hz), max(self.uncovered_bands_hz)
-        where = f"{lo:.0f} Hz" if lo == hi else f"{lo:.0f} to {hi:.0f} Hz"
-        return (f"{100 * self.uncovered_share:.0f}% of the test input's energy lies in bands ({where}) "
-                f"where the training input has at least {self.margin_db:.0f} dB less of its own: "
-                "a model has no examples of the gear there")
-
-
-def coverage(train_clean, test_clean, sr: int, margin_db: float = COVERAGE_MARGIN_DB) -> Coverage:
-    """Does the training DI contain the frequencies the test DI (or your playing) uses?
-
-    A model learns the gear only where its training input has energy. Each band's share
-    of the total energy is compared: a band where the training input's share is more
-    than ``margin_db`` below the test input's is not covered. The result is the test
-    input's energy in such bands, from 0 (all covered) to 1.
-    """
-    centres, train = band_shares(train_clean, sr)
-    _, test = band_shares(test_clean, sr)
-    if test.sum() <= 0:
-        raise GuneampError("the test input is silent: there is nothing to compare coverage with")
-    ratio = 10 ** (-margin_db / 10)
-    bad = test * ratio > train
-    return Coverage(float(test[bad].sum()), tuple(float(f) for f in centres[bad]), margin_db)
-
-
 @dataclass(frozen=True)
 class RepeatReport:
-    """How much two recorded takes of the same passage differ."""
+    """How much two recorded takes of the same passage differ.
+
+    Notebook: 12
+    """
 
     start_a: int
     start_b: int
@@ -238,6 +185,8 @@ def repeat_check(clean, target, sr: int, min_seconds: float = 1.0,
     at the same places in the target, moved by its lag. Each take's first
     ``REPEAT_SETTLE_S`` is skipped (it still carries the tail of what came before), and
     so is its last ``REPEAT_END_MARGIN_S``.
+
+    Notebook: 12
     """
     clean = as_mono(clean, "clean")
     target = as_mono(target, "target")
@@ -267,7 +216,10 @@ def repeat_check(clean, target, sr: int, min_seconds: float = 1.0,
 
 @dataclass
 class PairReport:
-    """Everything ``guneamp check`` says about a clean/target pair of files."""
+    """Everything ``guneamp check`` says about a clean/target pair of files.
+
+    Notebook: 12
+    """
 
     clean: AudioInfo
     target: AudioInfo
@@ -336,6 +288,8 @@ def check_pair(
 
     The pair's own issues are collected, never raised; an unreadable file still raises
     :class:`GuneampError` (there is nothing to report on).
+
+    Notebook: 12
     """
     a, b = what
     notes: list[str] = []
@@ -364,7 +318,10 @@ def check_pair(
 
 def silent_share(x, sr: int) -> float:
     """Share of ``x`` in windows of :data:`SILENCE_WINDOW_S` whose RMS is
-    :data:`SILENCE_BELOW_PEAK_DB` or more under the peak."""
+    :data:`SILENCE_BELOW_PEAK_DB` or more under the peak.
+
+    Notebook: 12
+    """
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     w = max(int(SILENCE_WINDOW_S * sr), 1)
     m = x.size // w
@@ -448,6 +405,8 @@ def validate_pair(
     Raises :class:`GuneampError` for different rates, a silent signal, or (without
     ``align``) a reliably measured lag beyond ``max_lag_samples_ok``. Different lengths
     are trimmed with a warning.
+
+    Notebook: 12
     """
     a, b = what
     clean = np.asarray(clean)

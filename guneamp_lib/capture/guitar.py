@@ -67,7 +67,10 @@ DI_HIGHPASS_HZ = 30.0
 
 @dataclass(frozen=True)
 class Note:
-    """One note of the performance (times in seconds)."""
+    """One note of the performance (times in seconds).
+
+    Notebook: 00
+    """
 
     start: float
     dur: float  # until the fretting hand damps it
@@ -341,7 +344,10 @@ def _compose(seconds: float, rng: np.random.Generator) -> list[Note]:
 
 
 def guitar_score(seconds: float = 40.0, seed: int = 0) -> list[Note]:
-    """The notes :func:`synth_di` plays for this seed (for piano rolls and tests)."""
+    """The notes :func:`synth_di` plays for this seed (for piano rolls and tests).
+
+    Notebook: 00
+    """
     _check_seconds(seconds)
     return _compose(seconds, np.random.default_rng(seed))
 
@@ -438,6 +444,8 @@ def render_score(score: list[Note], frames: int, sr: int, rng: np.random.Generat
 
     Not normalized. The pluck noise and then the pickup's resonance are drawn from ``rng``,
     so :func:`synth_di` and the capture signal (notebook 12) share one guitar.
+
+    Notebook: 00
     """
     out = np.zeros(frames)
     for note in score:
@@ -456,6 +464,8 @@ def synth_di(seconds: float = 40.0, sr: int = SAMPLE_RATE, seed: int = 0) -> np.
     Phrases of riffs, strums, leads, arpeggios and ringing chords cover E2 to E6, soft to
     hard plucks, palm mutes and rests; each phrase holds single notes, chords and palm
     mutes, so any fifth of the take hears all three.
+
+    Notebook: 00
     """
     _check_seconds(seconds)
     if sr < 16000:

@@ -67,7 +67,10 @@ MIN_HALF_S = 0.5
 
 @dataclass(frozen=True)
 class LagEstimate:
-    """How late the target is relative to the clean DI, and how sure we are."""
+    """How late the target is relative to the clean DI, and how sure we are.
+
+    Notebook: 01, 12
+    """
 
     lag: int
     seconds: float
@@ -188,7 +191,10 @@ def _bla_lag(clean: np.ndarray, target: np.ndarray, sr: int, max_lag: int) -> tu
 def polarity(clean, target, sr: int, lag: int) -> int:
     """+1 if ``target`` follows ``clean`` (shifted by ``lag``) with its polarity, -1 if inverted,
     0 if the pair is too short to tell: the sign of the coherence-weighted impulse
-    response's largest tap near the lag."""
+    response's largest tap near the lag.
+
+    Notebook: 01, 12
+    """
     c, t = _shift(np.asarray(clean, dtype=np.float64).reshape(-1), np.asarray(target, dtype=np.float64).reshape(-1), lag)
     if c.size < MIN_NFFT or is_silent(c) or is_silent(t):
         return 0
@@ -209,6 +215,8 @@ def xcorr_lag(clean, target, sr: int, max_lag_s: float = DEFAULT_MAX_LAG_S) -> L
     """Plain FFT cross-correlation: the textbook estimate, ambiguous on sustained notes.
 
     Shown in the notebooks next to :func:`estimate_lag`; use that one for real work.
+
+    Notebook: 01, 12
     """
     clean = as_mono(clean, "clean")
     target = as_mono(target, "target")
@@ -234,6 +242,8 @@ def estimate_lag(clean, target, sr: int, max_lag_s: float = DEFAULT_MAX_LAG_S) -
     Positive means the target is late. ``reliable`` is False, with the reason in
     ``note``, when the impulse response's peak does not stand out from the next one
     or when the first and second halves of the recording disagree.
+
+    Notebook: 01, 12
     """
     clean = as_mono(clean, "clean")
     target = as_mono(target, "target")
@@ -284,6 +294,8 @@ def align_pair(
     """Shift by the estimated (or given) lag and trim both to their overlap: equal lengths out.
 
     Warns :class:`GuneampWarning` when the estimate is unreliable: listen to the result.
+
+    Notebook: 01, 12
     """
     clean_arr = np.asarray(clean)
     target_arr = np.asarray(target)

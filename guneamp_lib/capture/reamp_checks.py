@@ -41,7 +41,7 @@ take at its drifted times (windowed-sinc interpolation), so it is not counted as
 as answered when the recording there rises ``NOTE_ABOVE_FLOOR_DB`` above its noise
 floor. A recording that stops early, or a noise gate that swallows the soft notes,
 shows up as notes missing, named. For a DI that is not the capture signal, the general
-:func:`checks.coverage` compares it with the capture signal's notes instead: it says
+:func:`coverage.coverage` compares it with the capture signal's notes instead: it says
 how much of a guitar played over the whole neck lies where that DI has nothing.
 """
 
@@ -56,7 +56,8 @@ import numpy as np
 from ..dsp.audio import read_audio
 from ..dsp.error import esr
 from ..errors import GuneampError, GuneampWarning
-from .checks import MAX_LAG_SAMPLES_OK, PairReport, check_pair, coverage
+from .checks import MAX_LAG_SAMPLES_OK, PairReport, check_pair
+from .coverage import coverage
 from .lag import DEFAULT_MAX_LAG_S
 from .guitar import render_score
 from .reamp_signal import FORMAT, MARK_COUNT, NECK, find_layout, notes_plan
@@ -110,13 +111,19 @@ NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
 def note_name(midi: int) -> str:
-    """'E2' for MIDI 40."""
+    """'E2' for MIDI 40.
+
+    Notebook: 12
+    """
     return f"{NOTE_NAMES[midi % 12]}{midi // 12 - 1}"
 
 
 @dataclass
 class CaptureReport:
-    """What the capture-signal checks found: numbers, and one line per finding."""
+    """What the capture-signal checks found: numbers, and one line per finding.
+
+    Notebook: 12
+    """
 
     sample_rate: int
     source: str  # where the layout came from: its sidecar, or recognised by its marks
@@ -182,7 +189,10 @@ def _subsample_shift(x: np.ndarray, ref: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class MarkTiming:
-    """Latency and drift from the timing marks."""
+    """Latency and drift from the timing marks.
+
+    Notebook: 12
+    """
 
     latency: int
     peak_delay: int

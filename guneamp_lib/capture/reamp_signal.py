@@ -115,7 +115,10 @@ def _check_rate(sr) -> int:
 
 
 def check_seconds(seconds) -> float:
-    """The length in seconds, validated; :class:`GuneampError` says the allowed range."""
+    """The length in seconds, validated; :class:`GuneampError` says the allowed range.
+
+    Notebook: 12
+    """
     try:
         seconds = float(seconds)
     except (TypeError, ValueError):
@@ -126,7 +129,10 @@ def check_seconds(seconds) -> float:
 
 
 def sidecar_path(wav_path) -> Path:
-    """Where the layout of ``wav_path`` is written: the same name with ``.json``."""
+    """Where the layout of ``wav_path`` is written: the same name with ``.json``.
+
+    Notebook: 12
+    """
     return Path(wav_path).with_suffix(".json")
 
 
@@ -149,7 +155,10 @@ def _dynamics(seconds: float, count: int) -> tuple[float, ...]:
 
 
 def notes_plan(t0: float, seconds: float) -> list[Note]:
-    """Every note from E2 to E6, up the neck at each dynamic in turn, in ``seconds`` from ``t0``."""
+    """Every note from E2 to E6, up the neck at each dynamic in turn, in ``seconds`` from ``t0``.
+
+    Notebook: 12
+    """
     dyn = _dynamics(seconds, len(NECK))
     slot = seconds / (len(NECK) * len(dyn))
     notes, t = [], t0
@@ -349,7 +358,10 @@ def write_capture_signal(path, seconds: float = DEFAULT_SECONDS, sr: int = 48000
 
 
 def layout_json(layout: dict) -> str:
-    """The sidecar's text: one line per field, and one per section, repeat and note."""
+    """The sidecar's text: one line per field, and one per section, repeat and note.
+
+    Notebook: 12
+    """
     rows = []
     for key, value in layout.items():
         if isinstance(value, list) and value and isinstance(value[0], dict):
@@ -365,6 +377,8 @@ def read_sidecar(path: str | os.PathLike) -> dict | None:
 
     A JSON file of another format beside the WAV is not ours and is ignored; a sidecar
     that is ours but damaged raises :class:`GuneampError`.
+
+    Notebook: 12
     """
     side = sidecar_path(path)
     if not side.is_file():

@@ -97,6 +97,8 @@ class ReferenceAmp:
     as the input. Sample t of the output depends only on input samples up to t; the two
     anti-aliasing filters add about 5 samples (0.12 ms) of delay, which a
     causal model learns as easily as the tone.
+
+    Notebook: 00, 09
     """
 
     drive: float = 5.0
@@ -237,6 +239,8 @@ def synth_cab_ir(sr: int = SAMPLE_RATE, seed: int = 0) -> np.ndarray:
     An impulse through a cascade of IIR sections (so it is causal and minimum phase):
     a resonant highpass and low bump near 100 Hz, cone break-up peaks and dips between
     1 and 5 kHz, and a roll-off steeper than 36 dB/octave above about 5 kHz.
+
+    Notebook: 00, 09
     """
     length = int(round(CAB_IR_LENGTH * sr / SAMPLE_RATE))
     impulse = np.zeros(length)
@@ -277,6 +281,8 @@ def generate_default_data(
     four exist and ``overwrite`` is false nothing is written. If only some exist, nothing
     is written either and :class:`GuneampError` says which are missing: those files may be
     the user's own recordings, and are never replaced without ``overwrite``.
+
+    Notebook: 00, 09
     """
     from tqdm.auto import tqdm  # deferred: only generation needs it
 

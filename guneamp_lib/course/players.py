@@ -21,7 +21,10 @@ def clip(x, sr: int, seconds: float = MAX_SECONDS, start: float = 0.0) -> np.nda
 
 
 def player(x, sr: int, seconds: float = MAX_SECONDS, start: float = 0.0):
-    """An ``IPython.display.Audio`` player of ``seconds`` of ``x`` from ``start``."""
+    """An ``IPython.display.Audio`` player of ``seconds`` of ``x`` from ``start``.
+
+    Notebook: 01
+    """
     from IPython.display import Audio
 
     y = clip(x, sr, seconds, start)
@@ -36,6 +39,8 @@ def players(signals: dict, sr: int, seconds: float = MAX_SECONDS, start: float =
 
     Plain HTML rather than widgets: it shows without a kernel, and headless runs never
     wait on a widget that no browser will render (a known nbclient hang).
+
+    Notebook: 01
     """
     import html
 

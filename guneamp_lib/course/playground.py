@@ -54,6 +54,8 @@ def find_checkpoints(root: str | os.PathLike | None = None) -> dict[str, Path]:
 
     ``runs/course/seed_cnn/best.pt`` is labelled ``course/seed_cnn``; ``last.pt`` files
     are left out (the best one of each run is the one to listen to).
+
+    Notebook: 10
     """
     root = Path(root) if root else paths.runs_dir()
     found: dict[str, Path] = {}
@@ -71,7 +73,10 @@ def find_checkpoints(root: str | os.PathLike | None = None) -> dict[str, Path]:
 
 
 def level_spectrum(x, sr: int) -> tuple[np.ndarray, np.ndarray]:
-    """Long-term spectrum in dB re a full-scale sine (absolute, so louder reads higher)."""
+    """Long-term spectrum in dB re a full-scale sine (absolute, so louder reads higher).
+
+    Notebook: 10
+    """
     x = np.asarray(x.detach().cpu() if hasattr(x, "detach") else x, dtype=np.float64).reshape(-1)
     nper = min(plotting.WELCH_NPERSEG, x.size)
     f, p = welch(x, fs=sr, nperseg=nper, noverlap=nper // 2, window="hann", scaling="spectrum")
@@ -79,7 +84,10 @@ def level_spectrum(x, sr: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def band_db(x, sr: int, lo: float, hi: float = math.inf) -> float:
-    """Power of ``x`` between ``lo`` and ``hi`` Hz, dB re a full-scale sine."""
+    """Power of ``x`` between ``lo`` and ``hi`` Hz, dB re a full-scale sine.
+
+    Notebook: 10
+    """
     f, p = welch(np.asarray(x, dtype=np.float64), fs=sr, nperseg=min(plotting.WELCH_NPERSEG, len(x)),
                  window="hann", scaling="density")
     power = p[(f >= lo) & (f < hi)].sum() * (f[1] - f[0])  # density times bin width: power in the band
@@ -92,7 +100,10 @@ def rms_db(x) -> float:
 
 
 class Playground:
-    """Gain, model and cabinet in; players, a live spectrum and numbers out."""
+    """Gain, model and cabinet in; players, a live spectrum and numbers out.
+
+    Notebook: 10
+    """
 
     def __init__(self, clean, target, sr: int, checkpoints: dict, *, ir=None, reference=None,
                  seconds: float = 3.0, start: float = 1.0, gain_db: float = 0.0, use_ir: bool = True,

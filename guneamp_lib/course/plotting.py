@@ -48,7 +48,10 @@ def db(x, floor: float = 1e-12) -> np.ndarray:
 
 
 def average_spectrum(x, sr: int) -> tuple[np.ndarray, np.ndarray]:
-    """Frequencies (Hz) and long-term power spectrum (dB, relative to its maximum)."""
+    """Frequencies (Hz) and long-term power spectrum (dB, relative to its maximum).
+
+    Notebook: 01, 06, 08, 09
+    """
     x = _np(x)
     nper = min(WELCH_NPERSEG, x.size)
     f, p = welch(x, fs=sr, nperseg=nper, noverlap=nper // 2, window="hann")
@@ -58,7 +61,10 @@ def average_spectrum(x, sr: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def ir_response(ir, sr: int, n_fft: int = 1 << 15) -> tuple[np.ndarray, np.ndarray]:
-    """Frequencies (Hz) and magnitude response (dB, relative to its maximum) of an IR."""
+    """Frequencies (Hz) and magnitude response (dB, relative to its maximum) of an IR.
+
+    Notebook: 01, 06, 08, 09
+    """
     h = np.abs(np.fft.rfft(_np(ir), n_fft))
     f = np.fft.rfftfreq(n_fft, 1.0 / sr)
     m = 20.0 * np.log10(np.maximum(h, 1e-12))
@@ -90,7 +96,10 @@ def plot_waveform(x, sr: int, title: str, ax=None, color: str = "C0", label: str
 
 
 def plot_spectrum(signals: dict, sr: int, title: str, ax=None, floor_db: float = -100.0):
-    """One or more long-term spectra, each normalized to its own peak."""
+    """One or more long-term spectra, each normalized to its own peak.
+
+    Notebook: 01, 06, 08, 09
+    """
     fig, ax = _new(ax)
     for i, (label, x) in enumerate(signals.items()):
         f, p = average_spectrum(x, sr)
@@ -147,6 +156,8 @@ def plot_transfer_curve(curves: dict, title: str = "Transfer curve", ax=None, zo
 
     ``zoom_outputs``: fit the output axis to the curves (with a margin) rather than to
     the straight wire, for systems whose output is far below their input.
+
+    Notebook: 01, 06, 08, 09
     """
     fig, ax = _new(ax)
     for i, (label, (xin, yout)) in enumerate(curves.items()):
@@ -166,7 +177,10 @@ def plot_transfer_curve(curves: dict, title: str = "Transfer curve", ax=None, zo
 
 
 def save_figure(fig, name: str, folder: str | os.PathLike | None = None) -> Path:
-    """Save ``fig`` as ``graphs/<name>`` (or ``folder/<name>``), atomically."""
+    """Save ``fig`` as ``graphs/<name>`` (or ``folder/<name>``), atomically.
+
+    Notebook: 01, 06, 08, 09
+    """
     folder = Path(folder) if folder else paths.graphs_dir()
     path = folder / name
     with paths.atomic_output(path, suffix=".png") as tmp:

@@ -24,7 +24,10 @@ CELL_TIMEOUT_S = 1200
 
 
 def notebooks() -> list[Path]:
-    """The numbered notebooks of the series, in order."""
+    """The numbered notebooks of the series, in order.
+
+    Notebook: 00
+    """
     found = sorted(p for p in paths.notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
     if not found:
         raise GuneampError(f"no notebooks found in {paths.notebooks_dir()}")
@@ -32,7 +35,10 @@ def notebooks() -> list[Path]:
 
 
 def find_notebook(name: str) -> Path:
-    """Accept ``06``, ``06_gpu_training`` or ``06_gpu_training.ipynb``."""
+    """Accept ``06``, ``06_gpu_training`` or ``06_gpu_training.ipynb``.
+
+    Notebook: 00
+    """
     for nb in notebooks():
         if name in (nb.name, nb.stem, nb.stem[:2]):
             return nb
@@ -40,14 +46,20 @@ def find_notebook(name: str) -> Path:
 
 
 def notebook_parameters(nb: Path) -> dict:
-    """Names and default values in the notebook's ``parameters`` cell."""
+    """Names and default values in the notebook's ``parameters`` cell.
+
+    Notebook: 00
+    """
     import papermill as pm
 
     return {k: v["default"] for k, v in pm.inspect_notebook(str(nb)).items()}
 
 
 def load_parameters_file(path: str | os.PathLike) -> dict:
-    """A JSON or YAML file of parameter overrides shared by every notebook."""
+    """A JSON or YAML file of parameter overrides shared by every notebook.
+
+    Notebook: 00
+    """
     import yaml
 
     path = Path(path)
@@ -75,7 +87,10 @@ def load_parameters_file(path: str | os.PathLike) -> dict:
 
 def parameterized_copy(nb: Path, parameters: dict, dest: Path) -> Path:
     """Write ``nb`` to ``dest`` with the overrides in a cell right after its parameters
-    cell (what papermill does before it executes), without running anything."""
+    cell (what papermill does before it executes), without running anything.
+
+    Notebook: 00
+    """
     import nbformat
 
     book = nbformat.read(str(nb), as_version=4)
@@ -91,7 +106,10 @@ def parameterized_copy(nb: Path, parameters: dict, dest: Path) -> Path:
 
 
 def run_notebook(nb: Path, parameters: dict | None = None, output_dir: Path | None = None, progress: bool = True) -> Path:
-    """Execute one notebook with papermill; only parameters it declares are passed."""
+    """Execute one notebook with papermill; only parameters it declares are passed.
+
+    Notebook: 00
+    """
     import papermill as pm
 
     output_dir = Path(output_dir) if output_dir else paths.build_dir() / "notebooks"
@@ -123,7 +141,10 @@ def run_series(parameters: dict | None = None, output_dir: Path | None = None, o
 
 
 def summary() -> str:
-    """What the course produced: the model's held-out ESR, the rendered audio, the graphs."""
+    """What the course produced: the model's held-out ESR, the rendered audio, the graphs.
+
+    Notebook: 00
+    """
     from ..models.checkpoint import load_checkpoint
     from .plotting import GRAPH_NAMES
 
@@ -145,7 +166,10 @@ def course_model_path(name: str = "seed_cnn") -> Path:
 
 
 def course_data(seed: int = 0):
-    """The default data (generated if missing) as a :class:`~guneamp_lib.training.data.TrainingData`."""
+    """The default data (generated if missing) as a :class:`~guneamp_lib.training.data.TrainingData`.
+
+    Notebook: 00
+    """
     from ..training.data import load_training_data
     from ..capture.synth import generate_default_data
 
@@ -156,7 +180,10 @@ def course_data(seed: int = 0):
 def course_model(name: str = "seed_cnn", *, oversample: int | None = None, epochs: int | None = None,
                  time_budget_s: float | None = 120.0, steps_per_epoch: int | None = None, segment: int | None = None,
                  device: str = "auto", seed: int = 0, retrain: bool = False):
-    """The course's trained model: loaded if notebook 06 saved it, else trained now."""
+    """The course's trained model: loaded if notebook 06 saved it, else trained now.
+
+    Notebook: 00
+    """
     from ..models.checkpoint import load_checkpoint
     from ..training.train import TrainConfig, train
 

@@ -42,7 +42,10 @@ def parse_dilations(text: str) -> list[int]:
 
 def describe_architecture(channels: int = 32, kernel_size: int = 3, dilations=(1, 2, 4, 1),
                           sample_rate: int = SR, oversample: int = 8) -> dict:
-    """Receptive field and parameter count of a SeedCNN-shaped network."""
+    """Receptive field and parameter count of a SeedCNN-shaped network.
+
+    Notebook: 04, 05
+    """
     model = SeedCNN(channels=channels, kernel_size=kernel_size, dilations=tuple(dilations))
     rf = model.receptive_field
     per_layer = [sum(p.numel() for p in layer.parameters()) for layer in model.layers]
@@ -56,7 +59,10 @@ def describe_architecture(channels: int = 32, kernel_size: int = 3, dilations=(1
 
 
 class ArchitectureExplorer:
-    """Channels, kernel size and dilations in; receptive field and parameters out."""
+    """Channels, kernel size and dilations in; receptive field and parameters out.
+
+    Notebook: 04, 05
+    """
 
     def __init__(self, channels: int = 32, kernel_size: int = 3, dilations=(1, 2, 4, 1), oversample: int = 8):
         import ipywidgets as W
@@ -102,13 +108,19 @@ class ArchitectureExplorer:
 
 
 def pre_emphasis_response(coeff: float, freqs: np.ndarray, sample_rate: int = SR) -> np.ndarray:
-    """Magnitude (dB) of ``1 - coeff z^-1`` at ``freqs``."""
+    """Magnitude (dB) of ``1 - coeff z^-1`` at ``freqs``.
+
+    Notebook: 04, 05
+    """
     w = 2 * np.pi * np.asarray(freqs) / sample_rate
     return 20 * np.log10(np.abs(1 - coeff * np.exp(-1j * w)) + 1e-12)
 
 
 def loss_of_errors(coeff: float, weight: float, sample_rate: int = SR, seconds: float = 0.1) -> dict:
-    """The designed loss for two equally loud mistakes: one at 100 Hz, one at 5 kHz."""
+    """The designed loss for two equally loud mistakes: one at 100 Hz, one at 5 kHz.
+
+    Notebook: 04, 05
+    """
     import torch
 
     t = torch.arange(int(seconds * sample_rate)) / sample_rate
@@ -121,7 +133,10 @@ def loss_of_errors(coeff: float, weight: float, sample_rate: int = SR, seconds: 
 
 
 class LossExplorer:
-    """Pre-emphasis coefficient and weight in; filter response and loss values out."""
+    """Pre-emphasis coefficient and weight in; filter response and loss values out.
+
+    Notebook: 04, 05
+    """
 
     FREQS = np.geomspace(20, 20000, 400)
 

@@ -36,7 +36,10 @@ class _Tanh(torch.autograd.Function):
 
 
 def tanh(x: torch.Tensor) -> torch.Tensor:
-    """``torch.tanh(x)``, through ``sigmoid`` on the CPU (see the module's docstring)."""
+    """``torch.tanh(x)``, through ``sigmoid`` on the CPU (see the module's docstring).
+
+    Notebook: 04
+    """
     if x.device.type != "cpu" or not x.is_floating_point():
         return torch.tanh(x)
     if torch.is_grad_enabled() and x.requires_grad:

@@ -38,7 +38,10 @@ SILENCE_PEAK = 1e-6
 
 @dataclass(frozen=True)
 class AudioInfo:
-    """What a file holds, before any normalization."""
+    """What a file holds, before any normalization.
+
+    Notebook: 01
+    """
 
     path: Path
     sample_rate: int
@@ -66,7 +69,10 @@ class AudioInfo:
 
 
 def check_wav_header(path: Path) -> None:
-    """Catch truncated WAV files, which decoders often read silently as shorter audio."""
+    """Catch truncated WAV files, which decoders often read silently as shorter audio.
+
+    Notebook: 01
+    """
     size = path.stat().st_size
     with path.open("rb") as f:
         head = f.read(12)
@@ -112,6 +118,8 @@ def audio_info(path: str | os.PathLike, *, what: str = "audio"):
 
     Every reader goes through here, so a bad file gets the same message whichever
     command opened it.
+
+    Notebook: 01
     """
     path = Path(path)
     if not path.exists():
@@ -134,6 +142,8 @@ def read_audio(path: str | os.PathLike, *, what: str = "audio") -> tuple[np.ndar
 
     Stereo is mixed to mono with a notice. Missing, corrupt, truncated, empty or
     non-finite files raise :class:`GuneampError`; clipping and silence warn.
+
+    Notebook: 01
     """
     import librosa  # deferred: librosa's import is slow and only reading needs it
 
@@ -182,21 +192,30 @@ def _nonfinite_message(path: Path, bad: np.ndarray, sr: int) -> str:
 
 
 def peak_normalize(x: torch.Tensor | np.ndarray, eps: float = NORMALIZE_EPS):
-    """Scale so the largest magnitude is 1; silence stays exactly zero."""
+    """Scale so the largest magnitude is 1; silence stays exactly zero.
+
+    Notebook: 01
+    """
     if isinstance(x, torch.Tensor):
         return x / (x.abs().max() + eps)
     return (x / (np.max(np.abs(x)) + eps)).astype(np.float32)
 
 
 def load_wav(path: str | os.PathLike) -> tuple[torch.Tensor, int]:
-    """The design's loader: native rate, mono, float32 tensor, peak-normalized to [-1, 1]."""
+    """The design's loader: native rate, mono, float32 tensor, peak-normalized to [-1, 1].
+
+    Notebook: 01
+    """
     y, sr, _ = read_audio(path)
     return peak_normalize(torch.from_numpy(y).float()), sr
 
 
 def zero_peak_timestamp(path: Path) -> None:
     """libsndfile stamps float WAVs with the time of writing (PEAK chunk); zero it so
-    the same audio always gives the same bytes."""
+    the same audio always gives the same bytes.
+
+    Notebook: 01
+    """
     with path.open("r+b") as f:
         head = f.read(12)
         if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
@@ -222,7 +241,10 @@ def save_wav(
     subtype: str = "FLOAT",
     protect: Iterable[str | os.PathLike] = (),
 ) -> Path:
-    """Write mono audio atomically; refuse to overwrite any path in ``protect`` (the inputs)."""
+    """Write mono audio atomically; refuse to overwrite any path in ``protect`` (the inputs).
+
+    Notebook: 01
+    """
     path = Path(path)
     refuse_output_on_inputs(path, protect)
     if isinstance(audio, torch.Tensor):

@@ -45,7 +45,10 @@ def _check_lengths(signal: torch.Tensor, ir: torch.Tensor) -> None:
 
 
 def apply_ir(signal: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
-    """The design's direct form, as a true convolution: ``[N]`` and ``[K]`` -> ``[N + K - 1]``."""
+    """The design's direct form, as a true convolution: ``[N]`` and ``[K]`` -> ``[N + K - 1]``.
+
+    Notebook: 08
+    """
     signal, ir = _as_1d(signal, "signal"), _as_1d(ir, "ir")
     _check_lengths(signal, ir)
     k = ir.shape[-1]
@@ -54,7 +57,10 @@ def apply_ir(signal: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
 
 
 def fft_convolve(x: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
-    """Full linear convolution along the last axis via the FFT (differentiable, batched)."""
+    """Full linear convolution along the last axis via the FFT (differentiable, batched).
+
+    Notebook: 08
+    """
     n = x.shape[-1] + ir.shape[-1] - 1
     size = 1 << (n - 1).bit_length()
     spec = torch.fft.rfft(x, size) * torch.fft.rfft(ir.to(x), size)
@@ -62,14 +68,20 @@ def fft_convolve(x: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
 
 
 def apply_ir_fft(signal: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
-    """The same convolution as :func:`apply_ir`, computed with the FFT."""
+    """The same convolution as :func:`apply_ir`, computed with the FFT.
+
+    Notebook: 08
+    """
     signal, ir = _as_1d(signal, "signal"), _as_1d(ir, "ir")
     _check_lengths(signal, ir)
     return fft_convolve(signal, ir)
 
 
 def convolve_ir(signal: torch.Tensor, ir: torch.Tensor, same_length: bool = True) -> torch.Tensor:
-    """Apply a cabinet, choosing direct or FFT by cost; by default keep the input's length."""
+    """Apply a cabinet, choosing direct or FFT by cost; by default keep the input's length.
+
+    Notebook: 08
+    """
     signal, ir = _as_1d(signal, "signal"), _as_1d(ir, "ir")
     direct = signal.numel() * ir.numel() <= DIRECT_MAX_MACS
     out = apply_ir(signal, ir) if direct else apply_ir_fft(signal, ir)
@@ -83,7 +95,10 @@ def resample_ir(ir: torch.Tensor, ir_sr: int, sr: int) -> torch.Tensor:
 
 
 def load_ir(path: str | os.PathLike, sr: int) -> torch.Tensor:
-    """Read a cabinet IR, mix to mono, resample to ``sr`` if needed, peak-normalize."""
+    """Read a cabinet IR, mix to mono, resample to ``sr`` if needed, peak-normalize.
+
+    Notebook: 08
+    """
     y, ir_sr, info = read_audio(path, what="cabinet IR")
     if info.silent:
         raise GuneampError(f"the cabinet IR {path} is silent; it would mute everything. Use another IR.")
@@ -92,7 +107,10 @@ def load_ir(path: str | os.PathLike, sr: int) -> torch.Tensor:
 
 
 def ir_energy_length(ir, fraction: float = 0.9999) -> int:
-    """Samples holding ``fraction`` of the IR's energy: enough context for exact-enough filtering."""
+    """Samples holding ``fraction`` of the IR's energy: enough context for exact-enough filtering.
+
+    Notebook: 08
+    """
     e = np.cumsum(np.square(np.asarray(ir, dtype=np.float64)))
     if e[-1] <= 0:
         return 1

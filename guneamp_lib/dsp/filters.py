@@ -15,7 +15,10 @@ from scipy import signal
 
 
 def biquad(kind: str, freq: float, fs: float, q: float = 0.7071, gain_db: float = 0.0) -> np.ndarray:
-    """One second-order section from the audio-EQ-cookbook formulas (shelves use slope 1)."""
+    """One second-order section from the audio-EQ-cookbook formulas (shelves use slope 1).
+
+    Notebook: 00
+    """
     w0 = 2.0 * np.pi * freq / fs
     cw, sw = np.cos(w0), np.sin(w0)
     amp = 10.0 ** (gain_db / 40.0)
@@ -50,5 +53,8 @@ def biquad(kind: str, freq: float, fs: float, q: float = 0.7071, gain_db: float 
 
 
 def first_order(kind: str, freq: float, fs: float) -> np.ndarray:
-    """A 6 dB/octave section: what one capacitor and one resistor do."""
+    """A 6 dB/octave section: what one capacitor and one resistor do.
+
+    Notebook: 00
+    """
     return signal.butter(1, freq, btype=kind, fs=fs, output="sos")

@@ -39,7 +39,10 @@ def _check_factor(factor: int) -> int:
 
 
 def oversample(x: torch.Tensor, factor: int = DEFAULT_FACTOR) -> torch.Tensor:
-    """Resample ``x`` (time on the last axis) up by ``factor``; length times ``factor``."""
+    """Resample ``x`` (time on the last axis) up by ``factor``; length times ``factor``.
+
+    Notebook: 02
+    """
     factor = _check_factor(factor)
     if factor == 1:
         return x
@@ -47,7 +50,10 @@ def oversample(x: torch.Tensor, factor: int = DEFAULT_FACTOR) -> torch.Tensor:
 
 
 def downsample(x: torch.Tensor, factor: int = DEFAULT_FACTOR) -> torch.Tensor:
-    """Resample ``x`` down by ``factor`` after removing content above the new Nyquist."""
+    """Resample ``x`` down by ``factor`` after removing content above the new Nyquist.
+
+    Notebook: 02
+    """
     factor = _check_factor(factor)
     if factor == 1:
         return x
@@ -55,14 +61,20 @@ def downsample(x: torch.Tensor, factor: int = DEFAULT_FACTOR) -> torch.Tensor:
 
 
 def static_clipper(x, drive: float = 10.0):
-    """A memoryless hard-ish clipper (tanh of a large gain): the simplest distortion."""
+    """A memoryless hard-ish clipper (tanh of a large gain): the simplest distortion.
+
+    Notebook: 02
+    """
     if isinstance(x, torch.Tensor):
         return torch.tanh(drive * x)
     return np.tanh(drive * np.asarray(x))
 
 
 def harmonic_mask(freqs: np.ndarray, f0: float, half_width_hz: float) -> np.ndarray:
-    """True for FFT bins within ``half_width_hz`` of a multiple of ``f0`` (DC included)."""
+    """True for FFT bins within ``half_width_hz`` of a multiple of ``f0`` (DC included).
+
+    Notebook: 02
+    """
     k = np.round(freqs / f0)
     return np.abs(freqs - k * f0) <= half_width_hz
 
@@ -73,6 +85,8 @@ def alias_to_harmonic_db(y: np.ndarray, sr: float, f0: float, *, min_hz: float =
     ``y`` should hold a steady tone of fundamental ``f0``. A Blackman-Harris window keeps
     each harmonic's leakage within a few bins, so what is left between the harmonics is
     aliasing (and noise). Lower is cleaner.
+
+    Notebook: 02
     """
     y = np.asarray(y, dtype=np.float64)
     n = y.size
@@ -99,7 +113,10 @@ def sine(freq: float, seconds: float, sr: int, amplitude: float = 1.0) -> np.nda
 
 
 def log_sweep(f_start: float, f_end: float, seconds: float, sr: int, amplitude: float = 1.0) -> np.ndarray:
-    """An exponential sine sweep (equal time per octave)."""
+    """An exponential sine sweep (equal time per octave).
+
+    Notebook: 02
+    """
     t = np.arange(int(round(seconds * sr))) / sr
     k = np.log(f_end / f_start)
     phase = 2 * np.pi * f_start * seconds / k * (np.exp(t * k / seconds) - 1.0)
@@ -111,6 +128,8 @@ def sweep_alias_db(y: np.ndarray, sr: float, f_start: float, f_end: float, secon
 
     In each STFT frame the sweep's instantaneous frequency is known, so its harmonics'
     bins can be marked; everything else in the frame counts as aliasing.
+
+    Notebook: 02
     """
     y = np.asarray(y, dtype=np.float64)
     hop = n_fft // 4

@@ -41,12 +41,18 @@ def model_config(model: AmpModel) -> dict:
 
 
 def receptive_field(model: AmpModel) -> float:
-    """Input samples that can affect one output sample (``math.inf`` for recurrent models)."""
+    """Input samples that can affect one output sample (``math.inf`` for recurrent models).
+
+    Notebook: 04
+    """
     return model.receptive_field
 
 
 def measure_receptive_field(model: nn.Module, length: int | None = None) -> int:
-    """Measure, by back-propagating from the last output, how far back the input matters."""
+    """Measure, by back-propagating from the last output, how far back the input matters.
+
+    Notebook: 04
+    """
     rf = receptive_field(model)
     n = length or (int(rf) * 2 + 64 if math.isfinite(rf) else 8192)
     x = torch.randn(1, 1, n, dtype=torch.float64, requires_grad=True)

@@ -60,6 +60,8 @@ class CausalConv1d(nn.Conv1d):
     In streaming mode (``streaming = True``) the left padding is replaced by the last
     ``left_pad`` input samples of the previous call, so a signal fed block by block
     gives the same output as the whole signal at once. ``reset_state()`` forgets them.
+
+    Notebook: 04
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1, bias: bool = True):

@@ -42,7 +42,10 @@ def _as_int(value, what: str) -> int:
 
 
 class LSTMModel(AmpModel):
-    """``(B, 1, T) -> (B, 1, T)``: one LSTM layer, a linear head, plus the input."""
+    """``(B, 1, T) -> (B, 1, T)``: one LSTM layer, a linear head, plus the input.
+
+    Notebook: 11
+    """
 
     name = "lstm"
 

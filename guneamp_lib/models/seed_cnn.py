@@ -27,7 +27,10 @@ from .base import AmpModel, CausalConv1d
 
 
 class SeedCNN(AmpModel):
-    """The designed 4-layer dilated CNN: 1 -> 32 -> 32 -> 32 -> 1, kernel 3, dilations 1, 2, 4, 1."""
+    """The designed 4-layer dilated CNN: 1 -> 32 -> 32 -> 32 -> 1, kernel 3, dilations 1, 2, 4, 1.
+
+    Notebook: 04
+    """
 
     name = "seed_cnn"
 
@@ -60,7 +63,10 @@ class SeedCNN(AmpModel):
 
 
 def seed_cnn_parameter_breakdown(channels: int = 32, kernel_size: int = 3, n_layers: int = 4) -> list[tuple[str, int]]:
-    """Weights plus biases per layer, written out by hand so the notebook can show the sum."""
+    """Weights plus biases per layer, written out by hand so the notebook can show the sum.
+
+    Notebook: 04
+    """
     sizes = [1] + [channels] * (n_layers - 1) + [1]
     return [
         (f"conv{i + 1} ({cin}->{cout})", cin * cout * kernel_size + cout)

@@ -160,7 +160,10 @@ def _check_layers(layers: list[dict]) -> None:
 
 
 def preset_of(layers: list[dict]) -> str | None:
-    """The name of the preset with exactly these layer arrays, or ``None``."""
+    """The name of the preset with exactly these layer arrays, or ``None``.
+
+    Notebook: 11
+    """
     plain = [_plain_layer(lc) for lc in layers]
     return next((name for name, p in PRESETS.items() if p["layers"] == plain), None)
 
@@ -186,6 +189,8 @@ class WaveNet(AmpModel):
     ``preset`` is one of :data:`PRESETS` (``standard``, ``lite``, ``feather``,
     ``nano``). ``layers`` (a list of layer-array dicts in NAM's vocabulary) and
     ``head_scale`` override the preset's; ``preset=None`` builds from ``layers`` alone.
+
+    Notebook: 11
     """
 
     name = "wavenet"

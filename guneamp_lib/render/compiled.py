@@ -13,7 +13,10 @@ import torch
 from ..errors import GuneampError
 
 def kernels():
-    """The compiled kernels, or ``None`` where numba is missing."""
+    """The compiled kernels, or ``None`` where numba is missing.
+
+    Notebook: 07
+    """
     try:
         from . import kernels as compiled_kernels
     except ImportError:

@@ -19,7 +19,10 @@ PARTITION = 256
 
 
 class DirectCabinet:
-    """Reference engine: the IR applied directly (float64), keeping its length minus one of input."""
+    """Reference engine: the IR applied directly (float64), keeping its length minus one of input.
+
+    Notebook: 08
+    """
 
     def __init__(self, ir: np.ndarray):
         self.ir = np.asarray(ir, dtype=np.float64)
@@ -46,6 +49,8 @@ class PartitionedConvolver:
     ``partition`` samples old, which is complete at the boundary: no latency. An IR of
     at most ``partition`` taps is all head, a plain direct convolution. Computed in
     float64; the FFT work falls on the blocks that cross a partition boundary.
+
+    Notebook: 08
     """
 
     def __init__(self, ir, partition: int = PARTITION, fast: bool = True):

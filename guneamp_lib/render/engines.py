@@ -32,7 +32,10 @@ ROW_PAD = 16
 
 
 class TorchEngine:
-    """Reference engine: the model's own modules, in streaming mode."""
+    """Reference engine: the model's own modules, in streaming mode.
+
+    Notebook: 07
+    """
 
     def __init__(self, model: torch.nn.Module):
         self.model = copy.deepcopy(model).float().cpu().eval()
@@ -77,7 +80,10 @@ def f32(t: torch.Tensor) -> np.ndarray:
 
 
 class FastSeedCNN:
-    """Fast engine for :class:`~guneamp_lib.models.SeedCNN`: causal convolutions, tanh between."""
+    """Fast engine for :class:`~guneamp_lib.models.SeedCNN`: causal convolutions, tanh between.
+
+    Notebook: 07
+    """
 
     def __init__(self, model: SeedCNN, k):
         self.k = k
@@ -111,7 +117,10 @@ class FastSeedCNN:
 
 
 class FastWaveNet:
-    """Fast engine for :class:`~guneamp_lib.models.wavenet.WaveNet` with plain (non-gated) tanh layers."""
+    """Fast engine for :class:`~guneamp_lib.models.wavenet.WaveNet` with plain (non-gated) tanh layers.
+
+    Notebook: 07
+    """
 
     def __init__(self, model, k):
         self.k = k
@@ -172,7 +181,10 @@ class FastWaveNet:
 
 
 class FastLSTM:
-    """Fast engine for :class:`~guneamp_lib.models.lstm.LSTMModel`."""
+    """Fast engine for :class:`~guneamp_lib.models.lstm.LSTMModel`.
+
+    Notebook: 07
+    """
 
     def __init__(self, model, k):
         self.k = k
@@ -205,7 +217,10 @@ class FastLSTM:
 
 
 def prime(stream, n: int) -> None:
-    """Run ``n`` samples of silence through a freshly zeroed stream, as ``process`` does before a signal."""
+    """Run ``n`` samples of silence through a freshly zeroed stream, as ``process`` does before a signal.
+
+    Notebook: 07
+    """
     zeros = np.zeros(MAX_MODEL_BLOCK, np.float32)
     while n > 0:
         m = min(n, MAX_MODEL_BLOCK)
@@ -214,7 +229,10 @@ def prime(stream, n: int) -> None:
 
 
 def fast_engine(model: torch.nn.Module, k):
-    """The fast engine for ``model``, or ``None`` where it has none."""
+    """The fast engine for ``model``, or ``None`` where it has none.
+
+    Notebook: 07
+    """
     if k is None:
         return None
     if type(model) is SeedCNN:

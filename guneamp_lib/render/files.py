@@ -58,7 +58,10 @@ FILE_BLOCK = 1 << 16
 
 @dataclass
 class RenderJob:
-    """Everything a render needs, checked: the model, the input's shape and peak, the IR."""
+    """Everything a render needs, checked: the model, the input's shape and peak, the IR.
+
+    Notebook: 07
+    """
 
     ckpt: Checkpoint
     input_path: Path
@@ -71,7 +74,10 @@ class RenderJob:
 
 
 def read_peak(path: Path) -> tuple[float, int, int, int]:
-    """First pass: the input's peak (after mixing to mono), rate, length and channels, block by block."""
+    """First pass: the input's peak (after mixing to mono), rate, length and channels, block by block.
+
+    Notebook: 07
+    """
     peak, n = 0.0, 0
     with sf.SoundFile(str(path)) as f:
         sr, channels = f.samplerate, f.channels
@@ -126,7 +132,10 @@ def prepare_render(checkpoint, input_path, output_path, *, ir_path=None, use_ir:
 
 
 def read_mono(f: sf.SoundFile, channels: int, lo: int, hi: int) -> np.ndarray:
-    """Samples ``lo`` to ``hi`` of an open file, mixed to mono as the readers do."""
+    """Samples ``lo`` to ``hi`` of an open file, mixed to mono as the readers do.
+
+    Notebook: 07
+    """
     f.seek(lo)
     block = f.read(hi - lo, dtype="float32", always_2d=True)
     return block[:, 0] if channels == 1 else block.mean(axis=1)
@@ -151,7 +160,10 @@ def input_scale(job: RenderJob, gain_db: float = 0.0, normalize_input: bool = Fa
 def write_output(job: RenderJob, blocks, normalize_output: bool = False) -> Path:
     """Write consecutive blocks of model output to ``job.output_path`` atomically, at the
     training target's level (divided by ``output_gain``) or peak-normalized; refuses NaN
-    or infinite samples."""
+    or infinite samples.
+
+    Notebook: 07
+    """
     output_path = job.output_path
     level = np.float32(1.0) if normalize_output else np.float32(1.0 / job.ckpt.output_gain)
     with atomic_output(output_path) as tmp:
@@ -226,6 +238,8 @@ def render_streaming(
     same levels as :func:`render_file`. The latency is compensated: the first ``latency``
     outputs are dropped and :meth:`StreamingProcessor.flush` supplies the end, so the
     output lines up with the input sample for sample.
+
+    Notebook: 07
     """
     block_size = int(block_size)
     if block_size < 1:

@@ -76,6 +76,8 @@ def process(model: torch.nn.Module, x: torch.Tensor, chunk: int = DEFAULT_CHUNK,
     compiled kernels (:func:`guneamp_lib.render.streaming.process_compiled`) on as many threads
     as PyTorch uses; ``"auto"`` does so when the model is on the CPU and the kernels cover
     it, and uses PyTorch otherwise. All engines agree to 1e-5.
+
+    Notebook: 07
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
@@ -211,6 +213,8 @@ def windowed_inference(model: torch.nn.Module, x: torch.Tensor, window: int = 25
 
     Before the recording starts the amp heard silence, so the first windows are padded
     with zeros on the left. The result has the length of ``x``.
+
+    Notebook: 07
     """
     x = _as_signal(x)
     rf = receptive_field(model)
@@ -238,6 +242,8 @@ def overlap_add_inference_designed(model: torch.nn.Module, x: torch.Tensor, wind
 
     Each window ``x[i : i + window]`` yields one prediction (the sample at the window's
     end), and the loop adds that single value to all ``window`` positions it covers.
+
+    Notebook: 07
     """
     x = _as_signal(x)
     device = model_device(model)
@@ -268,6 +274,8 @@ def predict(model: torch.nn.Module, clean: torch.Tensor, oversample_factor: int 
 
     Oversample, run the network, downsample, then apply the cabinet if given: the
     design's inference order, without the final normalization.
+
+    Notebook: 07
     """
     clean = _as_signal(clean)
     if clean.numel() * oversample_factor > 2 * RENDER_PIECE:
@@ -304,6 +312,8 @@ def run_inference(
     output sample the prediction of the window ending at it. ``cab_ir=None`` skips the
     cabinet. Returns the normalized output at rate ``sr`` (written to ``output_file``
     unless that is ``None``).
+
+    Notebook: 07
     """
     model = model.to(device)
     clean_os = _as_signal(clean_os)

@@ -34,6 +34,8 @@ def upsampler_taps(factor: int) -> tuple[np.ndarray, int]:
     Upsampled sample ``k * factor + p`` is ``sum_j kernel[p, j] * x[k + first + j]``.
     Read off by upsampling an impulse, so it is torchaudio's kernel to the last bit,
     less the :data:`NEGLIGIBLE_TAP` ends.
+
+    Notebook: 07
     """
     n = 2 * _IMPULSE_SPAN + 1
     x = torch.zeros(n)
@@ -46,7 +48,10 @@ def upsampler_taps(factor: int) -> tuple[np.ndarray, int]:
 
 @functools.lru_cache(maxsize=None)
 def downsampler_taps(factor: int) -> tuple[np.ndarray, int]:
-    """torchaudio's ``resample(y, factor, 1)`` as ``(taps, first)``: ``out[i] = sum_j taps[j] * y[i * factor + first + j]``."""
+    """torchaudio's ``resample(y, factor, 1)`` as ``(taps, first)``: ``out[i] = sum_j taps[j] * y[i * factor + first + j]``.
+
+    Notebook: 07
+    """
     span = _IMPULSE_SPAN * factor
     y = torch.zeros(factor, 2 * span)
     y[torch.arange(factor), span + torch.arange(factor)] = 1.0  # one impulse per phase
@@ -66,7 +71,10 @@ def _trim(kernel: np.ndarray, first: int) -> tuple[np.ndarray, int]:
 
 
 def stream_latency(oversample: int) -> int:
-    """File-rate samples by which the stream lags the offline render at this factor."""
+    """File-rate samples by which the stream lags the offline render at this factor.
+
+    Notebook: 07
+    """
     if oversample == 1:
         return 0
     up, up_first = upsampler_taps(oversample)
@@ -82,6 +90,8 @@ class FIRStream:
     Output ``c`` (``rows`` values) is ``kernel @ x[c * stride + first : ... + ntaps]``,
     with ``x`` zero before sample 0. Samples arrive in pieces; each output is produced
     as soon as its last input is in, and inputs no output needs are dropped.
+
+    Notebook: 07
     """
 
     def __init__(self, kernel: np.ndarray, first: int, stride: int, max_in: int, fast: bool):

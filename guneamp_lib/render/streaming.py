@@ -74,6 +74,8 @@ class StreamingProcessor:
     ``engine``: ``"fast"`` (compiled kernels; SeedCNN, tanh WaveNets and the LSTM),
     ``"reference"`` (the model's PyTorch modules) or ``"auto"`` (fast where possible).
     The model is copied; the original is not touched.
+
+    Notebook: 07
     """
 
     def __init__(self, model: torch.nn.Module, oversample: int = 1, ir=None, *, engine: str = "auto"):
@@ -194,6 +196,8 @@ def process_compiled(model: torch.nn.Module, x, workers: int = 1) -> torch.Tenso
     run on parallel threads (the kernels release the GIL); each part first hears the
     receptive field's worth of input before it, so the joins leave no trace. Raises
     :class:`GuneampError` where the fast engine does not cover the model.
+
+    Notebook: 07
     """
     x = as_block(x)
     rf = model.receptive_field

@@ -54,7 +54,10 @@ System = Callable[[np.ndarray, int], np.ndarray]
 
 
 def model_system(model: torch.nn.Module, oversample_factor: int = 1) -> System:
-    """The model run at ``oversample_factor`` times the file rate (file rate in and out)."""
+    """The model run at ``oversample_factor`` times the file rate (file rate in and out).
+
+    Notebook: 11
+    """
     from ..render.inference import predict
 
     def run(x: np.ndarray, sr: int) -> np.ndarray:
@@ -64,7 +67,10 @@ def model_system(model: torch.nn.Module, oversample_factor: int = 1) -> System:
 
 
 def clipper_system(drive: float = 10.0, oversample_factor: int = 1) -> System:
-    """Notebook 02's static clipper, run at ``oversample_factor`` times the file rate."""
+    """Notebook 02's static clipper, run at ``oversample_factor`` times the file rate.
+
+    Notebook: 11
+    """
 
     def run(x: np.ndarray, sr: int) -> np.ndarray:
         u = oversample(torch.as_tensor(x, dtype=torch.float32), oversample_factor)
@@ -74,7 +80,10 @@ def clipper_system(drive: float = 10.0, oversample_factor: int = 1) -> System:
 
 
 def reference_amp_system(amp=None) -> System:
-    """The course's reference amp (oversampled 8x inside, with anti-aliasing filters)."""
+    """The course's reference amp (oversampled 8x inside, with anti-aliasing filters).
+
+    Notebook: 11
+    """
     from ..capture.synth import ReferenceAmp
 
     amp = amp or ReferenceAmp()
@@ -86,7 +95,10 @@ def reference_amp_system(amp=None) -> System:
 
 @dataclass(frozen=True)
 class AliasResult:
-    """Alias-to-harmonic energy of one system for one tone, in dB (lower is cleaner)."""
+    """Alias-to-harmonic energy of one system for one tone, in dB (lower is cleaner).
+
+    Notebook: 11
+    """
 
     system: str
     freq_hz: float
@@ -99,7 +111,10 @@ class AliasResult:
 
 def tone_alias_db(system: System, freq_hz: float, level: float, sr: int, *, settle_s: float = SETTLE_S,
                   seconds: float = ANALYSIS_S) -> float:
-    """Alias-to-harmonic dB of ``system``'s steady response to a sine of ``freq_hz`` at peak ``level``."""
+    """Alias-to-harmonic dB of ``system``'s steady response to a sine of ``freq_hz`` at peak ``level``.
+
+    Notebook: 11
+    """
     x = sine(freq_hz, settle_s + seconds, sr, level)
     y = np.asarray(system(x, sr), dtype=np.float64).reshape(-1)
     return alias_to_harmonic_db(y[int(round(settle_s * sr)) :], sr, freq_hz)
@@ -107,7 +122,10 @@ def tone_alias_db(system: System, freq_hz: float, level: float, sr: int, *, sett
 
 def measure(systems: dict, sr: int, freqs=DEFAULT_FREQS_HZ, levels=DEFAULT_LEVELS, *,
             seconds: float = ANALYSIS_S) -> list[AliasResult]:
-    """Every system against every tone: ``systems`` maps a name to a ``f(x, sr) -> y``."""
+    """Every system against every tone: ``systems`` maps a name to a ``f(x, sr) -> y``.
+
+    Notebook: 11
+    """
     return [AliasResult(name, float(f), float(a), tone_alias_db(fn, f, a, sr, seconds=seconds))
             for name, fn in systems.items() for f in freqs for a in levels]
 
@@ -117,7 +135,10 @@ def other_rate(oversample_factor: int) -> int:
 
 
 def rate_label(label: str, run_at: int) -> str:
-    """Name of a model run at a rate it was not trained at (it is a different effect there)."""
+    """Name of a model run at a rate it was not trained at (it is a different effect there).
+
+    Notebook: 11
+    """
     return f"{label} run at {run_at}x (not its trained sound)"
 
 
@@ -125,7 +146,10 @@ def measure_model_aliasing(models: dict, sr: int, *, quick: bool = False, refere
                            other_rates: bool = True, freqs=None, levels=None,
                            seconds: float | None = None) -> list[AliasResult]:
     """``models`` maps a label to ``(model, trained_oversample)``; each runs at its own rate,
-    and (``other_rates``) at the other one too; the reference amp is added for scale."""
+    and (``other_rates``) at the other one too; the reference amp is added for scale.
+
+    Notebook: 11
+    """
     freqs = freqs or (QUICK_FREQS_HZ if quick else DEFAULT_FREQS_HZ)
     levels = levels or (QUICK_LEVELS if quick else DEFAULT_LEVELS)
     seconds = seconds or (QUICK_ANALYSIS_S if quick else ANALYSIS_S)
@@ -144,6 +168,8 @@ def rate_change_esr(model: torch.nn.Module, x, trained_at: int, run_at: int) -> 
     """ESR between the model's output at its trained rate and at another rate, on audio ``x``.
 
     Near 0 would mean the same sound; near or above 1, a different effect altogether.
+
+    Notebook: 11
     """
     from ..render.inference import predict
     from ..training.losses import esr
@@ -163,13 +189,19 @@ def by_system(results) -> dict[str, list[AliasResult]]:
 
 
 def mean_db(results) -> float:
-    """Mean of the dB values (the geometric mean of the energy ratios)."""
+    """Mean of the dB values (the geometric mean of the energy ratios).
+
+    Notebook: 11
+    """
     vals = [r.alias_db for r in results]
     return float(np.mean(vals)) if vals else math.nan
 
 
 def aliasing_markdown(results) -> str:
-    """Systems down, tones across, dB in the cells (rounded to whole dB)."""
+    """Systems down, tones across, dB in the cells (rounded to whole dB).
+
+    Notebook: 11
+    """
     tones = sorted({(r.freq_hz, r.level) for r in results})
     head = "| system | " + " | ".join(f"{f / 1000:g} kHz @ {a:g}" for f, a in tones) + " | mean |"
     rows = [head, "|---|" + "---:|" * (len(tones) + 1)]
@@ -181,7 +213,10 @@ def aliasing_markdown(results) -> str:
 
 
 def plot_aliasing(results, ax=None, title: str = "Aliasing: energy between the harmonics of a sine"):
-    """Alias-to-harmonic dB against tone frequency; one colour per system, one line style per level."""
+    """Alias-to-harmonic dB against tone frequency; one colour per system, one line style per level.
+
+    Notebook: 11
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -221,6 +256,8 @@ def conclusion(results) -> str:
 
     Read it next to each model's ESR: a model that has not learned to distort creates few
     harmonics, so it aliases little for the wrong reason.
+
+    Notebook: 11
     """
     groups = by_system(results)
     means = {name: mean_db(rs) for name, rs in groups.items()}

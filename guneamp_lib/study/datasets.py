@@ -65,6 +65,8 @@ class EvalData:
     ``full`` holds everything (its ``val_start`` is ``test_start``, so scoring it like a
     validation set scores the test part); ``train`` is the training material alone, with
     its own validation tail.
+
+    Notebook: 11, 12
     """
 
     name: str
@@ -92,8 +94,8 @@ class EvalData:
                 "test": (self.full.clean.numel() - self.test_start) / sr}
 
     def coverage(self):
-        """:func:`guneamp_lib.capture.checks.coverage` of the test input by the training input."""
-        from ..capture.checks import coverage
+        """:func:`guneamp_lib.capture.coverage.coverage` of the test input by the training input."""
+        from ..capture.coverage import coverage
 
         clean = self.full.clean.numpy()
         return coverage(clean[: self.test_start], clean[self.test_start :], self.sample_rate)
@@ -106,7 +108,10 @@ class EvalData:
 
 
 def load_default(direct: bool = False, seconds: float | None = None, seed: int = 0) -> EvalData:
-    """The course's default data: the first 80 % to train (validation tail inside), the last 20 % to test."""
+    """The course's default data: the first 80 % to train (validation tail inside), the last 20 % to test.
+
+    Notebook: 11, 12
+    """
     from ..training.data import load_training_data
     from ..capture.synth import generate_default_data
 
@@ -132,7 +137,10 @@ def egfxset_dir() -> Path | None:
 
 
 def aligned_clip(pedal: str, index: int, root: Path | None = None):
-    """One real clip pair, read and aligned automatically: ``(clean, target, sr, lag)``."""
+    """One real clip pair, read and aligned automatically: ``(clean, target, sr, lag)``.
+
+    Notebook: 11, 12
+    """
     from ..dsp.audio import read_audio
     from ..capture.lag import align_pair
 
@@ -148,7 +156,10 @@ def aligned_clip(pedal: str, index: int, root: Path | None = None):
 
 
 def join_clips(pairs, sample_rate: int, gap_s: float = CLIP_GAP_S):
-    """Join ``(clean, target)`` pairs with silence between them: ``(clean, target, starts)``."""
+    """Join ``(clean, target)`` pairs with silence between them: ``(clean, target, starts)``.
+
+    Notebook: 11, 12
+    """
     gap = np.zeros(int(round(gap_s * sample_rate)), dtype=np.float32)
     cs, ts, starts, pos = [], [], [], 0
     for i, (c, t) in enumerate(pairs):
@@ -169,6 +180,8 @@ def joined_takes(train_pairs, test_pair, sample_rate: int, ir=None, lag=None) ->
     One gain for all takes, set by the training takes (and stored as the data's
     ``input_gain`` / ``output_gain``): a pedal's or an amp's sound depends on how hard it
     is driven, so the test take must reach the model at the level the training takes did.
+
+    Notebook: 11, 12
     """
     clean, target, starts = join_clips(list(train_pairs) + [test_pair], sample_rate)
     test_start = starts[-1]
@@ -180,7 +193,10 @@ def joined_takes(train_pairs, test_pair, sample_rate: int, ir=None, lag=None) ->
 
 def load_pedal(pedal: str, seconds: float | None = None, root: Path | None = None,
                test_clip: int = TEST_CLIP) -> EvalData:
-    """A real pedal: three clips (aligned, joined) to train, ``test_clip`` (default 3) to test; no cabinet."""
+    """A real pedal: three clips (aligned, joined) to train, ``test_clip`` (default 3) to test; no cabinet.
+
+    Notebook: 11, 12
+    """
     if pedal not in PEDALS:
         raise GuneampError(f"unknown pedal {pedal!r}; choose one of {', '.join(PEDALS)}")
     all_clips = TRAIN_CLIPS + (TEST_CLIP,)
@@ -205,7 +221,10 @@ def load_pedal(pedal: str, seconds: float | None = None, root: Path | None = Non
 
 
 def parse_dataset(name: str) -> tuple[str, int | None]:
-    """``"RAT"`` -> ``("RAT", 3)``, ``"RAT@1"`` -> ``("RAT", 1)``, ``"default"`` -> ``("default", None)``."""
+    """``"RAT"`` -> ``("RAT", 3)``, ``"RAT@1"`` -> ``("RAT", 1)``, ``"default"`` -> ``("default", None)``.
+
+    Notebook: 11, 12
+    """
     base, at, clip = str(name).partition("@")
     if base not in DATASETS:
         raise GuneampError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)} "
@@ -224,6 +243,8 @@ class PairDataset:
 
     Written as text ``NAME=TRAIN_CLEAN,TRAIN_AMP,TEST_CLEAN,TEST_AMP[,IR]``
     (``guneamp evaluate --dataset-pair``).
+
+    Notebook: 11, 12
     """
 
     name: str
@@ -281,6 +302,8 @@ def load_dataset(name: "str | PairDataset", seconds: float | None = None, seed: 
 
     A pedal's name may end in ``@N``: test on clip N, train on the other three. A
     :class:`PairDataset` (your own recordings) is loaded from its files.
+
+    Notebook: 11, 12
     """
     if isinstance(name, PairDataset):
         return name.load(seconds)
@@ -296,7 +319,10 @@ def load_dataset(name: "str | PairDataset", seconds: float | None = None, seed: 
 
 def load_pair(clean_path, target_path, name: str = "your gear", ir_path=None, seconds: float | None = None) -> EvalData:
     """Your own capture: aligned automatically, the first 80 % to train (validation tail
-    inside), the last 20 % to test. ``ir_path``: the target was recorded through that cabinet."""
+    inside), the last 20 % to test. ``ir_path``: the target was recorded through that cabinet.
+
+    Notebook: 11, 12
+    """
     from ..dsp.audio import read_audio
     from ..dsp.cabinet import load_ir
     from ..capture.lag import align_pair
@@ -325,6 +351,8 @@ def default_capture(folder, seconds: float = 20.0, seed: int = 0) -> tuple[Path,
 
     A stand-in for a real capture when the shared recordings are not there, so the checks
     always have an offset and a length difference to find.
+
+    Notebook: 11, 12
     """
     from ..dsp.audio import read_audio, save_wav
     from ..capture.synth import generate_default_data
@@ -344,6 +372,8 @@ def linear_fit_correlation(clean, target, taps: int = 32) -> float:
     on a sustained note the signal 100 ms earlier looks much like the signal now, so a
     misaligned pair can correlate better than an aligned one. A filter of ``taps`` past
     samples absorbs the phase; what it cannot absorb is the target being early or late.
+
+    Notebook: 11, 12
     """
     c = np.asarray(clean, dtype=np.float64).reshape(-1)
     t = np.asarray(target, dtype=np.float64).reshape(-1)

@@ -46,13 +46,19 @@ DEFAULT_MODELS = ("seed_cnn@8x", "seed_cnn@1x", "wavenet:lite", "lstm:16")
 
 
 def receptive_field_ms(model: torch.nn.Module, oversample: int, sample_rate: int) -> float:
-    """How far back the model hears, in milliseconds of audio (``inf`` for an LSTM)."""
+    """How far back the model hears, in milliseconds of audio (``inf`` for an LSTM).
+
+    Notebook: 11
+    """
     rf = receptive_field(model)
     return math.inf if not math.isfinite(rf) else 1000.0 * rf / (sample_rate * oversample)
 
 
 def hearing_note(spec: ModelSpec, model: torch.nn.Module, sample_rate: int) -> str:
-    """One line on what the model can hear back in time, and what that means for an amp."""
+    """One line on what the model can hear back in time, and what that means for an amp.
+
+    Notebook: 11
+    """
     ms = receptive_field_ms(model, spec.oversample, sample_rate)
     if math.isinf(ms):
         return "recurrent: remembers through its state, no fixed limit"
@@ -69,7 +75,10 @@ def hearing_note(spec: ModelSpec, model: torch.nn.Module, sample_rate: int) -> s
 
 @dataclass
 class Trained:
-    """A model trained and tested: its report, the model itself and its test output."""
+    """A model trained and tested: its report, the model itself and its test output.
+
+    Notebook: 11
+    """
 
     spec: ModelSpec
     model: torch.nn.Module
@@ -89,7 +98,10 @@ def train_config(spec: ModelSpec, *, time_budget_s=DEFAULT_TIME_BUDGET_S, epochs
 
 def train_and_test(dataset: EvalData, spec, *, time_budget_s=DEFAULT_TIME_BUDGET_S, epochs=None,
                    steps_per_epoch=None, device="auto", seed=0, progress=True, out_dir=None) -> Trained:
-    """Train one model on the training material for the budget, then score the test part once."""
+    """Train one model on the training material for the budget, then score the test part once.
+
+    Notebook: 11
+    """
     from ..training.train import evaluate, segment_length, train
 
     spec = ModelSpec.parse(spec)
@@ -123,7 +135,10 @@ def train_and_test(dataset: EvalData, spec, *, time_budget_s=DEFAULT_TIME_BUDGET
 
 def train_models(dataset, models=DEFAULT_MODELS, *, time_budget_s=DEFAULT_TIME_BUDGET_S, epochs=None,
                  steps_per_epoch=None, device="auto", seed=0, progress=True, out_dir=None) -> list[Trained]:
-    """:func:`train_and_test` for each model, in order; ``dataset`` is a name or an :class:`EvalData`."""
+    """:func:`train_and_test` for each model, in order; ``dataset`` is a name or an :class:`EvalData`.
+
+    Notebook: 11
+    """
     data = load_dataset(dataset, seed=seed) if isinstance(dataset, str) else dataset
     if data is None:
         return []
@@ -139,7 +154,10 @@ def train_models(dataset, models=DEFAULT_MODELS, *, time_budget_s=DEFAULT_TIME_B
 
 def evaluate_models(dataset, models=DEFAULT_MODELS, time_budget_s=DEFAULT_TIME_BUDGET_S, device="auto", seed=0,
                     progress=True, *, epochs=None, steps_per_epoch=None, out_dir=None) -> list[Report]:
-    """Train each model for ``time_budget_s`` on the training part, score each on the test part."""
+    """Train each model for ``time_budget_s`` on the training part, score each on the test part.
+
+    Notebook: 11
+    """
     return [t.report for t in train_models(dataset, models, time_budget_s=time_budget_s, epochs=epochs,
                                            steps_per_epoch=steps_per_epoch, device=device, seed=seed,
                                            progress=progress, out_dir=out_dir)]
@@ -149,7 +167,10 @@ def evaluate_models(dataset, models=DEFAULT_MODELS, time_budget_s=DEFAULT_TIME_B
 
 
 def hearing_table(reports) -> str:
-    """What each model can hear back in time (Markdown): why the designed CNN falls short."""
+    """What each model can hear back in time (Markdown): why the designed CNN falls short.
+
+    Notebook: 11
+    """
     rows = ["| model | receptive field (ms) | what it hears |", "|---|---:|---|"]
     for r in reports:
         ms = r.extra.get("receptive_field_ms")
@@ -162,6 +183,8 @@ def format_results(results: dict, run_info: bool = True, descriptions: dict | No
     """The evaluation as Markdown, one section per dataset (the CLI prints exactly this).
 
     ``run_info=False`` leaves out training time and device, which change from run to run.
+
+    Notebook: 11
     """
     parts = []
     for name, reports in results.items():
@@ -196,6 +219,8 @@ def run_evaluation(datasets=DEFAULT_DATASETS, time_budget_s: float | None = DEFA
     a check that everything runs and every column is filled, not a comparison.
     Returns ``{dataset: [Report, ...]}`` (empty list for a skipped dataset); a cell whose job
     failed is left out of its list and named, with its error, in both files.
+
+    Notebook: 11
     """
     from tqdm.auto import tqdm
 
@@ -276,7 +301,10 @@ def run_evaluation(datasets=DEFAULT_DATASETS, time_budget_s: float | None = DEFA
 
 
 def main(args) -> int:
-    """``guneamp evaluate``: the entry point the CLI calls with its parsed arguments."""
+    """``guneamp evaluate``: the entry point the CLI calls with its parsed arguments.
+
+    Notebook: 11
+    """
     from .many import fixed_steps
 
     out = Path(args.out)
@@ -305,7 +333,10 @@ def _dataset_arg(name: str) -> str:
 
 
 def add_arguments(parser) -> None:
-    """The ``guneamp evaluate`` options, so the CLI needs only a few lines to wire them."""
+    """The ``guneamp evaluate`` options, so the CLI needs only a few lines to wire them.
+
+    Notebook: 11
+    """
     from ..runtime import DEVICE_CHOICES
 
     parser.add_argument("--datasets", nargs="+", default=None, type=_dataset_arg, metavar="NAME",

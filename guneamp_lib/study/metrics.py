@@ -60,14 +60,20 @@ def _pair(target, pred) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def esr_pre_emphasis(target, pred, coeff: float = DEFAULT_PRE_EMPHASIS) -> float:
-    """ESR of the pre-emphasized signals (``y[n] - coeff * y[n-1]``)."""
+    """ESR of the pre-emphasized signals (``y[n] - coeff * y[n-1]``).
+
+    Notebook: 11
+    """
     t, p = _pair(target, pred)
     return esr(pre_emphasis(t, coeff), pre_emphasis(p, coeff))
 
 
 def multi_resolution_stft_distance(target, pred, fft_sizes=DEFAULT_FFT_SIZES, hop_fraction: float = 0.25,
                                    eps: float = STFT_EPS) -> float:
-    """Spectral convergence plus log-magnitude L1, averaged over FFT sizes (formula above)."""
+    """Spectral convergence plus log-magnitude L1, averaged over FFT sizes (formula above).
+
+    Notebook: 11
+    """
     t, p = _pair(target, pred)
     if not fft_sizes:
         raise ValueError("give at least one FFT size")
@@ -87,13 +93,19 @@ def multi_resolution_stft_distance(target, pred, fft_sizes=DEFAULT_FFT_SIZES, ho
 
 
 def dc_error(target, pred) -> float:
-    """``(mean(target) - mean(pred))^2 / mean(target^2)``: the error's offset, relative to the signal's power."""
+    """``(mean(target) - mean(pred))^2 / mean(target^2)``: the error's offset, relative to the signal's power.
+
+    Notebook: 11
+    """
     t, p = _pair(target, pred)
     return float((t.mean() - p.mean()) ** 2 / (torch.mean(t**2) + ESR_EPS))
 
 
 def quality(esr_value: float) -> str:
-    """The word for an ESR: great, good, usable or poor (see :data:`QUALITY_BANDS`)."""
+    """The word for an ESR: great, good, usable or poor (see :data:`QUALITY_BANDS`).
+
+    Notebook: 11
+    """
     for bound, word in QUALITY_BANDS:
         if esr_value < bound:  # NaN compares False everywhere, so it lands on "poor"
             return word
@@ -125,7 +137,10 @@ def _fmt(x, spec: str, missing: str = "n/a") -> str:
 
 @dataclass
 class Report:
-    """One model's scores on one recording, printed the same way everywhere."""
+    """One model's scores on one recording, printed the same way everywhere.
+
+    Notebook: 11
+    """
 
     name: str
     esr: float
@@ -190,7 +205,10 @@ _COLUMNS = ("model", "ESR", "quality", "ESR pre-emph.", "MR-STFT", "DC error", "
 
 
 def reports_to_markdown(reports, run_info: bool = True) -> str:
-    """A Markdown table with one row per report (same rounding as ``str(report)``)."""
+    """A Markdown table with one row per report (same rounding as ``str(report)``).
+
+    Notebook: 11
+    """
     cols = _COLUMNS if run_info else _COLUMNS[:-2]
     align = ["---" if c in ("model", "quality") else "---:" for c in cols]  # words left, numbers right
     rows = ["| " + " | ".join(cols) + " |", "|" + "|".join(align) + "|"]

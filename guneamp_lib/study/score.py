@@ -41,7 +41,10 @@ from .metrics import esr, esr_pre_emphasis, quality
 
 @dataclass(frozen=True)
 class Score:
-    """A model scored on one held-out pair, at its trained level."""
+    """A model scored on one held-out pair, at its trained level.
+
+    Notebook: 12
+    """
 
     model: str
     clean: str

@@ -48,7 +48,10 @@ SINE_SETTLE_S = 0.1
 
 @dataclass
 class TransferCurve:
-    """Input levels (increasing) and the output level measured at each."""
+    """Input levels (increasing) and the output level measured at each.
+
+    Notebook: 09
+    """
 
     levels: np.ndarray
     output: np.ndarray
@@ -78,7 +81,10 @@ class TransferCurve:
 
 
 def slope_at_zero(curve: TransferCurve, span: float = SLOPE_SPAN) -> float:
-    """Small-signal gain: the slope of a straight line fitted to the levels within ``span`` of 0."""
+    """Small-signal gain: the slope of a straight line fitted to the levels within ``span`` of 0.
+
+    Notebook: 09
+    """
     keep = np.abs(curve.levels) <= span + 1e-12
     if keep.sum() < 2:
         raise GuneampError(f"need at least two measured levels within {span} of zero to find the slope there")
@@ -90,6 +96,8 @@ def compression_db(curve: TransferCurve, level: float = 1.0, span: float = SLOPE
 
     0 dB for any linear system; -2.4 dB for ``tanh`` at level 1. The output at level 0
     is subtracted first, so a constant offset does not count as compression.
+
+    Notebook: 09
     """
     slope = slope_at_zero(curve, span)
     swing = curve.at(level) - curve.at(0.0)
@@ -105,6 +113,8 @@ def held_level_curve(system: System, levels, hold: int) -> TransferCurve:
     The output is averaged over the third quarter of each step: late enough for a system
     whose memory is shorter than ``hold / 2`` to have settled, early enough that a
     resampler's look-ahead to the next step does not reach it.
+
+    Notebook: 09
     """
     levels = np.sort(np.asarray(levels, dtype=np.float64))
     if hold < 8:
@@ -118,7 +128,10 @@ def held_level_curve(system: System, levels, hold: int) -> TransferCurve:
 
 
 def sine_period(sr: int, freq: float = SINE_HZ) -> int:
-    """Samples per period of the test sine: a whole, even number, so peaks fall on samples."""
+    """Samples per period of the test sine: a whole, even number, so peaks fall on samples.
+
+    Notebook: 09
+    """
     period = int(round(sr / freq))
     return period + (period % 2)
 
@@ -130,6 +143,8 @@ def sine_peak_curve(system: System, amplitudes, sr: int, freq: float = SINE_HZ,
     Each amplitude is a separate run from silence: ``settle_s`` seconds to settle, then
     one period is read. The largest output is the curve at ``+a``, the smallest at
     ``-a``; the output of silence gives the point at 0.
+
+    Notebook: 09
     """
     amplitudes = np.asarray(amplitudes, dtype=np.float64)
     if amplitudes.ndim != 1 or amplitudes.size == 0 or np.any(amplitudes <= 0):
@@ -158,7 +173,10 @@ def sine_peak_curve(system: System, amplitudes, sr: int, freq: float = SINE_HZ,
 
 
 def model_system(model, oversample_factor: int) -> System:
-    """A trained model as a system: oversample, network, downsample (no cabinet)."""
+    """A trained model as a system: oversample, network, downsample (no cabinet).
+
+    Notebook: 09
+    """
     import torch
 
     from ..render.inference import predict
@@ -170,7 +188,10 @@ def model_system(model, oversample_factor: int) -> System:
 
 
 def reference_system(amp=None, sr: int = 44100, scale: float = 1.0) -> System:
-    """The reference amp (``synth.ReferenceAmp``) as a system, its output times ``scale``."""
+    """The reference amp (``synth.ReferenceAmp``) as a system, its output times ``scale``.
+
+    Notebook: 09
+    """
     from ..capture.synth import ReferenceAmp
 
     amp = amp or ReferenceAmp()

@@ -73,7 +73,10 @@ def load_training_data(
     align: bool = False,
     val_fraction: float = DEFAULT_VAL_FRACTION,
 ) -> TrainingData:
-    """Read, check, (optionally) align, trim and peak-normalize a training pair."""
+    """Read, check, (optionally) align, trim and peak-normalize a training pair.
+
+    Notebook: 06
+    """
     from ..capture.checks import validate_pair
 
     if target_kind not in TARGET_KINDS:
@@ -107,6 +110,8 @@ def make_training_data(clean, target, sample_rate: int, ir=None, *, target_kind:
     Each signal is peak-normalized, and the factor it was multiplied by is kept as
     ``input_gain`` / ``output_gain``: the checkpoint stores them, so that new DI can
     later be brought to the level this model trained at.
+
+    Notebook: 06
     """
     clean = torch.as_tensor(clean, dtype=torch.float32)
     target = torch.as_tensor(target, dtype=torch.float32)
@@ -118,6 +123,9 @@ def make_training_data(clean, target, sample_rate: int, ir=None, *, target_kind:
 
 
 def peak_gain(x) -> float:
-    """The factor :func:`~guneamp_lib.dsp.audio.peak_normalize` multiplies ``x`` by."""
+    """The factor :func:`~guneamp_lib.dsp.audio.peak_normalize` multiplies ``x`` by.
+
+    Notebook: 06
+    """
     x = torch.as_tensor(x)
     return float(1.0 / (float(x.abs().max()) + NORMALIZE_EPS))

@@ -19,7 +19,10 @@ from ..models import build_model
 
 @dataclass(frozen=True)
 class TrainingDefaults:
-    """How one architecture trains when nobody says otherwise (file-rate samples, Adam's rate)."""
+    """How one architecture trains when nobody says otherwise (file-rate samples, Adam's rate).
+
+    Notebook: 06, 11
+    """
 
     oversample: int
     segment_with_cabinet: int  # scored samples per segment with the cabinet IR inside the loss
@@ -70,6 +73,8 @@ class ModelSpec:
     Written as text ``name[:arg][@Nx]``: ``seed_cnn@8x``, ``wavenet:lite``, ``lstm:24``.
     ``arg`` is the WaveNet preset or the LSTM's hidden size; without ``@Nx`` the rate is
     the model's default from :data:`TRAINING` (8x for the seed CNN, 1x for the others).
+
+    Notebook: 06, 11
     """
 
     model: str

@@ -28,7 +28,10 @@ def design_loss(
     coeff: float = DEFAULT_PRE_EMPHASIS,
     weight: float = DEFAULT_PRE_EMPHASIS_WEIGHT,
 ) -> torch.Tensor:
-    """The designed loss: MSE plus ``weight`` times the MSE of the pre-emphasized signals."""
+    """The designed loss: MSE plus ``weight`` times the MSE of the pre-emphasized signals.
+
+    Notebook: 05
+    """
     if pred.shape != target.shape:
         raise ValueError(f"prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
     mse = torch.mean((pred - target) ** 2)
@@ -38,7 +41,10 @@ def design_loss(
 
 
 class DesignLoss(torch.nn.Module):
-    """:func:`design_loss` as a module, for code that expects ``criterion(pred, target)``."""
+    """:func:`design_loss` as a module, for code that expects ``criterion(pred, target)``.
+
+    Notebook: 05
+    """
 
     def __init__(self, coeff: float = DEFAULT_PRE_EMPHASIS, weight: float = DEFAULT_PRE_EMPHASIS_WEIGHT):
         super().__init__()
@@ -49,5 +55,8 @@ class DesignLoss(torch.nn.Module):
 
 
 def esr_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Differentiable ESR, for models trained on it directly."""
+    """Differentiable ESR, for models trained on it directly.
+
+    Notebook: 05
+    """
     return torch.sum((pred - target) ** 2) / (torch.sum(target**2) + ESR_EPS)

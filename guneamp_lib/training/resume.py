@@ -35,7 +35,10 @@ DEFAULT_SAVE_EVERY_STEPS = 500
 
 @dataclass
 class RunState:
-    """Where a run stands, in what a resumed run needs to carry on."""
+    """Where a run stands, in what a resumed run needs to carry on.
+
+    Notebook: 06
+    """
 
     step: int = 0
     epochs_done: int = 0
@@ -46,7 +49,10 @@ class RunState:
 
 
 def capture_state(run: RunState, opt: torch.optim.Optimizer, gen: torch.Generator) -> dict:
-    """The run's state as plain values and tensors, for ``last.pt``."""
+    """The run's state as plain values and tensors, for ``last.pt``.
+
+    Notebook: 06
+    """
     return {
         "step": run.step, "epochs_done": run.epochs_done, "epoch_losses": list(run.epoch_losses),
         "elapsed_s": float(run.elapsed_s), "best_val_esr": float(run.best_val_esr), "finished": run.finished,
@@ -55,14 +61,20 @@ def capture_state(run: RunState, opt: torch.optim.Optimizer, gen: torch.Generato
 
 
 def data_fingerprint(data) -> list[float]:
-    """A few numbers that change when the recordings do: a resumed run must train on the same data."""
+    """A few numbers that change when the recordings do: a resumed run must train on the same data.
+
+    Notebook: 06
+    """
     parts = [data.clean, data.target] + ([data.ir] if data.ir is not None else [])
     return [float(len(parts))] + [v for t in parts for v in (float(t.numel()), float(t.double().sum()),
                                                              float(t.double().square().sum()))]
 
 
 def read_last(out_dir: Path):
-    """``last.pt`` of an interrupted run in ``out_dir``, with its state; refuses what cannot be resumed."""
+    """``last.pt`` of an interrupted run in ``out_dir``, with its state; refuses what cannot be resumed.
+
+    Notebook: 06
+    """
     path = Path(out_dir) / LAST
     if not path.exists():
         raise GuneampError(f"nothing to resume in {out_dir}: it holds no {LAST}. Start a run with --out instead.")
@@ -79,6 +91,8 @@ def restore_run(out_dir: Path, model, opt, gen, data, meta: dict) -> tuple[RunSt
     """Load the interrupted run's weights, optimizer and generators into ``model``, ``opt``, ``gen``.
 
     Returns the run state, the history so far, the best weights so far and ``best.pt``'s path.
+
+    Notebook: 06
     """
     ckpt = read_last(out_dir)
     state = ckpt.training_state

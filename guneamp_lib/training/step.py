@@ -31,14 +31,20 @@ IR_LOSS_ENERGY = 0.9999
 
 
 def context_samples(model: torch.nn.Module, cfg, ir_len: int) -> int:
-    """File-rate samples of input each segment needs before its first scored sample."""
+    """File-rate samples of input each segment needs before its first scored sample.
+
+    Notebook: 06
+    """
     rf = receptive_field(model)
     model_ctx = math.ceil((rf - 1) / cfg.oversample) if math.isfinite(rf) else cfg.burn_in
     return model_ctx + RESAMPLER_MARGIN + max(ir_len - 1, 0)
 
 
 def forward_segments(model, x_os: torch.Tensor, factor: int, ir: torch.Tensor | None, context: int, length: int):
-    """Network at the oversampled rate -> file rate -> cabinet; the scored part only."""
+    """Network at the oversampled rate -> file rate -> cabinet; the scored part only.
+
+    Notebook: 06
+    """
     if model.supports_valid:
         y = model(x_os.unsqueeze(1), pad=False)[:, 0]
         # Zeros where the padded network would have guessed from padding: both lie in
@@ -54,7 +60,10 @@ def forward_segments(model, x_os: torch.Tensor, factor: int, ir: torch.Tensor | 
 
 @dataclass
 class SegmentSampler:
-    """Random training segments from one recording: oversampled input with context, and targets."""
+    """Random training segments from one recording: oversampled input with context, and targets.
+
+    Notebook: 06
+    """
 
     padded: torch.Tensor  # oversampled input, with ``context`` samples of silence before it
     target: torch.Tensor
@@ -89,7 +98,10 @@ class SegmentSampler:
 
 
 def cosine_lr(base_lr: float, frac: float) -> float:
-    """The learning rate at ``frac`` (0 to 1) of the run: cosine decay to zero."""
+    """The learning rate at ``frac`` (0 to 1) of the run: cosine decay to zero.
+
+    Notebook: 06
+    """
     return base_lr * 0.5 * (1.0 + math.cos(math.pi * min(max(frac, 0.0), 1.0)))
 
 

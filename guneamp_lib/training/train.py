@@ -104,14 +104,20 @@ class TrainResult:
 
 def segment_length(cfg: TrainConfig, has_ir: bool) -> int:
     """``cfg.segment``, or the model's default with or without a cabinet IR in the loss
-    (:data:`~guneamp_lib.training.defaults.TRAINING`)."""
+    (:data:`~guneamp_lib.training.defaults.TRAINING`).
+
+    Notebook: 06
+    """
     if cfg.segment is not None:
         return int(cfg.segment)
     return training_defaults(cfg.model).segment(has_ir)
 
 
 def check_fit(model: torch.nn.Module, data: TrainingData, cfg: TrainConfig) -> None:
-    """Refuse, with a clear message, a recording too short for this model and set-up."""
+    """Refuse, with a clear message, a recording too short for this model and set-up.
+
+    Notebook: 06
+    """
     rf = receptive_field(model)
     rf_file = math.ceil(rf / cfg.oversample) if math.isfinite(rf) else cfg.burn_in
     need = max(rf_file, math.ceil(cfg.window / cfg.oversample)) + 1
@@ -124,7 +130,10 @@ def check_fit(model: torch.nn.Module, data: TrainingData, cfg: TrainConfig) -> N
 
 
 def evaluate(model, data: TrainingData, cfg: TrainConfig, start: int | None = None, end: int | None = None) -> dict:
-    """Loss and ESR of the model on ``[start, end)`` (default: the held-out part), exactly."""
+    """Loss and ESR of the model on ``[start, end)`` (default: the held-out part), exactly.
+
+    Notebook: 06
+    """
     start = data.val_start if start is None else start
     end = data.clean.numel() if end is None else end
     ctx = context_samples(model, cfg, 0 if data.ir is None else data.ir.numel())
@@ -147,6 +156,8 @@ def validation_plan(model, data: TrainingData, cfg: TrainConfig) -> tuple[int, f
     safety cap): all of the held-out part, so the numbers do not depend on the machine's
     speed. With a budget alone: as much of it as :data:`VAL_BUDGET_SHARE` of the budget
     allows, and at least a second.
+
+    Notebook: 06
     """
     end = data.clean.numel()
     if not cfg.time_budget_s or cfg.epochs:
@@ -166,7 +177,10 @@ MEMORY_HEADROOM = 0.8
 
 
 def free_memory_bytes(device: torch.device) -> int | None:
-    """Memory free for a new allocation on ``device`` (None where the system does not say)."""
+    """Memory free for a new allocation on ``device`` (None where the system does not say).
+
+    Notebook: 06
+    """
     if device.type == "cuda":
         return int(torch.cuda.mem_get_info(device)[0])
     try:
@@ -182,7 +196,10 @@ def step_memory_bytes(model, sampler: SegmentSampler) -> int:
     """Bytes one segment's training step needs: what autograd saves for the backward pass on
     one segment, measured on a forward pass, for any model. Most of a step's memory: the
     gradients the backward pass makes are freed as it goes (SeedCNN at 8x, a batch of 64:
-    1.03 GB estimated, 0.99 GB measured as peak RSS growth)."""
+    1.03 GB estimated, 0.99 GB measured as peak RSS growth).
+
+    Notebook: 06
+    """
     saved = 0
 
     def pack(t: torch.Tensor) -> torch.Tensor:
@@ -197,7 +214,10 @@ def step_memory_bytes(model, sampler: SegmentSampler) -> int:
 
 
 def check_step_memory(model, sampler: SegmentSampler, batch_size: int, device: torch.device) -> None:
-    """Refuse, before training, a batch whose step cannot fit in the free memory."""
+    """Refuse, before training, a batch whose step cannot fit in the free memory.
+
+    Notebook: 06
+    """
     free = free_memory_bytes(device)
     if free is None:
         return

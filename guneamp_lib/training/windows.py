@@ -27,7 +27,10 @@ MAX_WINDOW_BYTES = 1 << 30
 
 
 def window_memory_bytes(n_samples: int, window: int = DEFAULT_WINDOW, dtype: torch.dtype = torch.float32) -> int:
-    """Bytes the designed windows (inputs and targets) would take for ``n_samples`` of audio."""
+    """Bytes the designed windows (inputs and targets) would take for ``n_samples`` of audio.
+
+    Notebook: 03
+    """
     n_windows = max(n_samples - window + 1, 0)
     itemsize = torch.empty((), dtype=dtype).element_size()
     return n_windows * (window + 1) * itemsize
@@ -38,6 +41,8 @@ def make_window(x: torch.Tensor, y: torch.Tensor, window: int = DEFAULT_WINDOW, 
 
     Returns ``X`` of shape ``(n, window)`` and ``Y`` of shape ``(n,)`` with
     ``n = len(x) - window + 1``. Refuses inputs whose windows would not fit in memory.
+
+    Notebook: 03
     """
     if x.ndim != 1 or y.ndim != 1:
         raise GuneampError("make_window takes 1-D signals (time only)")
@@ -58,19 +63,28 @@ def make_window(x: torch.Tensor, y: torch.Tensor, window: int = DEFAULT_WINDOW, 
 
 
 def window_predictions(model: torch.nn.Module, X: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
-    """One prediction per designed window: the model's output at the window's last sample."""
+    """One prediction per designed window: the model's output at the window's last sample.
+
+    Notebook: 03
+    """
     outs = [model(X[i : i + batch_size].unsqueeze(1))[:, 0, -1] for i in range(0, X.shape[0], batch_size)]
     return torch.cat(outs)
 
 
 def windowed_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, window: int = DEFAULT_WINDOW, **loss_kw):
-    """The designed loss computed the designed way: windows in time order, one target each."""
+    """The designed loss computed the designed way: windows in time order, one target each.
+
+    Notebook: 03
+    """
     X, Y = make_window(x, y, window)
     return design_loss(window_predictions(model, X), Y, **loss_kw)
 
 
 def segment_targets(y: torch.Tensor, window: int = DEFAULT_WINDOW) -> torch.Tensor:
-    """The targets the full-signal view trains on: the same ones the windows have."""
+    """The targets the full-signal view trains on: the same ones the windows have.
+
+    Notebook: 03
+    """
     return y[window - 1 :]
 
 
@@ -79,6 +93,8 @@ def full_signal_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, w
 
     Equal to :func:`windowed_loss` whenever the model's receptive field fits in the
     window, because then no output before the crop can see the zero padding.
+
+    Notebook: 03
     """
     rf = model.receptive_field
     if rf > window:

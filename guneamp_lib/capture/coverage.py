@@ -1,0 +1,83 @@
+"""Does the training DI cover the notes a model will be asked to play? (notebooks 11 and 12)
+
+A model learns the gear only where its training input had energy. :func:`coverage`
+compares, third of an octave by third of an octave, the share of the energy the
+training DI puts in each band with the share a test (or any new) DI puts there, and
+names the bands where the training DI holds far less: there the model extrapolates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import GuneampError
+
+# Coverage: a third of an octave is about what separates two notes' fundamentals a
+# major third apart, so a band holds one note's fundamental or harmonic, not several.
+COVERAGE_BANDS_PER_OCTAVE = 3
+COVERAGE_FMIN_HZ = 40.0
+# A band is "not covered" when the training input puts this much less of its energy
+# there than the test input does: 20 dB, a hundredth of the share.
+COVERAGE_MARGIN_DB = 20.0
+
+
+def band_shares(x, sr: int, bands_per_octave: int = COVERAGE_BANDS_PER_OCTAVE,
+                fmin: float = COVERAGE_FMIN_HZ) -> tuple[np.ndarray, np.ndarray]:
+    """``(centres_hz, shares)``: the fraction of ``x``'s energy in each fractional-octave band.
+
+    Notebook: 12
+    """
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    power = np.abs(np.fft.rfft(x)) ** 2
+    freqs = np.fft.rfftfreq(x.size, 1.0 / sr)
+    n_bands = int(math.floor(bands_per_octave * math.log2((sr / 2) / fmin)))
+    edges = fmin * 2.0 ** (np.arange(n_bands + 1) / bands_per_octave)
+    idx = np.searchsorted(edges, freqs, side="right") - 1
+    inside = (idx >= 0) & (idx < n_bands)
+    energy = np.bincount(idx[inside], weights=power[inside], minlength=n_bands)
+    total = energy.sum()
+    shares = energy / total if total > 0 else energy
+    return np.sqrt(edges[:-1] * edges[1:]), shares
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How much of a test input lies where the training input has (almost) nothing.
+
+    Notebook: 12
+    """
+
+    uncovered_share: float  # fraction of the test input's energy in uncovered bands
+    uncovered_bands_hz: tuple  # centre frequencies of those bands
+    margin_db: float
+
+    def describe(self) -> str:
+        if not self.uncovered_bands_hz:
+            return "the training input covers every frequency band the test input uses"
+        lo, hi = min(self.uncovered_bands_hz), max(self.uncovered_bands_hz)
+        where = f"{lo:.0f} Hz" if lo == hi else f"{lo:.0f} to {hi:.0f} Hz"
+        return (f"{100 * self.uncovered_share:.0f}% of the test input's energy lies in bands ({where}) "
+                f"where the training input has at least {self.margin_db:.0f} dB less of its own: "
+                "a model has no examples of the gear there")
+
+
+def coverage(train_clean, test_clean, sr: int, margin_db: float = COVERAGE_MARGIN_DB) -> Coverage:
+    """Does the training DI contain the frequencies the test DI (or your playing) uses?
+
+    A model learns the gear only where its training input has energy. Each band's share
+    of the total energy is compared: a band where the training input's share is more
+    than ``margin_db`` below the test input's is not covered. The result is the test
+    input's energy in such bands, from 0 (all covered) to 1.
+
+    Notebook: 12
+    """
+    centres, train = band_shares(train_clean, sr)
+    _, test = band_shares(test_clean, sr)
+    if test.sum() <= 0:
+        raise GuneampError("the test input is silent: there is nothing to compare coverage with")
+    ratio = 10 ** (-margin_db / 10)
+    bad = test * ratio > train
+    return Coverage(float(test[bad].sum()), tuple(float(f) for f in centres[bad]), margin_db)
