@@ -79,7 +79,16 @@ def f32(t: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.detach().cpu().float().numpy())
 
 
-class FastSeedCNN:
+class _RingEngine:
+    """What the compiled convolutional engines share: history in ring buffers, primed with silence."""
+
+    def reset(self) -> None:
+        self.bufs[:] = 0.0
+        self.pos = self.hist
+        prime(self, self.rf - 1)
+
+
+class FastSeedCNN(_RingEngine):
     """Fast engine for :class:`~guneamp_lib.models.SeedCNN`: causal convolutions, tanh between.
 
     Notebook: 07
@@ -104,11 +113,6 @@ class FastSeedCNN:
         self.rf = model.receptive_field
         self.out = np.zeros(MAX_MODEL_BLOCK, np.float32)
 
-    def reset(self) -> None:
-        self.bufs[:] = 0.0
-        self.pos = self.hist
-        prime(self, self.rf - 1)
-
     def push(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         out = self.out[: u.size] if out is None else out
         self.pos = self.k.conv_stack_block(u, out, self.pos, self.bufs, self.weights, self.biases, self.table,
@@ -116,7 +120,7 @@ class FastSeedCNN:
         return out
 
 
-class FastWaveNet:
+class FastWaveNet(_RingEngine):
     """Fast engine for :class:`~guneamp_lib.models.wavenet.WaveNet` with plain (non-gated) tanh layers.
 
     Notebook: 07
@@ -166,11 +170,6 @@ class FastWaveNet:
     @staticmethod
     def supports(model) -> bool:
         return all(not lc["gated"] and lc["activation"] == "Tanh" for lc in model.config["layers"])
-
-    def reset(self) -> None:
-        self.bufs[:] = 0.0
-        self.pos = self.hist
-        prime(self, self.rf - 1)
 
     def push(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         out = self.out[: u.size] if out is None else out
