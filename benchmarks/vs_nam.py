@@ -94,7 +94,7 @@ def bench_nam_core(quick: bool, sample_rate: int, build: bool = True, seconds: f
             # cover that form (NAM's LSTM layout), the model that was exported, same weights.
             from guneamp_lib.render.streaming import StreamingProcessor
 
-            fast = StreamingProcessor(reread, 1, engine="auto").engine == "fast"
+            fast = StreamingProcessor(reread, 1, engine="auto").engine == "compiled"
             model = reread if fast else model
             ours_t = {b: np.inf for b in BLOCKS}
             nam_t, nam_exact_t, nam_cpu, ours_cpu = np.inf, np.inf, np.inf, np.inf

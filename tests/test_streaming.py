@@ -93,12 +93,12 @@ def offline(model, x, factor, ir):
     return predict(model, torch.from_numpy(x), factor, None if ir is None else torch.from_numpy(ir)).numpy()
 
 
-@pytest.mark.parametrize("engine", ["fast", "reference"])
+@pytest.mark.parametrize("engine", ["compiled", "torch"])
 @pytest.mark.parametrize("case", list(CASES))
 def test_stream_equals_offline_for_every_block_size(case, engine):
     model, factor = model_for(case)
     irs = {"no IR": None, "1024-tap IR (partitioned)": cabinet(1024)}
-    if engine == "fast":
+    if engine == "compiled":
         irs["100-tap IR (direct only)"] = cabinet(100, seed=1)
     for ir_name, ir in irs.items():
         proc = StreamingProcessor(model, factor, ir, engine=engine)
@@ -130,7 +130,7 @@ def test_fast_engine_equals_reference_engine(preset):
             p.mul_(1.5)
     x = signal(N, seed=2)
     sizes = schedule("mix", N, seed=3)
-    ys = [stream(StreamingProcessor(model, 1, engine=e), x, sizes) for e in ("fast", "reference")]
+    ys = [stream(StreamingProcessor(model, 1, engine=e), x, sizes) for e in ("compiled", "torch")]
     assert np.abs(ys[0] - ys[1]).max() < TOL
 
 
@@ -225,14 +225,14 @@ def test_block_inputs_and_reset():
 
 def test_engines_choice():
     gated = build_model("wavenet", preset="nano", layers=[dict(lc, gated=True) for lc in PRESETS["nano"]["layers"]])
-    assert StreamingProcessor(gated).engine == "reference"  # auto falls back
-    with pytest.raises(GuneampError, match="fast engine"):
-        StreamingProcessor(gated, engine="fast")
+    assert StreamingProcessor(gated).engine == "torch"  # auto falls back
+    with pytest.raises(GuneampError, match="compiled engine"):
+        StreamingProcessor(gated, engine="compiled")
     with pytest.raises(GuneampError, match="engine"):
         StreamingProcessor(gated, engine="turbo")
     model, _ = model_for("seed_cnn_1x")
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    StreamingProcessor(model, engine="reference").process_block(signal(100))
+    StreamingProcessor(model, engine="torch").process_block(signal(100))
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # the model is copied
     assert not any(getattr(m, "streaming", False) for m in model.modules())
 

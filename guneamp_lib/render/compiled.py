@@ -12,6 +12,10 @@ import torch
 
 from ..errors import GuneampError
 
+# The engine names every render path takes: the compiled kernels, the model's own torch
+# modules, or the compiled kernels where they cover the model and torch elsewhere.
+ENGINES = ("auto", "compiled", "torch")
+
 def kernels():
     """The compiled kernels, or ``None`` where numba is missing.
 

@@ -32,6 +32,7 @@ from ..dsp.cabinet import convolve_ir, fft_convolve
 from ..errors import GuneampError
 from ..models import receptive_field
 from ..dsp.oversampling import RESAMPLER_REACH, downsample, oversample
+from .compiled import ENGINES
 
 # Samples per forward pass in the fast path: large enough to amortize the per-call
 # overhead, small enough that a 32-channel activation stays around 16 MB.
@@ -60,7 +61,6 @@ def _as_signal(x) -> torch.Tensor:
     return x
 
 
-ENGINES = ("torch", "compiled", "auto")
 
 
 @torch.no_grad()
@@ -137,7 +137,7 @@ class _CausalStream:
             from .streaming import StreamingProcessor
 
             try:
-                self.stream = StreamingProcessor(model, 1, engine="fast")
+                self.stream = StreamingProcessor(model, 1, engine="compiled")
             except GuneampError:
                 pass
 

@@ -28,10 +28,10 @@ input ``n + 70`` is in: 70 samples, 1.6 ms at 44.1 kHz, at any factor
 (:func:`stream_latency` reads it off the kernels). Without oversampling the latency is
 0. The first ``latency`` samples out are silence.
 
-Two engines compute the same numbers. ``"reference"`` runs the model's own PyTorch
+Two engines compute the same numbers. ``"torch"`` runs the model's own PyTorch
 modules in streaming mode (:class:`~guneamp_lib.models.CausalConv1d` keeps its history,
 the LSTM its state) and direct convolutions: plainly right, and slow at small blocks,
-where each PyTorch call costs more than its arithmetic. ``"fast"`` runs each block of
+where each PyTorch call costs more than its arithmetic. ``"compiled"`` runs each block of
 the network in one compiled call (:mod:`guneamp_lib.render.kernels`). ``"auto"``
 picks the fast engine where it supports the model. Notebook 07 (inference) teaches the
 offline path this module reproduces.
@@ -48,13 +48,12 @@ import torch
 from ..errors import GuneampError
 from .convolver import PartitionedConvolver, DirectCabinet
 from . import compiled
-from .compiled import as_block
+from .compiled import ENGINES, as_block
 from .engines import MAX_MODEL_BLOCK, TorchEngine, fast_engine
 from .resamplers import FIRStream, downsampler_taps, stream_latency, upsampler_taps
 
 # Below this many samples per thread, starting threads costs more than it saves.
 MIN_PARALLEL_PART = 1 << 15
-ENGINES = ("auto", "fast", "reference")
 
 
 class StreamingProcessor:
@@ -71,8 +70,8 @@ class StreamingProcessor:
     cabinet adds none. :meth:`flush` ends a stream: it returns the last ``latency`` samples of the
     offline render, as if the input were followed by silence the way ``predict`` pads it.
 
-    ``engine``: ``"fast"`` (compiled kernels; SeedCNN, tanh WaveNets and the LSTM),
-    ``"reference"`` (the model's PyTorch modules) or ``"auto"`` (fast where possible).
+    ``engine``: ``"compiled"`` (compiled kernels; SeedCNN, tanh WaveNets and the LSTM),
+    ``"torch"`` (the model's PyTorch modules) or ``"auto"`` (compiled where possible).
     The model is copied; the original is not touched.
 
     Notebook: 07
@@ -84,15 +83,15 @@ class StreamingProcessor:
         if int(oversample) != oversample or oversample < 1:
             raise GuneampError(f"the oversampling factor must be a positive integer, got {oversample!r}")
         self.oversample = F = int(oversample)
-        k = compiled.kernels() if engine != "reference" else None
-        stream = fast_engine(model, k) if engine != "reference" else None
+        k = compiled.kernels() if engine != "torch" else None
+        stream = fast_engine(model, k) if engine != "torch" else None
         if stream is None:
-            if engine == "fast":
+            if engine == "compiled":
                 why = "numba is not installed" if k is None else f"it does not cover {type(model).__name__} as configured"
-                raise GuneampError(f"the fast engine is not available: {why}. Use engine='reference' or 'auto'.")
+                raise GuneampError(f"the compiled engine is not available: {why}. Use engine='torch' or 'auto'.")
             stream = TorchEngine(model)
-        self.engine = "reference" if isinstance(stream, TorchEngine) else "fast"
-        fast = self.engine == "fast"
+        self.engine = "torch" if isinstance(stream, TorchEngine) else "compiled"
+        fast = self.engine == "compiled"
         self._model = stream
         self._chunk = max(1, MAX_MODEL_BLOCK // F)  # file-rate samples per pass through the network
         self._up = self._down = None
@@ -202,7 +201,7 @@ def process_compiled(model: torch.nn.Module, x, workers: int = 1) -> torch.Tenso
     x = as_block(x)
     rf = model.receptive_field
     if workers <= 1 or not math.isfinite(rf) or x.size < workers * MIN_PARALLEL_PART:
-        return torch.from_numpy(StreamingProcessor(model, 1, engine="fast").process_block(x))
+        return torch.from_numpy(StreamingProcessor(model, 1, engine="compiled").process_block(x))
     from concurrent.futures import ThreadPoolExecutor
 
     ctx = int(rf) - 1
@@ -211,7 +210,7 @@ def process_compiled(model: torch.nn.Module, x, workers: int = 1) -> torch.Tenso
 
     def run(i: int) -> None:
         a, b = bounds[i], bounds[i + 1]
-        proc = StreamingProcessor(model, 1, engine="fast")
+        proc = StreamingProcessor(model, 1, engine="compiled")
         if a > 0:
             proc.process_block(x[max(a - ctx, 0) : a])  # fill every history with the real past
         proc.process_block(x[a:b], out[a:b])
