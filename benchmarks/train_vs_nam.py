@@ -18,7 +18,12 @@ trainer's own defaults:
 Every ``--every`` seconds of training, the clock stops and both sides are scored the same
 way: the held-out ESR of the model run causally over the held-out part, with the input
 before it as context (our ``training.losses.esr``). Scoring time is not counted, so the
-times are training time only. The JSON holds the curve (training seconds, steps, ESR),
+times are training time only.
+
+The clock is the process's CPU time by default (``--clock cpu``): each side runs one
+thread, so its CPU seconds are the wall seconds it would take on a quiet core, and a
+shared machine slows both sides without changing their figures. ``--clock wall`` counts
+elapsed time instead; both are recorded at every score. The JSON holds the curve (training seconds, steps, ESR),
 and the first time each side reached ESR 0.01 and 0.001.
 
 NAM's package is not a dependency of guneamp: install ``neural-amp-modeler==0.13.0`` in a
@@ -66,39 +71,48 @@ def held_out_esr(net: torch.nn.Module, data, scale: float = 1.0) -> float:
 class Clock:
     """Training time, and a held-out score every ``every`` seconds of it (scoring not counted)."""
 
-    def __init__(self, net, data, every: float, budget: float, scale: float = 1.0):
+    def __init__(self, net, data, every: float, budget: float, scale: float = 1.0, clock: str = "cpu"):
         self.net, self.data, self.every, self.budget, self.scale = net, data, every, budget, scale
-        self.trained = 0.0
-        self.started = time.perf_counter()
+        self.trained = 0.0  # on the chosen clock
+        self.wall = 0.0
+        self.cpu = 0.0
+        self.use_cpu = clock == "cpu"
         self.next_score = every
         self.curve: list[dict] = []
+        self.start()
+
+    def start(self) -> None:
+        self.started = (time.perf_counter(), time.process_time())
 
     def tick(self, step: int) -> bool:
         """Call after each step; returns True when the budget is spent."""
-        now = time.perf_counter()
-        self.trained += now - self.started
+        wall, cpu = time.perf_counter() - self.started[0], time.process_time() - self.started[1]
+        self.wall += wall
+        self.cpu += cpu
+        self.trained = self.cpu if self.use_cpu else self.wall
         if self.trained >= self.next_score or self.trained >= self.budget:
-            self.curve.append({"seconds": self.trained, "step": step, "esr": held_out_esr(self.net, self.data, self.scale)})
+            self.curve.append({"seconds": self.trained, "wall_s": self.wall, "cpu_s": self.cpu, "step": step,
+                               "esr": held_out_esr(self.net, self.data, self.scale)})
             print(f"  {self.trained:7.1f} s  step {step:6d}  held-out ESR {self.curve[-1]['esr']:.5f}", flush=True)
             self.next_score += self.every
-        self.started = time.perf_counter()
+        self.start()
         return self.trained >= self.budget
 
 
-def train_ours(preset: str, data, budget: float, every: float) -> list[dict]:
-    from guneamp_lib.training.defaults import TRAINING
+def train_ours(preset: str, data, budget: float, every: float, clock: str) -> list[dict]:
+    from guneamp_lib.training.defaults import training_defaults
     from guneamp_lib.training.step import SegmentSampler, cosine_lr, train_step
     from guneamp_lib.training.train import TrainConfig
 
-    d = TRAINING["wavenet"]
-    cfg = TrainConfig(model="wavenet", model_kwargs={"preset": preset}, oversample=1, segment=d["segment"],
-                      batch_size=d["batch_size"], time_budget_s=budget, device="cpu")
+    # the defaults `guneamp train` uses for a WaveNet on a pair without a cabinet IR
+    cfg = TrainConfig(model="wavenet", model_kwargs={"preset": preset}, oversample=1,
+                      segment=training_defaults("wavenet").segment(has_ir=False), time_budget_s=budget, device="cpu")
     torch.manual_seed(cfg.seed)
     net = WaveNet(preset=preset)
     sampler = SegmentSampler.build(net, data, cfg, cfg.segment, torch.device("cpu"))
     opt = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
     gen = torch.Generator().manual_seed(cfg.seed)
-    clock = Clock(net, data, every, budget)
+    clock = Clock(net, data, every, budget, clock=clock)
     step = 0
     while True:
         # train() decays the rate over its time budget; the same here, over training time
@@ -108,7 +122,7 @@ def train_ours(preset: str, data, budget: float, every: float) -> list[dict]:
             return clock.curve
 
 
-def train_nam(preset: str, data, budget: float, every: float) -> list[dict]:
+def train_nam(preset: str, data, budget: float, every: float, clock: str) -> list[dict]:
     import pytorch_lightning as pl
     from nam.data import Dataset
     from nam.train.lightning_module import LightningModule
@@ -135,11 +149,11 @@ def train_nam(preset: str, data, budget: float, every: float) -> list[dict]:
                        require_input_pre_silence=None)
     loader = torch.utils.data.DataLoader(train_ds, batch_size=s["batch_size"], shuffle=True, drop_last=True,
                                          num_workers=0)
-    clock = Clock(module.net, data, every, budget, 1.0 / NAM_TARGET_SCALE)
+    clock = Clock(module.net, data, every, budget, 1.0 / NAM_TARGET_SCALE, clock=clock)
 
     class Timer(pl.Callback):
         def on_train_batch_start(self, trainer, *args):
-            clock.started = time.perf_counter()
+            clock.start()
 
         def on_train_batch_end(self, trainer, *args):
             if clock.tick(trainer.global_step):
@@ -163,6 +177,9 @@ def main(argv=None) -> int:
     ap.add_argument("--budget", type=float, default=600.0, help="seconds of training (default 600)")
     ap.add_argument("--every", type=float, default=30.0, help="seconds of training between held-out scores")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
+                    help="what a second of training is: the process's CPU time (default; load-proof with one "
+                         "thread) or elapsed time")
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args(argv)
     if not (math.isfinite(args.budget) and args.budget > 0 and math.isfinite(args.every) and args.every > 0):
@@ -175,8 +192,8 @@ def main(argv=None) -> int:
         load = float(f.read().split()[0])
     print(f"{args.side} {args.preset}: {args.budget:.0f} s budget, {args.threads} thread(s), load {load:.1f}", flush=True)
     run = train_ours if args.side == "ours" else train_nam
-    curve = run(args.preset, data, args.budget, args.every)
-    result = {"side": args.side, "preset": args.preset, "budget_s": args.budget, "threads": args.threads,
+    curve = run(args.preset, data, args.budget, args.every, args.clock)
+    result = {"side": args.side, "preset": args.preset, "budget_s": args.budget, "threads": args.threads, "clock": args.clock,
               "load_at_start": load, "torch": torch.__version__, "curve": curve,
               "final_esr": curve[-1]["esr"] if curve else None,
               **{f"seconds_to_esr_{t}": first_reach(curve, t) for t in THRESHOLDS}}
