@@ -126,3 +126,18 @@ def test_library_and_command_line_share_one_vocabulary():
     assert (nam.GEAR_TYPES, nam.TONE_TYPES, nam.LEVEL_DBU_RANGE) == (v.GEAR_TYPES, v.TONE_TYPES, v.LEVEL_DBU_RANGE)
     assert datasets.parse_dataset is v.parse_dataset
     assert evaluate.DEFAULT_MODELS is v.DEFAULT_MODELS and many.DEFAULT_STEPS is v.DEFAULT_STEPS
+
+
+@pytest.mark.slow
+def test_startup_benchmark_reports_each_refusal():
+    """``benchmarks/startup.py`` runs and reports (its figures are not judged: timings vary)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import startup
+    finally:
+        sys.path.pop(0)
+    s = startup.bench_startup(quick=True)
+    assert set(s["refusal_seconds"]) == set(startup.REFUSALS)
+    assert all(v > 0 for v in s["refusal_seconds"].values()) and s["import_torch_seconds"] > 0
+    text = "\n".join(startup.report_startup(s))
+    assert all(label in text for label in startup.REFUSALS) and "import torch" in text
