@@ -44,12 +44,13 @@ BAD = {
     "evaluate": ["evaluate", "--time-budget", "-1"],
     "score": ["score", "--model", "no_such_model.pt", "--clean", "di.wav", "--amp", "amp.wav"],
 }
-# More options each command checks before torch.
+# More options (and missing inputs) each command checks before torch.
 MORE_BAD = [
     ["train", "--oversample", "0"], ["train", "--batch-size", "0"], ["train", "--seed", str(2**70)],
     ["train", "--model", "resnet"], ["train", "--model", "seed_cnn@8x"], ["train", "--model", "lstm:big"],
     ["train", "--time-budget", "inf"], ["evaluate", "--models", "resnet"], ["evaluate", "--datasets", "RAT@x"],
-    ["export", "--model", "m.pt", "--output", "m.nam", "--gear-type", "banjo"],
+    ["export", "--model", "m.pt", "--output", "m.nam", "--gear-type", "banjo"], ["train-many", "no_such_rows.csv"],
+    ["check", "no_such_clean.wav", "amp.wav"], ["render", "--model", "m.pt", "--input", "di.wav", "--output", "o.wav"],
 ]
 
 # Runs every case in one fresh interpreter and reports, per case, the exit status, the

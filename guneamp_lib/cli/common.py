@@ -99,7 +99,6 @@ def argument_type(check):
     return parse
 
 
-
 def model_text(text: str) -> str:
     """A model written ``name[:arg][@Nx]``, checked as far as it can be without torch; kept as text."""
     ModelSpec.read(text)

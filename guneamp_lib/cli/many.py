@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from ..vocabulary import DEFAULT_STEPS, DEVICE_CHOICES
-from .common import add_common, add_engine_arguments, count
+from .common import add_common, add_engine_arguments, check_inputs, count
 
 
 def cmd_train_many(args) -> int:
+    check_inputs((args.manifest, "manifest"))
     from ..jobs import Engine
     from ..study.many import summary_paths, train_many
 
