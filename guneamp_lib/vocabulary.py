@@ -6,9 +6,9 @@ Every name here is defined once and imported by the library module it belongs to
 
 Why a module of its own: the command line checks every option before it loads any data,
 and it can only do that quickly if what it checks against can be read without torch,
-SciPy or numba. Importing torch alone takes 2 to 6 s on the course's 2-core machine;
-this module imports nothing heavier than the standard library, so ``guneamp train
---lr nan`` is refused in a fraction of a second (``benchmarks/startup.py`` measures it,
+SciPy or numba. Importing torch alone takes seconds (7 to 9 s on the course's busy
+2-core machine); this module imports nothing heavier than the standard library, so
+``guneamp train --lr nan`` is refused in 0.3 s (``benchmarks/startup.py`` measures it,
 and ``tests/test_startup.py`` keeps the command line's imports this light).
 """
 
