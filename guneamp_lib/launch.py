@@ -1,8 +1,9 @@
 """The ``guneamp`` console command's entry point.
 
-It imports the command line (and with it torch, which takes seconds) inside a guard, so
-that Ctrl-C pressed while the program is still starting ends with one ``interrupted``
-line and exit status 130, as it does later, instead of a traceback from an import.
+It imports the command line inside a guard, so that Ctrl-C pressed while the program is
+still starting ends with one ``interrupted`` line and exit status 130, as it does later,
+instead of a traceback from an import. (The command line itself imports no torch: a
+command imports it once its options are checked, inside ``cli.main``'s own guard.)
 """
 
 from __future__ import annotations

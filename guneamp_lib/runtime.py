@@ -13,8 +13,7 @@ import numpy as np
 import torch
 
 from .errors import GuneampError
-
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+from .vocabulary import DEVICE_CHOICES
 
 
 def set_seed(seed: int) -> None:

@@ -401,7 +401,10 @@ def test_malformed_files_get_one_line_errors_and_nothing_runs(tmp_path):
 
 
 def run(capsys, *argv):
-    code = main([str(a) for a in argv])
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse's refusals (the levels are checked there) end here
+        code = exc.code
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -45,16 +45,14 @@ from scipy import signal
 from ..dsp.audio import save_wav
 from ..errors import GuneampError
 from ..paths import write_text_atomic
+from ..vocabulary import CAPTURE_DEFAULT_SECONDS as DEFAULT_SECONDS
+from ..vocabulary import CAPTURE_MAX_SECONDS as MAX_SECONDS
+from ..vocabulary import CAPTURE_MIN_SECONDS as MIN_SECONDS
+from ..vocabulary import CAPTURE_RATES as SAMPLE_RATES
 from .guitar import DI_PEAK, FRETS, OPEN_STRINGS, Note, render_score, synth_di
 
 FORMAT = "guneamp-capture-signal"
 VERSION = 1
-SAMPLE_RATES = (44100, 48000)
-DEFAULT_SECONDS = 180.0
-# Below this the notes section cannot give each of the 49 notes a playable length.
-MIN_SECONDS = 60.0
-# An hour of reamping is more than any capture needs; the cap keeps memory bounded.
-MAX_SECONDS = 3600.0
 
 # Silence at the start: the noise floor of the recording is measured on it, and a
 # recording that starts a little late still holds the first click.

@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-from ..capture.reamp_signal import DEFAULT_SECONDS, MAX_SECONDS, MIN_SECONDS, SAMPLE_RATES, sidecar_path
+from ..vocabulary import CAPTURE_DEFAULT_SECONDS, CAPTURE_MAX_SECONDS, CAPTURE_MIN_SECONDS, CAPTURE_RATES
 from .common import add_common, check_output_file, default_data, number
 
 
 def cmd_capture_signal(args) -> int:
-    from ..capture.reamp_signal import write_capture_signal
+    check_output_file(args.output, args.overwrite)
+    from ..capture.reamp_signal import sidecar_path, write_capture_signal
 
-    for path in (args.output, sidecar_path(args.output)):
-        check_output_file(path, args.overwrite)
+    check_output_file(sidecar_path(args.output), args.overwrite)
     wav, side = write_capture_signal(args.output, seconds=args.seconds, sr=args.rate, seed=args.seed,
                                      overwrite=args.overwrite)
     print(f"wrote {wav} ({args.seconds:g} s at {args.rate} Hz) and its layout {side}")
@@ -28,10 +28,10 @@ def register(sub) -> None:
                     "record the result, and give both files to `guneamp check` and `guneamp train`.")
     c.add_argument("--output", default=str(default_data("capture_signal.wav")),
                    help="WAV file to write; the sidecar gets the same name with .json (default data/capture_signal.wav)")
-    c.add_argument("--rate", type=int, choices=SAMPLE_RATES, default=48000,
+    c.add_argument("--rate", type=int, choices=CAPTURE_RATES, default=48000,
                    help="sample rate: 44100 or 48000, the rate your interface records at (default 48000)")
-    c.add_argument("--seconds", type=number(MIN_SECONDS, MAX_SECONDS), default=DEFAULT_SECONDS,
-                   help=f"length, {MIN_SECONDS:.0f} to {MAX_SECONDS:.0f} s (default {DEFAULT_SECONDS:.0f})")
+    c.add_argument("--seconds", type=number(CAPTURE_MIN_SECONDS, CAPTURE_MAX_SECONDS), default=CAPTURE_DEFAULT_SECONDS,
+                   help=f"length, {CAPTURE_MIN_SECONDS:.0f} to {CAPTURE_MAX_SECONDS:.0f} s (default {CAPTURE_DEFAULT_SECONDS:.0f})")
     c.add_argument("--overwrite", action="store_true", help="replace the WAV and its sidecar if they exist")
     add_common(c)
     c.set_defaults(func=cmd_capture_signal)

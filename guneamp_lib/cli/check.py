@@ -8,9 +8,9 @@ from .common import EXIT_CHECK_FAILED, MAX_LAG_S, check_inputs, number
 
 
 def cmd_check(args) -> int:
+    check_inputs((args.clean, "clean"), (args.amp, "amp"))
     from ..capture.reamp_checks import check_capture_pair
 
-    check_inputs((args.clean, "clean"), (args.amp, "amp"))
     report, _ = check_capture_pair(args.clean, args.amp, max_lag_s=args.max_lag)
     print(report)
     return EXIT_CHECK_FAILED if report.problems else 0

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import GuneampError, GuneampWarning
+from ..training.defaults import ModelSpec
 
 EXIT_USAGE = 2
 EXIT_CHECK_FAILED = 1
@@ -82,6 +83,26 @@ def number(low: float | None = None, high: float | None = None, *, integer: bool
 
     parse.__name__ = kind
     return parse
+
+
+def argument_type(check):
+    """An argparse ``type`` from a library check that raises :class:`GuneampError`: its message
+    becomes argparse's own one-line complaint, given before anything else runs."""
+
+    def parse(text: str):
+        try:
+            return check(text)
+        except GuneampError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = check.__name__.strip("_")
+    return parse
+
+
+def model_text(text: str) -> str:
+    """A model written ``name[:arg][@Nx]``, checked as far as it can be without torch; kept as text."""
+    ModelSpec.read(text)
+    return text
 
 
 # The widest ranges the options accept: well beyond any sensible use, tight enough that

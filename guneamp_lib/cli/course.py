@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import GuneampError
-from ..runtime import DEVICE_CHOICES
+from ..vocabulary import DEVICE_CHOICES
 from .common import add_common, check_output_file, count, seconds
 
 
@@ -30,11 +30,6 @@ def cmd_course(args) -> int:
 
 def cmd_pipeline(args) -> int:
     """The end-to-end job without notebooks: data, a trained model, a rendered file, its held-out ESR."""
-    from ..training.data import load_training_data
-    from ..render.files import render_file
-    from ..capture.synth import generate_default_data
-    from ..training.train import TrainConfig, train
-
     out = paths.runs_dir() / "tutorial"
     modeled = paths.rendered_dir() / "modeled.wav"
     # Refuse before the data and the training, not after: both outputs are the user's work.
@@ -42,6 +37,11 @@ def cmd_pipeline(args) -> int:
     paths.check_output_path(out, folder=True)
     for name in ("best.pt", "last.pt"):
         check_output_file(out / name, args.overwrite)
+    from ..capture.synth import generate_default_data
+    from ..render.files import render_file
+    from ..training.data import load_training_data
+    from ..training.train import TrainConfig, train
+
     data_dir = paths.data_dir()
     files = generate_default_data(data_dir, seed=args.seed, progress=not args.quiet)
     cfg = TrainConfig(time_budget_s=args.time_budget, epochs=args.epochs, seed=args.seed, device=args.device)

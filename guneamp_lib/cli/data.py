@@ -10,9 +10,9 @@ from .common import add_common, number
 
 
 def cmd_synth(args) -> int:
+    out = paths.check_output_path(Path(args.data_dir), folder=True)
     from ..capture.synth import DEFAULT_FILES, generate_default_data
 
-    out = paths.check_output_path(Path(args.data_dir), folder=True)
     if all((out / f).exists() for f in DEFAULT_FILES) and not args.overwrite:
         print(f"default data already in {out} (pass --overwrite to regenerate)")
         return 0

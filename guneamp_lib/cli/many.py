@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-from ..runtime import DEVICE_CHOICES
-from .common import add_common, add_engine_arguments
+from ..vocabulary import DEFAULT_STEPS, DEVICE_CHOICES
+from .common import add_common, add_engine_arguments, check_inputs, count
 
 
 def cmd_train_many(args) -> int:
+    check_inputs((args.manifest, "manifest"))
     from ..jobs import Engine
-    from ..study.many import DEFAULT_STEPS, fixed_steps, summary_paths, train_many
+    from ..study.many import summary_paths, train_many
 
-    fixed_steps(args.steps if args.steps is not None else DEFAULT_STEPS)
     engine = Engine(args.workers, args.scheduler, progress=not args.quiet)
     if not args.quiet:
         print(f"training on {engine.describe()}", flush=True)
@@ -28,15 +28,13 @@ def cmd_train_many(args) -> int:
 
 
 def register(sub) -> None:
-    from ..study.many import DEFAULT_STEPS
-
     t = sub.add_parser("train-many", help="train one model per capture listed in a manifest (CSV or YAML)",
                        description="Train every row of a manifest (clean, target, model, out, and optional ir, "
                                    "target_kind, test_clean, test_target, steps, seed, align) and write a summary "
                                    "table. A failing row is recorded with its error and the others go on; rows "
                                    "already finished are skipped, so a rerun resumes.")
     t.add_argument("manifest", help="the manifest: a .csv with a header line, or a .yaml list of captures")
-    t.add_argument("--steps", type=int, default=None,
+    t.add_argument("--steps", type=count, default=None,
                    help=f"training steps per capture unless its row says otherwise (default {DEFAULT_STEPS})")
     t.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto = CUDA, then MPS, then CPU")
     t.add_argument("--summary-dir", default=None,

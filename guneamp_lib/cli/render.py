@@ -6,9 +6,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import GuneampError
-from ..models.checkpoint import load_checkpoint
-from ..models.nam import GEAR_TYPES, LEVEL_DBU_RANGE, NAM_FORMAT_VERSION, TONE_TYPES, check_user_metadata, export_nam
-from ..runtime import DEVICE_CHOICES
+from ..vocabulary import DEVICE_CHOICES, GEAR_TYPES, LEVEL_DBU_RANGE, NAM_FORMAT_VERSION, TONE_TYPES
 from .common import MAX_GAIN_DB, add_common, check_inputs, check_output_file, number
 
 
@@ -35,12 +33,15 @@ def cmd_export(args) -> int:
     out = check_output_file(args.output, args.overwrite, [args.model])
     if out.suffix.lower() != ".nam":
         raise GuneampError(f"{out}: name the output *.nam; NAM's plugin lists only .nam files.")
+    check_inputs((args.model, "model"))
+    from ..models.checkpoint import load_checkpoint
+    from ..models.nam import check_user_metadata, export_nam
+
     # Every option is checked before the checkpoint is read.
     meta = check_user_metadata({"name": args.name or out.stem, "modeled_by": args.modeled_by,
                                 "gear_type": args.gear_type, "gear_make": args.gear_make,
                                 "gear_model": args.gear_model, "tone_type": args.tone_type,
                                 "input_level_dbu": args.input_level_dbu, "output_level_dbu": args.output_level_dbu})
-    check_inputs((args.model, "model"))
     ckpt = load_checkpoint(args.model)
     if ckpt.ir is not None:
         print("note: this model was trained with a cabinet IR in the loss; load that IR in the player too", file=sys.stderr)
@@ -91,10 +92,10 @@ def register(sub) -> None:
     ex.add_argument("--gear-model", default=None, help="the gear's model, e.g. JVM410H")
     ex.add_argument("--tone-type", choices=TONE_TYPES, default=None, help="the kind of tone")
     lo, hi = LEVEL_DBU_RANGE
-    ex.add_argument("--input-level-dbu", type=float, default=None, metavar="DBU",
+    ex.add_argument("--input-level-dbu", type=number(lo, hi), default=None, metavar="DBU",
                     help=f"analog level (dBu, {lo:g} to {hi:g}) of a 0 dBFS input at your interface when you reamped; "
                          "lets the plugin calibrate its input")
-    ex.add_argument("--output-level-dbu", type=float, default=None, metavar="DBU",
+    ex.add_argument("--output-level-dbu", type=number(lo, hi), default=None, metavar="DBU",
                     help="analog level (dBu) that a 0 dBFS recording of the gear's output corresponds to")
     ex.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     ex.set_defaults(func=cmd_export)

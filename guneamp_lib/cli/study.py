@@ -3,29 +3,27 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from .. import paths
-from ..errors import GuneampError
-from .common import add_common, add_engine_arguments, check_output_file
+from ..vocabulary import DEFAULT_DATASETS, DEFAULT_MODELS, DEFAULT_TIME_BUDGET_S, DEVICE_CHOICES, parse_dataset
+from .common import add_common, add_engine_arguments, argument_type, check_inputs, check_output_file, count, model_text, seconds
 
 
 def cmd_evaluate(args) -> int:
     """Train each model for the same budget on each dataset; score it on the held-out test part."""
-    from ..study.evaluate import main
-
-    if not (args.time_budget > 0 and math.isfinite(args.time_budget)):
-        raise GuneampError(f"--time-budget must be a finite number of seconds above 0, got {args.time_budget}")
     out = Path(args.out)
     paths.check_output_path(out, folder=True)
     for name in ("evaluation.md", "evaluation.json"):
         check_output_file(out / name, args.overwrite)
+    from ..study.evaluate import main
+
     return main(args)
 
 
 def cmd_score(args) -> int:
     """Score one trained model on the user's held-out pair, at the level it trained at."""
+    check_inputs((args.model, "model"), (args.clean, "clean DI"), (args.amp, "amp"), (args.ir, "cabinet IR"))
     from ..study.score import score_files
 
     result = score_files(args.model, args.clean, args.amp, ir_path=args.ir, use_ir=not args.no_ir)
@@ -33,9 +31,38 @@ def cmd_score(args) -> int:
     return 0
 
 
-def register(sub) -> None:
-    from ..study.evaluate import add_arguments as add_evaluate_arguments
+def _dataset(name: str) -> str:
+    parse_dataset(name)
+    return name
 
+
+def add_evaluate_arguments(parser) -> None:
+    """The ``guneamp evaluate`` options (read by :func:`guneamp_lib.study.evaluate.main`)."""
+    parser.add_argument("--datasets", nargs="+", default=None, type=argument_type(_dataset), metavar="NAME",
+                        help=f"built-in datasets to evaluate on (default: {' '.join(DEFAULT_DATASETS)}, or none when "
+                             "--dataset-pair is given; also default_direct; a pedal may take @N to test on clip N "
+                             "and train on the other three, e.g. RAT@1)")
+    parser.add_argument("--dataset-pair", action="append",
+                        metavar="NAME=TRAIN_CLEAN,TRAIN_AMP,TEST_CLEAN,TEST_AMP[,IR]",
+                        help="your own dataset (repeatable): a DI and its recording through the gear to train on, "
+                             "another take of both to test on, and the cabinet IR the recordings went through, if "
+                             "any. Each pair is aligned automatically; the test take is driven at the training "
+                             "take's level. Example: --dataset-pair jvm=di.wav,amp.wav,di2.wav,amp2.wav")
+    parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), metavar="MODEL", type=argument_type(model_text),
+                        help=f"models as name[:arg][@Nx] (default: {' '.join(DEFAULT_MODELS)})")
+    parser.add_argument("--time-budget", type=seconds, default=DEFAULT_TIME_BUDGET_S,
+                        help=f"training seconds per model and dataset (default {DEFAULT_TIME_BUDGET_S:.0f})")
+    parser.add_argument("--steps", type=count, default=None,
+                        help="train each model this many steps instead of for --time-budget seconds "
+                             "(needed with --workers or --scheduler: the numbers then do not depend on the machine)")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto = CUDA, then MPS, then CPU")
+    parser.add_argument("--out", default=str(paths.runs_dir() / "evaluation"),
+                        help="folder for evaluation.md, evaluation.json and the checkpoints (default runs/evaluation)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a few seconds of data and two steps per model: checks the plumbing in a minute or so")
+
+
+def register(sub) -> None:
     ev = sub.add_parser("evaluate", help="compare models on held-out test audio (default data and real pedals)",
                         description="Train each model for the same time budget on each dataset's training part, score it "
                                     "on the test part, and write evaluation.md and evaluation.json.")

@@ -6,19 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import paths
-from ..dsp.oversampling import MAX_FACTOR
 from ..errors import GuneampError
-from ..runtime import DEVICE_CHOICES
-from ..training.resume import DEFAULT_SAVE_EVERY_STEPS
-from .common import MAX_BATCH, add_common, check_inputs, count, default_data, number, seconds
+from ..training.defaults import TRAINING, ModelSpec
+from ..vocabulary import DEFAULT_SAVE_EVERY_STEPS, DEVICE_CHOICES, MAX_FACTOR, TARGET_KINDS
+from .common import MAX_BATCH, add_common, argument_type, check_inputs, count, default_data, model_text, number, seconds
 
 
 def _train_config(args):
-    from ..training.defaults import ModelSpec
     from ..training.train import TrainConfig
 
-    if "@" in args.model:
-        raise GuneampError("give the oversampling factor with --oversample, not in --model")
     spec = ModelSpec.parse(args.model)
     # Options left out (None) come from the model's row of training.defaults.TRAINING,
     # the same table `guneamp evaluate` and the course read.
@@ -66,10 +62,6 @@ def _resume(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from ..capture.reamp_checks import capture_check
-    from ..training.data import load_training_data
-    from ..training.train import train
-
     if args.resume:
         return _resume(args)
     out = Path(args.out)
@@ -84,6 +76,11 @@ def cmd_train(args) -> int:
     check_inputs((args.clean, "clean DI"), (args.amp, "amp"), (ir, "cabinet IR"))
     for name in ("best.pt", "last.pt"):
         paths.refuse_output_on_inputs(out / name, [args.clean, args.amp, ir])
+    # Only now, with every option and path checked, the seconds of importing torch.
+    from ..capture.reamp_checks import capture_check
+    from ..training.data import load_training_data
+    from ..training.train import train
+
     cfg = _train_config(args)
     capture = capture_check(args.clean, args.amp)
     if capture is not None:
@@ -97,10 +94,15 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _model(text: str) -> str:
+    """``--model``: a model name the defaults table knows, checked before torch is imported."""
+    if "@" in text:
+        raise GuneampError("give the oversampling factor with --oversample, not in --model")
+    return model_text(text)
+
+
 def _per_model(*fields: str) -> str:
     """'seed_cnn 8, wavenet 1, lstm 1' from the defaults table, for --help."""
-    from ..training.defaults import TRAINING
-
     return ", ".join(f"{name} {' / '.join(f'{getattr(row, f):g}' for f in fields)}" for name, row in TRAINING.items())
 
 
@@ -110,9 +112,9 @@ def register(sub) -> None:
     t.add_argument("--clean", default=str(default_data("clean.wav")), help="clean DI recording (default data/clean.wav)")
     t.add_argument("--amp", default=str(default_data("amp.wav")), help="target recording (default data/amp.wav)")
     t.add_argument("--ir", default=str(default_data("cab_ir.wav")), help="cabinet IR placed inside the loss (default data/cab_ir.wav)")
-    t.add_argument("--target-kind", choices=["amp_with_cab", "amp_direct"], default="amp_with_cab",
+    t.add_argument("--target-kind", choices=TARGET_KINDS, default="amp_with_cab",
                    help="amp_with_cab: target recorded through the cabinet (IR goes in the loss); amp_direct: before it")
-    t.add_argument("--model", default="seed_cnn",
+    t.add_argument("--model", default="seed_cnn", type=argument_type(_model),
                    help="network: seed_cnn (the design's CNN, default), wavenet[:standard|lite|feather|nano], lstm[:8..32]")
     t.add_argument("--oversample", type=number(1, MAX_FACTOR, integer=True), default=None,
                    help=f"oversampling factor the network runs at (default: the model's, {_per_model('oversample')})")

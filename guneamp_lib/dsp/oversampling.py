@@ -15,6 +15,8 @@ import numpy as np
 import torch
 import torchaudio.functional as AF
 
+from ..vocabulary import MAX_FACTOR
+
 DEFAULT_FACTOR = 8
 # torchaudio's default filter (6 zero crossings, roll-off 0.99, Hann) passes 24 kHz at
 # only -13 dB and 30 kHz at -47 dB, so harmonics just above the original Nyquist fold
@@ -27,9 +29,6 @@ RESAMPLE_KW = dict(lowpass_filter_width=LOWPASS_WIDTH, rolloff=ROLLOFF,
                    resampling_method="sinc_interp_kaiser", beta=KAISER_BETA)
 # How far, in samples at the lower rate, the resampler's filter reaches either side.
 RESAMPLER_REACH = LOWPASS_WIDTH + 2
-# Largest factor accepted: 64x is 2.8 MHz at 44.1 kHz, far past any audible benefit
-# (notebook 11 finds 8x enough), and a network run at it costs 64 times the 1x time.
-MAX_FACTOR = 64
 
 
 def _check_factor(factor: int) -> int:

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import torch
 
-from ..dsp.oversampling import MAX_FACTOR
 from ..errors import GuneampError, GuneampWarning
 from ..paths import atomic_output, check_input_file
+from ..vocabulary import MAX_FACTOR
 from . import MODELS, build_model, model_config, receptive_field
 
 FORMAT = "guneamp-checkpoint"

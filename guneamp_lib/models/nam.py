@@ -58,14 +58,13 @@ import torch
 
 from .. import paths
 from ..errors import GuneampError, GuneampWarning
+from ..vocabulary import GEAR_TYPES, LEVEL_DBU_RANGE, NAM_FORMAT_VERSION, TONE_TYPES
 from .checkpoint import Checkpoint, load_checkpoint
 from .lstm import LSTMModel
 from .nam_levels import loudness_and_gain, loudness_probe
 from .nam_read import FILM_SLOTS, GATE_SECONDARY, build_network, load_nam, run_from_silence
 from .wavenet import WaveNet
 
-# What neural-amp-modeler 0.13 writes (its MODEL_VERSION); NAM core 0.5.5 reads 0.5.0 to 0.7.x.
-NAM_FORMAT_VERSION = "0.7.0"
 # The sample rate NAM's plugin assumes for files that do not state one.
 NAM_DEFAULT_RATE = 48_000
 # NAM's exporter runs an LSTM through this many samples of silence to find its start state.
@@ -77,13 +76,8 @@ SKIP_UNIT_GATE = 30.0
 # Window recorded for a model read from a .nam file: the training default, as for our checkpoints.
 IMPORTED_WINDOW = 256
 
-# NAM's metadata vocabulary (nam.models.metadata).
-GEAR_TYPES = ("amp", "pedal", "pedal_amp", "amp_cab", "amp_pedal_cab", "preamp", "studio")
-TONE_TYPES = ("clean", "overdrive", "crunch", "hi_gain", "fuzz")
 USER_FIELDS = ("name", "modeled_by", "gear_type", "gear_make", "gear_model", "tone_type", "input_level_dbu",
                "output_level_dbu")
-# dBu that 0 dBFS corresponds to: audio interfaces sit between about +2 and +24 dBu.
-LEVEL_DBU_RANGE = (-40.0, 60.0)
 
 
 def check_user_metadata(meta: dict) -> dict:

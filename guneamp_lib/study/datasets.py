@@ -38,12 +38,9 @@ import torch
 from .. import paths
 from ..errors import GuneampError
 from ..training.data import TrainingData, make_training_data, peak_gain, split_point
+from ..vocabulary import DATASETS, DEFAULT_DATASETS, PEDALS, TEST_CLIP, parse_dataset
 
-PEDALS = ("TubeScreamer", "RAT", "BluesDriver")
-DATASETS = ("default", "default_direct") + PEDALS
-DEFAULT_DATASETS = ("default",) + PEDALS
 TRAIN_CLIPS = (0, 1, 2)
-TEST_CLIP = 3
 # Silence between joined clips: longer than the longest memory of the models compared
 # (WaveNet: 4,093 samples = 93 ms at 44.1 kHz), so no segment sees two clips at once.
 CLIP_GAP_S = 0.2
@@ -218,22 +215,6 @@ def load_pedal(pedal: str, seconds: float | None = None, root: Path | None = Non
             "aligned automatically, no cabinet")
     name = pedal if test_clip == TEST_CLIP else f"{pedal}@{test_clip}"
     return EvalData(name, full, test_start, what, lags)
-
-
-def parse_dataset(name: str) -> tuple[str, int | None]:
-    """``"RAT"`` -> ``("RAT", 3)``, ``"RAT@1"`` -> ``("RAT", 1)``, ``"default"`` -> ``("default", None)``.
-
-    Notebook: 11, 12
-    """
-    base, at, clip = str(name).partition("@")
-    if base not in DATASETS:
-        raise GuneampError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)} "
-                           "(a pedal may take @N to test on clip N)")
-    if not at:
-        return base, (TEST_CLIP if base in PEDALS else None)
-    if base not in PEDALS or not clip.isdigit():
-        raise GuneampError(f"{name!r}: only a pedal takes @N, with N a clip number (for example RAT@1)")
-    return base, int(clip)
 
 
 @dataclass(frozen=True)

@@ -31,18 +31,15 @@ from ..errors import GuneampError
 from ..jobs import Engine, Task
 from ..models import receptive_field
 from ..training.defaults import ModelSpec
-from .datasets import (
-    DEFAULT_DATASETS, QUICK_CLIP_SECONDS, QUICK_DEFAULT_SECONDS, EvalData, PairDataset, load_dataset, parse_dataset,
-)
+from ..vocabulary import DEFAULT_DATASETS, DEFAULT_MODELS, DEFAULT_TIME_BUDGET_S
+from .datasets import QUICK_CLIP_SECONDS, QUICK_DEFAULT_SECONDS, EvalData, PairDataset, load_dataset
 from .metrics import Report, reports_to_markdown
 
-DEFAULT_TIME_BUDGET_S = 600.0
 # One period of E6 (1,318.5 Hz, the 24th fret of the high E string). A model that
 # hears less than this cannot even see one cycle of the note it is distorting.
 SHORTEST_PERIOD_MS = 0.76
 QUICK_STEPS = 2
 
-DEFAULT_MODELS = ("seed_cnn@8x", "seed_cnn@1x", "wavenet:lite", "lstm:16")
 
 
 def receptive_field_ms(model: torch.nn.Module, oversample: int, sample_rate: int) -> float:
@@ -320,47 +317,6 @@ def main(args) -> int:
     print((out / "evaluation.md").read_text())
     print(f"wrote {out / 'evaluation.md'} and {out / 'evaluation.json'}")
     return 0
-
-
-def _dataset_arg(name: str) -> str:
-    import argparse
-
-    try:
-        parse_dataset(name)
-    except GuneampError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return name
-
-
-def add_arguments(parser) -> None:
-    """The ``guneamp evaluate`` options, so the CLI needs only a few lines to wire them.
-
-    Notebook: 11
-    """
-    from ..runtime import DEVICE_CHOICES
-
-    parser.add_argument("--datasets", nargs="+", default=None, type=_dataset_arg, metavar="NAME",
-                        help=f"built-in datasets to evaluate on (default: {' '.join(DEFAULT_DATASETS)}, or none when "
-                             "--dataset-pair is given; also default_direct; a pedal may take @N to test on clip N "
-                             "and train on the other three, e.g. RAT@1)")
-    parser.add_argument("--dataset-pair", action="append",
-                        metavar="NAME=TRAIN_CLEAN,TRAIN_AMP,TEST_CLEAN,TEST_AMP[,IR]",
-                        help="your own dataset (repeatable): a DI and its recording through the gear to train on, "
-                             "another take of both to test on, and the cabinet IR the recordings went through, if "
-                             "any. Each pair is aligned automatically; the test take is driven at the training "
-                             "take's level. Example: --dataset-pair jvm=di.wav,amp.wav,di2.wav,amp2.wav")
-    parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), metavar="MODEL",
-                        help=f"models as name[:arg][@Nx] (default: {' '.join(DEFAULT_MODELS)})")
-    parser.add_argument("--time-budget", type=float, default=DEFAULT_TIME_BUDGET_S,
-                        help=f"training seconds per model and dataset (default {DEFAULT_TIME_BUDGET_S:.0f})")
-    parser.add_argument("--steps", type=int, default=None,
-                        help="train each model this many steps instead of for --time-budget seconds "
-                             "(needed with --workers or --scheduler: the numbers then do not depend on the machine)")
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto = CUDA, then MPS, then CPU")
-    parser.add_argument("--out", default=str(paths.runs_dir() / "evaluation"),
-                        help="folder for evaluation.md, evaluation.json and the checkpoints (default runs/evaluation)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a few seconds of data and two steps per model: checks the plumbing in a minute or so")
 
 
 __all__ = [

@@ -45,14 +45,13 @@ import yaml
 from .. import paths
 from ..errors import GuneampError
 from ..jobs import Engine, Outcome, Task
-from ..training.data import TARGET_KINDS
 from ..training.defaults import ModelSpec
+from ..vocabulary import DEFAULT_STEPS, TARGET_KINDS
 
 REQUIRED_COLUMNS = ("clean", "target", "model", "out")
 OPTIONAL_COLUMNS = ("name", "ir", "target_kind", "test_clean", "test_target", "steps", "seed", "align")
 PATH_COLUMNS = ("clean", "target", "ir", "test_clean", "test_target")
 RESULT_FILE = "result.json"
-DEFAULT_STEPS = 500
 # Validation (and the choice of the best checkpoint) every this many steps; a step
 # count above it is rounded up to a whole number of such rounds.
 VALIDATE_EVERY = 100

@@ -25,11 +25,11 @@ import torch
 from ..dsp.audio import NORMALIZE_EPS, read_audio
 from ..dsp.cabinet import load_ir
 from ..errors import GuneampError
+from ..vocabulary import TARGET_KINDS
 
 if TYPE_CHECKING:
     from ..capture.lag import LagEstimate
 
-TARGET_KINDS = ("amp_with_cab", "amp_direct")
 DEFAULT_VAL_FRACTION = 0.2
 
 

@@ -5,17 +5,22 @@ segment length, batch size, learning rate); ``guneamp train`` (and the library's
 :class:`~guneamp_lib.training.train.TrainConfig`), ``guneamp evaluate`` and the course all read it, so the same
 model trains the same way whichever door it came through. :class:`ModelSpec` reads a
 model written as text, ``name[:arg][@Nx]`` (``seed_cnn@8x``, ``wavenet:lite``, ``lstm:24``).
+
+Both import without torch (the models are imported when one is built), so that the
+``guneamp`` command can check ``--model`` and print these defaults in its help before
+it spends seconds importing torch.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..errors import GuneampError
-from ..models import build_model
+
+if TYPE_CHECKING:
+    import torch
 
 @dataclass(frozen=True)
 class TrainingDefaults:
@@ -83,18 +88,28 @@ class ModelSpec:
 
     @classmethod
     def parse(cls, text: "str | ModelSpec") -> "ModelSpec":
+        """The spec ``text`` names, with the model built once to check its size (a preset, a hidden size)."""
+        spec = cls.read(text)
+        spec.build()  # fail now, with the reason, rather than after other models have trained
+        return spec
+
+    @classmethod
+    def read(cls, text: "str | ModelSpec") -> "ModelSpec":
+        """The spec ``text`` names, checked as far as it can be without building the model (no torch)."""
         if isinstance(text, ModelSpec):
             return text
         m = re.fullmatch(r"\s*([a-z_]+)(?::([\w.]+))?(?:@(\d+)x?)?\s*", str(text))
         if not m:
             raise GuneampError(f"cannot read the model {text!r}: write name[:arg][@Nx], e.g. wavenet:lite or seed_cnn@8x")
         name = m.group(1)
+        if name not in TRAINING:
+            raise GuneampError(f"unknown model {str(text).strip()!r}; choose one of: {', '.join(TRAINING)}")
         # No rate given: the one the model trains at by default (the table above).
-        rate = int(m.group(3)) if m.group(3) else (TRAINING[name].oversample if name in TRAINING else 1)
+        rate = int(m.group(3)) if m.group(3) else TRAINING[name].oversample
         spec = cls(name, m.group(2), rate)
         if spec.oversample < 1:
             raise GuneampError(f"{text!r}: the rate must be 1x or more")
-        spec.build()  # fail now, with the reason, rather than after other models have trained
+        spec.kwargs()  # an LSTM's size is a whole number; the seed CNN takes none
         return spec
 
     def kwargs(self) -> dict:
@@ -114,13 +129,12 @@ class ModelSpec:
         return f"{self.model}{'' if self.arg is None else ':' + self.arg} @{self.oversample}x"
 
     def build(self) -> torch.nn.Module:
+        # Here, not at the top: reading a spec must not cost torch's import (see the module's docstring).
+        from ..models import build_model
+
         kwargs = self.kwargs()
         try:
             return build_model(self.model, **kwargs)
         except ValueError as exc:
             raise GuneampError(f"{self.label}: {exc}") from None
 
-
-# The designed CNN as designed (8x) and at the file rate, then the two larger families.
-# WaveNet lite and LSTM 16 did best of their families in a 60 s budget on 2 CPU cores,
-# on the default data and on the RAT (docs/evaluation.md has the numbers).

@@ -24,13 +24,12 @@ import torch
 
 from ..errors import GuneampError
 from ..models.checkpoint import load_checkpoint
+from ..vocabulary import DEFAULT_SAVE_EVERY_STEPS
 
 LAST = "last.pt"
 BEST = "best.pt"
-# A kill loses at most this much training time.
+# A kill loses at most this much training time (and DEFAULT_SAVE_EVERY_STEPS steps).
 SAVE_EVERY_S = 60.0
-# ... and at most this many steps (a fast GPU makes thousands of steps a minute).
-DEFAULT_SAVE_EVERY_STEPS = 500
 
 
 @dataclass

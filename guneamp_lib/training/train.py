@@ -10,12 +10,14 @@ teach the network anything false. Validation runs the same path over the held-ou
 of the recording.
 
 A run can be stopped and resumed (:mod:`guneamp_lib.training.resume`). A time budget
-counts from the first step (after the set-up: oversampling the recording, building the
-model) and covers the last validation: that validation's cost is
-measured on a second of held-out audio before training and set aside, so a long
-recording's held-out part does not push the run past its budget. Where scoring all of
-it would take more than :data:`VAL_BUDGET_SHARE` of the budget, validation scores the
-held-out part's first seconds only, as many as fit (``history`` says how many).
+counts from the call (the set-up included: oversampling the recording, building the
+model) and covers the last validation; a step starts only if it and that validation
+still fit (:mod:`guneamp_lib.training.budget`). The validation's cost is measured on a
+second of held-out audio before training, then on every validation, and set aside, so a
+long recording's held-out part does not push the run past its budget. Where scoring all
+of it would take more than :data:`VAL_BUDGET_SHARE` of the time left, a run with a
+budget and no fixed number of steps scores the held-out part's first seconds only, as
+many as fit (``history`` says how many).
 
 Memory: the oversampled training part (4 bytes x factor per sample: 1.4 MB per second
 of audio at 8x and 44.1 kHz) and one step's activations; validation runs in pieces
@@ -35,6 +37,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..models.checkpoint import Checkpoint, save_checkpoint
+from .budget import Clock
 from .data import TrainingData
 from .defaults import training_defaults
 from ..errors import GuneampError, GuneampWarning
@@ -100,6 +103,7 @@ class TrainResult:
     best_path: Path | None
     last_path: Path | None
     device: str
+    timing: dict = field(default_factory=dict)  # the budget and what the run measured (training.budget.Clock)
 
 
 def segment_length(cfg: TrainConfig, has_ir: bool) -> int:
@@ -149,26 +153,28 @@ def evaluate(model, data: TrainingData, cfg: TrainConfig, start: int | None = No
 VAL_BUDGET_SHARE = 0.5
 
 
-def validation_plan(model, data: TrainingData, cfg: TrainConfig) -> tuple[int, float]:
+def validation_plan(model, data: TrainingData, cfg: TrainConfig, seconds_left: float | None = None) -> tuple[int, float]:
     """Where validation ends, and its estimated wall time (timed on a second of held-out audio).
 
-    Without a time budget, or with a fixed number of epochs (where the budget is only a
-    safety cap): all of the held-out part, so the numbers do not depend on the machine's
-    speed. With a budget alone: as much of it as :data:`VAL_BUDGET_SHARE` of the budget
-    allows, and at least a second.
+    Without a time budget: all of the held-out part, not timed. With a fixed number of
+    epochs (where the budget is only a safety cap): all of it too, so the numbers do not
+    depend on the machine's speed. With a budget alone: as much of it as
+    :data:`VAL_BUDGET_SHARE` of the ``seconds_left`` (default: the whole budget) allows,
+    and at least a second.
 
     Notebook: 06
     """
     end = data.clean.numel()
-    if not cfg.time_budget_s or cfg.epochs:
+    if not cfg.time_budget_s:
         return end, 0.0
     piece = min(data.n_val, data.sample_rate)
     t = time.perf_counter()
     with torch.no_grad():
         evaluate(model, data, cfg, data.val_start, data.val_start + piece)
     per_sample = (time.perf_counter() - t) / piece
-    if per_sample * data.n_val > VAL_BUDGET_SHARE * cfg.time_budget_s:
-        end = data.val_start + max(int(VAL_BUDGET_SHARE * cfg.time_budget_s / per_sample), piece)
+    share = VAL_BUDGET_SHARE * (cfg.time_budget_s if seconds_left is None else max(seconds_left, 0.0))
+    if not cfg.epochs and per_sample * data.n_val > share:
+        end = data.val_start + max(int(share / per_sample), piece)
     return end, per_sample * (end - data.val_start)
 
 
@@ -230,6 +236,15 @@ def check_step_memory(model, sampler: SegmentSampler, batch_size: int, device: t
         )
 
 
+def _warn_cut(cfg: TrainConfig, step: int, total_steps: int | None) -> None:
+    if total_steps and step < total_steps:
+        # The step count decides what is trained; the budget is only a safety cap.
+        warnings.warn(
+            f"the time budget ({cfg.time_budget_s:g} s) cut training at step {step} of {total_steps}; "
+            "this model differs from one trained for all its steps. Raise the budget (or set it "
+            "to None) to train them all.", GuneampWarning, stacklevel=3)
+
+
 def _step_or_advice(step_fn):
     """Run one training step, turning running out of memory into advice."""
     try:
@@ -261,6 +276,7 @@ def train(
 
     Notebook: 06
     """
+    started = time.perf_counter()  # the budget counts the set-up too
     if resume and not out_dir:
         raise GuneampError("resuming needs the folder of the interrupted run")
     set_seed(cfg.seed)
@@ -293,12 +309,14 @@ def train(
                           training_state=state, input_gain=data.input_gain, output_gain=data.output_gain)
 
     def save_last() -> Path:
-        run.elapsed_s = time.perf_counter() - t0
+        run.elapsed_s = clock.elapsed()
         return save_checkpoint(out_dir / LAST, make_ckpt(capture_state(run, opt, gen)))
 
+    clock = Clock(cfg.time_budget_s, started - run.elapsed_s)
     # Set aside the last validation's cost, so the run ends within its budget.
-    val_end, reserve = validation_plan(model, data, cfg)
-    t0 = time.perf_counter() - run.elapsed_s
+    val_end, reserve = validation_plan(model, data, cfg, None if cfg.time_budget_s is None
+                                       else cfg.time_budget_s - clock.elapsed())
+    clock.plan_validation(val_end - data.val_start, reserve)
     saved_step, saved_t = run.step, time.perf_counter()
     bar = tqdm(total=total_steps, initial=run.step, desc=f"training {cfg.model}", unit="step", disable=not progress)
     done = False
@@ -311,39 +329,40 @@ def train(
             if total_steps:
                 frac = run.step / total_steps
             else:
-                frac = (time.perf_counter() - t0) / cfg.time_budget_s
+                frac = clock.elapsed() / cfg.time_budget_s
+            t_step = time.perf_counter()
             loss = _step_or_advice(lambda: train_step(model, opt, sampler, cfg.batch_size, gen, cfg,
                                                   cosine_lr(cfg.learning_rate, frac)))
+            clock.note_step(time.perf_counter() - t_step)
             run.epoch_losses.append(loss)
             run.step += 1
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.4g}")
-            now = time.perf_counter()
-            out_of_time = cfg.time_budget_s is not None and now - t0 + reserve >= cfg.time_budget_s
             if total_steps and run.step >= total_steps:
                 done = True
                 break
-            if out_of_time:
-                if total_steps:
-                    # The step count decides what is trained; the budget is only a safety cap.
-                    warnings.warn(
-                        f"the time budget ({cfg.time_budget_s:g} s) cut training at step {run.step} of {total_steps}; "
-                        "this model differs from one trained for all its steps. Raise the budget (or set it "
-                        "to None) to train them all.", GuneampWarning, stacklevel=2)
+            if not clock.next_step_fits():  # stop before a step that would overrun, not after it
+                _warn_cut(cfg, run.step, total_steps)
                 done = True
                 break
+            now = time.perf_counter()
             if out_dir and (run.step - saved_step >= save_every or now - saved_t >= SAVE_EVERY_S):
                 last_path = save_last()
                 saved_step, saved_t = run.step, time.perf_counter()
         model.eval()
+        t_val = time.perf_counter()
         with torch.no_grad():
             val = evaluate(model, data, cfg, end=val_end)
+        clock.note_validation(time.perf_counter() - t_val)
         losses = run.epoch_losses
         history.append({
             "epoch": epoch, "step": run.step, "train_loss": sum(losses) / len(losses) if losses else math.nan,
-            "val_loss": val["loss"], "val_esr": val["esr"], "seconds": time.perf_counter() - t0,
+            "val_loss": val["loss"], "val_esr": val["esr"], "seconds": clock.elapsed(),
             "val_seconds": (val_end - data.val_start) / data.sample_rate,
         })
+        if not done and not clock.next_step_fits():  # this validation was the last one
+            _warn_cut(cfg, run.step, total_steps)
+            done = True
         run.epochs_done, run.epoch_losses = epoch, []
         bar.set_postfix(loss=f"{history[-1]['train_loss']:.4g}", val_esr=f"{val['esr']:.4f}")
         if val["esr"] < run.best_val_esr:
@@ -361,4 +380,4 @@ def train(
     model.load_state_dict(best_state)
     model.eval()
     return TrainResult(model.cpu(), history, run.best_val_esr, make_ckpt(), best_path, last_path,
-                       describe_device(device))
+                       describe_device(device), clock.report())

@@ -1,0 +1,80 @@
+"""The names and limits that options take, shared by the library and the ``guneamp`` command.
+
+Every name here is defined once and imported by the library module it belongs to
+(``runtime.DEVICE_CHOICES``, ``dsp.oversampling.MAX_FACTOR``, ``models.nam.GEAR_TYPES``
+...), so the command line and the library can never disagree on what is allowed.
+
+Why a module of its own: the command line checks every option before it loads any data,
+and it can only do that quickly if what it checks against can be read without torch,
+SciPy or numba. Importing torch alone takes seconds (7 to 9 s on the course's busy
+2-core machine); this module imports nothing heavier than the standard library, so
+``guneamp train --lr nan`` is refused in 0.3 s (``benchmarks/startup.py`` measures it,
+and ``tests/test_startup.py`` keeps the command line's imports this light).
+"""
+
+from __future__ import annotations
+
+from .errors import GuneampError
+
+# --------------------------------------------------------------------------- running
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+# Largest oversampling factor accepted: 64x is 2.8 MHz at 44.1 kHz, far past any audible
+# benefit (notebook 11 finds 8x enough), and a network run at it costs 64 times the 1x time.
+MAX_FACTOR = 64
+# last.pt is saved at least this often, in steps (and at least every minute): a fast GPU
+# makes thousands of steps a minute.
+DEFAULT_SAVE_EVERY_STEPS = 500
+# What the target recording is: the amp through its cabinet (the IR then goes inside the
+# loss) or the amp before it.
+TARGET_KINDS = ("amp_with_cab", "amp_direct")
+
+# --------------------------------------------------------------------------- the capture signal
+
+CAPTURE_RATES = (44100, 48000)
+CAPTURE_DEFAULT_SECONDS = 180.0
+# Below this the notes section cannot give each of the 49 notes a playable length.
+CAPTURE_MIN_SECONDS = 60.0
+# An hour of reamping is more than any capture needs; the cap keeps memory bounded.
+CAPTURE_MAX_SECONDS = 3600.0
+
+# --------------------------------------------------------------------------- .nam files
+
+# What neural-amp-modeler 0.13 writes (its MODEL_VERSION); NAM core 0.5.5 reads 0.5.0 to 0.7.x.
+NAM_FORMAT_VERSION = "0.7.0"
+# NAM's metadata vocabulary (nam.models.metadata).
+GEAR_TYPES = ("amp", "pedal", "pedal_amp", "amp_cab", "amp_pedal_cab", "preamp", "studio")
+TONE_TYPES = ("clean", "overdrive", "crunch", "hi_gain", "fuzz")
+# dBu that 0 dBFS corresponds to: audio interfaces sit between about +2 and +24 dBu.
+LEVEL_DBU_RANGE = (-40.0, 60.0)
+
+# --------------------------------------------------------------------------- comparisons
+
+PEDALS = ("TubeScreamer", "RAT", "BluesDriver")
+DATASETS = ("default", "default_direct") + PEDALS
+DEFAULT_DATASETS = ("default",) + PEDALS
+# The EGFxSet clip a pedal is tested on unless its name says otherwise (``RAT@1``).
+TEST_CLIP = 3
+# ``guneamp evaluate``: the designed CNN as designed (8x) and at the file rate, then the
+# two larger families (WaveNet lite and LSTM 16 did best of their families in a 60 s
+# budget on 2 CPU cores, on the default data and on the RAT: docs/evaluation.md).
+DEFAULT_MODELS = ("seed_cnn@8x", "seed_cnn@1x", "wavenet:lite", "lstm:16")
+DEFAULT_TIME_BUDGET_S = 600.0
+# ``guneamp train-many``: training steps per capture unless its row says otherwise.
+DEFAULT_STEPS = 500
+
+
+def parse_dataset(name: str) -> tuple[str, int | None]:
+    """``"RAT"`` -> ``("RAT", 3)``, ``"RAT@1"`` -> ``("RAT", 1)``, ``"default"`` -> ``("default", None)``.
+
+    Notebook: 11, 12
+    """
+    base, at, clip = str(name).partition("@")
+    if base not in DATASETS:
+        raise GuneampError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)} "
+                           "(a pedal may take @N to test on clip N)")
+    if not at:
+        return base, (TEST_CLIP if base in PEDALS else None)
+    if base not in PEDALS or not clip.isdigit():
+        raise GuneampError(f"{name!r}: only a pedal takes @N, with N a clip number (for example RAT@1)")
+    return base, int(clip)
