@@ -374,15 +374,27 @@ def lstm_block(x, out, params, state, gates):
         xg = guard(xt)
         for l in range(layers):
             pb = _U(p_bias) + _U(l) * ur
-            if l == 0:
-                for r in range(ur):
-                    gates[r] = params[pb + r] + params[r] * xg
-            else:
-                for r in range(ur):
-                    gates[r] = params[pb + r]
-                _gates_add(params, p_ih + (l - 1) * wsize, sf, (l - 1) * hidden, hidden, rows, gates, 0)
             ph = _U(l) * us
-            _gates_add(params, p_hh + l * wsize, sf, l * hidden, hidden, rows, gates, 0)
+            if l == 0 and hidden >= 4:
+                # the bias, the sample and the first four recurrent inputs in one pass
+                h0, h1, h2, h3 = sf[ph], sf[ph + 1], sf[ph + 2], sf[ph + 3]
+                q0 = _U(p_hh)
+                q1 = q0 + ur
+                q2 = q1 + ur
+                q3 = q2 + ur
+                for r in range(ur):
+                    gates[r] = (params[pb + r] + params[r] * xg) + (
+                        (params[q0 + r] * h0 + params[q1 + r] * h1) + (params[q2 + r] * h2 + params[q3 + r] * h3))
+                _gates_add(params, p_hh + 4 * rows, sf, 4, hidden - 4, rows, gates, 0)
+            else:
+                if l == 0:
+                    for r in range(ur):
+                        gates[r] = params[pb + r] + params[r] * xg
+                else:
+                    for r in range(ur):
+                        gates[r] = params[pb + r]
+                    _gates_add(params, p_ih + (l - 1) * wsize, sf, (l - 1) * hidden, hidden, rows, gates, 0)
+                _gates_add(params, p_hh + l * wsize, sf, l * hidden, hidden, rows, gates, 0)
             pa = _U(p_act)
             for r in range(ur):
                 a = params[pa + r]
