@@ -340,19 +340,19 @@ def lstm_block(x, out, params, state, gates):
     ``params`` holds every weight (:func:`lstm_layout` says where, and in which gate
     order); ``state`` is ``(2 * layers, hidden)``: each layer's ``h``, then each layer's
     ``c``; ``gates`` is work space for ``4 * hidden`` gates. Few arrays rather than ten,
-    because each array argument costs about 0.1 us to pass, a sixth of the work of a
-    64-sample block of a 16-unit LSTM. The gates are an array of their own: in the same
+    because each array argument costs about 0.1 us to pass, about a tenth of the work
+    of a 64-sample block of a 16-unit LSTM. The gates are an array of their own: in the same
     array as the state the compiler cannot tell that the cell's loop writes no gate, and
-    leaves it scalar (1.4x slower).
+    leaves it scalar (1.3x slower).
 
     The recurrent weights are transposed, one row per input ``v[j]``: adding ``v[j]``
     times its row to all gates is one contiguous, vectorized pass. Gate row ``r`` becomes
     ``act[r] * tanh(act[r] * v) + act[4 * hidden + r]``: the sigmoid of the i, f and o
     gates as 0.5 tanh(0.5 v) + 0.5 and the cell gate's tanh as 1 tanh(1 v) + 0, both exact
     scalings, in one in-place pass that the compiler vectorizes. With the gates, the cell
-    and the output in one loop, or the sigmoids and the tanh in passes of their own, it
-    left them scalar (measured 1.5 to 2.3x slower for 16 units). Flat arrays and offsets
-    throughout: a row view (``h[l]``) costs a reference count update per sample.
+    and the output in one loop per unit it left them scalar (measured 1.5x slower for 16
+    units). Flat arrays and offsets throughout: a row view (``h[l]``) costs a reference
+    count update per sample.
     """
     hidden = state.shape[1]
     layers = state.shape[0] // 2
