@@ -31,7 +31,7 @@ RATIO_BLOCK = 64
 
 
 def _models():
-    """Every WaveNet preset, and the LSTM where ``.nam`` export covers it (name, model)."""
+    """Every WaveNet preset and the LSTM (name, model)."""
     from guneamp_lib.models import LSTMModel, WaveNet
     from guneamp_lib.models.wavenet import PRESETS
 
@@ -90,8 +90,8 @@ def bench_nam_core(quick: bool, sample_rate: int, build: bool = True, seconds: f
                 result["models"][name] = {"skipped": f"guneamp export cannot write it yet: {exc}"}
                 continue
             reread = load_model_file(path).model
-            # Ours runs what it reads back from the file; where the compiled engine does not
-            # cover that form (NAM's LSTM layout), the model that was exported, same weights.
+            # Ours runs what it reads back from the file (the compiled engine covers every form
+            # ours exports, NAM's LSTM layout included); otherwise the exported model, same weights.
             from guneamp_lib.render.streaming import StreamingProcessor
 
             fast = StreamingProcessor(reread, 1, engine="auto").engine == "compiled"

@@ -328,6 +328,31 @@ def test_nam_lstm_streams_like_one_pass():
     torch.testing.assert_close(torch.cat([a, b], -1), whole, rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("source", ["our export", "stacked, from a stored state"])
+def test_a_nam_lstm_streams_on_the_compiled_engine_as_offline(source, tmp_path):
+    """NAM's LSTM layout (no skip, stored start state, stacked layers) runs on the compiled
+    engine, block by block, and gives the offline torch render to float32 rounding."""
+    from guneamp_lib.render.inference import process
+    from guneamp_lib.render.streaming import StreamingProcessor
+
+    if source == "our export":
+        model = load_model_file(exported("lstm", tmp_path, seed=7)[1]).model
+    else:
+        model = perturbed(NamLSTM(3, 3), 8)  # fewer than four units: the kernel's other first pass
+        with torch.no_grad():
+            model.initial_hidden.normal_(0, 0.3)
+            model.initial_cell.normal_(0, 0.3)
+    assert isinstance(model, NamLSTM)
+    x = signal(6000, seed=9)[0]
+    x[3000:3500] *= 1e-25  # a decay into subnormal floats: the kernel must not change them
+    ref = process(model, x, engine="torch").numpy()
+    assert np.abs(ref).max() > 1e-3
+    for block in (1, 64, 2048):
+        proc = StreamingProcessor(model, 1, engine="compiled")
+        y = np.concatenate([proc.process_block(x[s : s + block].numpy()) for s in range(0, x.numel(), block)])
+        assert esr(y, ref) < 1e-10, block
+
+
 def test_export_refuses_what_nam_cannot_play(tmp_path):
     with pytest.raises(GuneampError, match="seed_cnn model has no .nam layout"):
         export_nam(checkpoint(SeedCNN()), tmp_path / "x.nam")

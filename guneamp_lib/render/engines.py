@@ -18,6 +18,7 @@ import torch
 
 from ..errors import GuneampError
 from ..models import CausalConv1d, LSTMModel, SeedCNN, WaveNet, receptive_field
+from ..models.nam_lstm import NamLSTM
 
 # Network samples per compiled call: a 32-channel activation of this length (256 KB)
 # stays in the L2 cache; longer host blocks are cut into pieces of this size.
@@ -180,7 +181,9 @@ class FastWaveNet(_RingEngine):
 
 
 class FastLSTM:
-    """Fast engine for :class:`~guneamp_lib.models.lstm.LSTMModel`.
+    """Fast engine for :class:`~guneamp_lib.models.lstm.LSTMModel` and for NAM's LSTM as read from
+    a ``.nam`` file (:class:`~guneamp_lib.models.nam_lstm.NamLSTM`: stacked layers, no skip,
+    a stored start state).
 
     Notebook: 07
     """
@@ -188,30 +191,46 @@ class FastLSTM:
     def __init__(self, model, k):
         self.k = k
         lstm = model.lstm
-        self.w_ih = f32(lstm.weight_ih_l0[:, 0])
-        self.w_hh_t = np.ascontiguousarray(f32(lstm.weight_hh_l0).T)  # (hidden, 4 hidden): one column per h_j
-        self.bias = f32(lstm.bias_ih_l0 + lstm.bias_hh_l0)
-        self.head_w = f32(model.head.weight[0])
-        self.head_b = float(model.head.bias.detach()[0])
-        hidden = lstm.hidden_size
-        self.h = np.zeros(hidden, np.float32)
-        self.c = np.zeros(hidden, np.float32)
+        layers, hidden = lstm.num_layers, lstm.hidden_size
+        where = k.lstm_layout(layers, hidden)
+        self.params = np.zeros(sum(size for _, size in where.values()), np.float32)
+
+        def put(name, values):
+            start, size = where[name]
+            self.params[start : start + size] = np.concatenate([np.ravel(v) for v in values])
+
+        def weight(name, l):
+            return f32(getattr(lstm, f"{name}_l{l}"))
+
+        put("w_in", [weight("weight_ih", 0)[:, 0]])
+        put("bias", [weight("bias_ih", l) + weight("bias_hh", l) for l in range(layers)])
+        # the activation as a * tanh(a * v) + b per gate row: sigmoid for i, f, o, tanh for g
+        scale, shift = np.full((4, hidden), 0.5, np.float32), np.full((4, hidden), 0.5, np.float32)
+        scale[2], shift[2] = 1.0, 0.0
+        put("act", [scale, shift])
+        skip = 0.0 if isinstance(model, NamLSTM) else 1.0
+        put("head", [f32(model.head.weight[0]), f32(model.head.bias), np.float32([skip])])
+        put("w_hh", [weight("weight_hh", l).T for l in range(layers)])
+        if layers > 1:
+            put("w_ih", [weight("weight_ih", l).T for l in range(1, layers)])
+        self.state = np.zeros((2 * layers, hidden), np.float32)
         self.gates = np.zeros(4 * hidden, np.float32)
+        self.start = np.zeros((2 * layers, hidden), np.float32)
+        if isinstance(model, NamLSTM):
+            self.start[:layers], self.start[layers:] = f32(model.initial_hidden), f32(model.initial_cell)
         self.out = np.zeros(MAX_MODEL_BLOCK, np.float32)
 
     @staticmethod
     def supports(model) -> bool:
         lstm = model.lstm
-        return lstm.num_layers == 1 and not lstm.bidirectional and lstm.bias and lstm.proj_size == 0
+        return lstm.input_size == 1 and not lstm.bidirectional and lstm.bias and lstm.proj_size == 0
 
     def reset(self) -> None:
-        self.h[:] = 0.0
-        self.c[:] = 0.0
+        self.state[:] = self.start
 
     def push(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         out = self.out[: u.size] if out is None else out
-        self.k.lstm_block(u, out, self.w_ih, self.w_hh_t, self.bias, self.head_w, self.head_b, self.h, self.c,
-                          self.gates)
+        self.k.lstm_block(u, out, self.params, self.state, self.gates)
         return out
 
 
@@ -238,6 +257,6 @@ def fast_engine(model: torch.nn.Module, k):
         return FastSeedCNN(model, k)
     if type(model) is WaveNet and FastWaveNet.supports(model):
         return FastWaveNet(model, k)
-    if type(model) is LSTMModel and FastLSTM.supports(model):
+    if type(model) in (LSTMModel, NamLSTM) and FastLSTM.supports(model):
         return FastLSTM(model, k)
     return None

@@ -70,7 +70,7 @@ class StreamingProcessor:
     cabinet adds none. :meth:`flush` ends a stream: it returns the last ``latency`` samples of the
     offline render, as if the input were followed by silence the way ``predict`` pads it.
 
-    ``engine``: ``"compiled"`` (compiled kernels; SeedCNN, tanh WaveNets and the LSTM),
+    ``engine``: ``"compiled"`` (compiled kernels; SeedCNN, tanh WaveNets, our LSTM and NAM's),
     ``"torch"`` (the model's PyTorch modules) or ``"auto"`` (compiled where possible).
     The model is copied; the original is not touched.
 
