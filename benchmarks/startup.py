@@ -42,7 +42,7 @@ def _wall_seconds(argv: list[str], expect: int, cwd: str) -> float:
     return seconds
 
 
-def bench_startup(quick: bool = False) -> dict:
+def bench(quick: bool = False) -> dict:
     """Median seconds to refuse each of :data:`REFUSALS`, and to import torch, in fresh interpreters.
 
     ``quick`` times the torch import once instead of :data:`REPEATS` times (it takes seconds).
@@ -58,7 +58,7 @@ def bench_startup(quick: bool = False) -> dict:
             "load_average": list(load) if load else None, "goal_seconds": 1.0}
 
 
-def report_startup(s: dict) -> list[str]:
+def report_lines(s: dict) -> list[str]:
     load = f"; load average {', '.join(f'{v:.1f}' for v in s['load_average'])}" if s["load_average"] else ""
     lines = [f"start-up: a bad option refused, fresh interpreter, median of {s['repeats']}{load}"]
     for label, seconds in s["refusal_seconds"].items():
@@ -72,8 +72,8 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="time the torch import once")
     p.add_argument("--json", metavar="PATH", help="also write the figures to this JSON file")
     args = p.parse_args(argv)
-    s = bench_startup(args.quick)
-    print("\n".join(report_startup(s)))
+    s = bench(args.quick)
+    print("\n".join(report_lines(s)))
     if args.json:
         Path(args.json).write_text(json.dumps({"startup": s}, indent=2) + "\n")
     return 0

@@ -11,7 +11,7 @@ import pytest
 from guneamp_lib.render.resamplers import stream_latency
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("limit", "training", "inference", "streaming", "memory", "render_memory")
+SECTIONS = ("limit", "training", "inference", "streaming", "memory", "render_memory", "startup")
 
 
 def numbers(tree, path=""):

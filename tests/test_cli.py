@@ -219,6 +219,21 @@ def test_course_runs_one_notebook(tmp_path, monkeypatch, capsys):
     assert "PRE_EMPHASIS = 0.9" in text  # the override reached the notebook
 
 
+def test_course_cell_timeout_is_one_clear_error(tmp_path):
+    import nbformat
+
+    from guneamp_lib.course import runner
+    from guneamp_lib.errors import GuneampError
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time\ntime.sleep(60)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "50_sleeps.ipynb"
+    nbformat.write(nb, str(path))
+    with pytest.raises(GuneampError, match=r"50_sleeps: a cell ran for more than 3 s .*--cell-timeout"):
+        runner.run_notebook(path, output_dir=tmp_path / "out", progress=False, cell_timeout_s=3)
+    assert (tmp_path / "out" / path.name).exists()  # the executed copy up to the cell is kept
+
+
 def test_course_unknown_notebook(capsys):
     code, _, err = run(capsys, "course", "--only", "99_nope")
     assert code == 2 and "no notebook called" in err

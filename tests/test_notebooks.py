@@ -89,7 +89,8 @@ def executed(tmp_path_factory):
     results, errors = {}, {}
     for stem in PRESENT:
         try:
-            results[stem] = course.run_notebook(NB_DIR / f"{stem}.ipynb", params, out / "notebooks", progress=False)
+            results[stem] = course.run_notebook(NB_DIR / f"{stem}.ipynb", params, out / "notebooks", progress=False,
+                                                 cell_timeout_s=course.CI_CELL_TIMEOUT_S)
         except Exception as exc:  # keep going: one broken notebook should not hide the others
             errors[stem] = exc
     return {"dir": out, "results": results, "errors": errors}

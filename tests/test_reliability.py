@@ -153,6 +153,7 @@ TRAIN = ["train", "--target-kind", "amp_direct", "--epochs", "1", "--quiet"]
     ["render", "--gain-db", "nan"], ["render", "--gain-db", "inf"], ["render", "--gain-db", "1000"],
     ["render", "--block-size", "0"], ["check", "--max-lag", "nan"], ["check", "--max-lag", "-1"],
     ["synth", "--seconds", "nan"], ["pipeline", "--time-budget", "nan"], ["evaluate", "--time-budget", "nan"],
+    ["course", "--cell-timeout", "nan"], ["course", "--cell-timeout", "0"],
 ])
 def test_bad_numbers_are_refused_before_any_data_is_read(files, capsys, argv):
     before = digests(files["dir"])

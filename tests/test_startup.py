@@ -137,8 +137,8 @@ def test_startup_benchmark_reports_each_refusal():
         import startup
     finally:
         sys.path.pop(0)
-    s = startup.bench_startup(quick=True)
+    s = startup.bench(quick=True)
     assert set(s["refusal_seconds"]) == set(startup.REFUSALS)
     assert all(v > 0 for v in s["refusal_seconds"].values()) and s["import_torch_seconds"] > 0
-    text = "\n".join(startup.report_startup(s))
+    text = "\n".join(startup.report_lines(s))
     assert all(label in text for label in startup.REFUSALS) and "import torch" in text

@@ -24,7 +24,8 @@ def cmd_course(args) -> int:
         except yaml.YAMLError:
             raise GuneampError(f"the value {value!r} of -p {name} is not valid YAML; quote it as a string "
                                "or write a number, list or mapping.") from None
-    run_series(params, Path(args.output_dir) if args.output_dir else None, only=args.only, progress=not args.quiet)
+    run_series(params, Path(args.output_dir) if args.output_dir else None, only=args.only, progress=not args.quiet,
+               cell_timeout_s=args.cell_timeout)
     return 0
 
 
@@ -62,6 +63,9 @@ def register(sub) -> None:
     co.add_argument("--parameters-file", help="YAML or JSON file of parameter overrides for every notebook")
     co.add_argument("--output-dir", help="where executed copies go (default build/notebooks)")
     co.add_argument("--quiet", action="store_true", help="no per-cell progress bars")
+    co.add_argument("--cell-timeout", type=seconds, default=None, metavar="SECONDS",
+                    help="stop a cell that runs longer than this (default: no limit; the course trains fixed "
+                         "step counts, which take longer on a slower machine)")
     co.set_defaults(func=cmd_course)
 
     tu = sub.add_parser("pipeline", help="the end-to-end job without notebooks: data, training, rendering, held-out ESR",
