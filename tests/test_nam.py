@@ -328,17 +328,20 @@ def test_nam_lstm_streams_like_one_pass():
     torch.testing.assert_close(torch.cat([a, b], -1), whole, rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("source", ["our export", "stacked, from a stored state"])
+@pytest.mark.parametrize("source", ["our export", "stacked, from a stored state", "wider than the tree kernel"])
 def test_a_nam_lstm_streams_on_the_compiled_engine_as_offline(source, tmp_path):
     """NAM's LSTM layout (no skip, stored start state, stacked layers) runs on the compiled
-    engine, block by block, and gives the offline torch render to float32 rounding."""
+    engine, block by block, and gives the offline torch render to float32 rounding: 16
+    units, 3 units padded to the 16-unit kernel, and 22 units on the general kernel."""
     from guneamp_lib.render.inference import process
     from guneamp_lib.render.streaming import StreamingProcessor
 
     if source == "our export":
         model = load_model_file(exported("lstm", tmp_path, seed=7)[1]).model
     else:
-        model = perturbed(NamLSTM(3, 3), 8)  # fewer than four units: the kernel's other first pass
+        # 3 units: padded to the tree kernel's 16; 22: the general kernel, with inputs left
+        # over after its passes of four
+        model = perturbed(NamLSTM(3, 3) if source.startswith("stacked") else NamLSTM(22, 2), 8)
         with torch.no_grad():
             model.initial_hidden.normal_(0, 0.3)
             model.initial_cell.normal_(0, 0.3)

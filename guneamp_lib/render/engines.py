@@ -189,11 +189,34 @@ class FastLSTM:
     """
 
     def __init__(self, model, k):
+        from . import lstm_kernels as lk  # numba is there: k is the kernels module
+
         self.k = k
         lstm = model.lstm
         layers, hidden = lstm.num_layers, lstm.hidden_size
-        where = k.lstm_layout(layers, hidden)
+        # the kernel sums sixteen inputs as a tree: narrower layers are padded with units
+        # whose weights are zero (they stay at zero)
+        width = max(hidden, lk.WIDTH)
+        self._block = lk.lstm_kernel(width)
+        where = lk.lstm_layout(layers, width)
         self.params = np.zeros(sum(size for _, size in where.values()), np.float32)
+        # sigmoid(v) = 0.5 tanh(v / 2) + 0.5: the i, f and o rows are scaled by 0.5 here
+        # (exact in floating point), so the kernels compute act * tanh(gate) + offset
+        scale, shift = np.full((4, width), 0.5, np.float32), np.full((4, width), 0.5, np.float32)
+        scale[2], shift[2] = 1.0, 0.0
+
+        def gate_rows(w):
+            """``(4 * hidden, ...)`` in PyTorch's gate order -> ``(4, width, ...)`` scaled and padded."""
+            w = w.reshape(4, hidden, *w.shape[1:])
+            out = np.zeros((4, width, *w.shape[2:]), np.float32)
+            out[:, :hidden] = w * scale[:, :hidden].reshape(4, hidden, *[1] * (w.ndim - 2))
+            return out
+
+        def transposed(w):
+            """``(4 * hidden, hidden)`` -> ``(width, 4 * width)``: one row per input."""
+            out = np.zeros((width, 4 * width), np.float32)
+            out[:hidden] = gate_rows(w).reshape(4 * width, hidden).T
+            return out
 
         def put(name, values):
             start, size = where[name]
@@ -202,22 +225,23 @@ class FastLSTM:
         def weight(name, l):
             return f32(getattr(lstm, f"{name}_l{l}"))
 
-        put("w_in", [weight("weight_ih", 0)[:, 0]])
-        put("bias", [weight("bias_ih", l) + weight("bias_hh", l) for l in range(layers)])
-        # the activation as a * tanh(a * v) + b per gate row: sigmoid for i, f, o, tanh for g
-        scale, shift = np.full((4, hidden), 0.5, np.float32), np.full((4, hidden), 0.5, np.float32)
-        scale[2], shift[2] = 1.0, 0.0
+        put("w_in", [gate_rows(weight("weight_ih", 0)[:, 0])])
+        put("bias", [gate_rows(weight("bias_ih", l) + weight("bias_hh", l)) for l in range(layers)])
         put("act", [scale, shift])
         skip = 0.0 if isinstance(model, NamLSTM) else 1.0
-        put("head", [f32(model.head.weight[0]), f32(model.head.bias), np.float32([skip])])
-        put("w_hh", [weight("weight_hh", l).T for l in range(layers)])
+        head = np.zeros(width, np.float32)
+        head[:hidden] = f32(model.head.weight[0])
+        put("head", [head, f32(model.head.bias), np.float32([skip])])
+        put("w_hh", [transposed(weight("weight_hh", l)) for l in range(layers)])
         if layers > 1:
-            put("w_ih", [weight("weight_ih", l).T for l in range(1, layers)])
-        self.state = np.zeros((2 * layers, hidden), np.float32)
-        self.gates = np.zeros(4 * hidden, np.float32)
-        self.start = np.zeros((2 * layers, hidden), np.float32)
+            put("w_ih", [transposed(weight("weight_ih", l)) for l in range(1, layers)])
+        # rows h_0, c_0, h_1, c_1, ...
+        self.state = np.zeros((2 * layers, width), np.float32)
+        self.gates = np.zeros(4 * width, np.float32)
+        self.start = np.zeros((2 * layers, width), np.float32)
         if isinstance(model, NamLSTM):
-            self.start[:layers], self.start[layers:] = f32(model.initial_hidden), f32(model.initial_cell)
+            self.start[0::2, :hidden] = f32(model.initial_hidden)
+            self.start[1::2, :hidden] = f32(model.initial_cell)
         self.out = np.zeros(MAX_MODEL_BLOCK, np.float32)
 
     @staticmethod
@@ -230,7 +254,7 @@ class FastLSTM:
 
     def push(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         out = self.out[: u.size] if out is None else out
-        self.k.lstm_block(u, out, self.params, self.state, self.gates)
+        self._block(u, out, self.params, self.state, self.gates)
         return out
 
 

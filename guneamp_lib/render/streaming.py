@@ -52,6 +52,7 @@ from .compiled import ENGINES, as_block
 from .engines import MAX_MODEL_BLOCK, TorchEngine, fast_engine
 from .resamplers import FIRStream, downsampler_taps, stream_latency, upsampler_taps
 
+_F32 = np.dtype(np.float32)
 # Below this many samples per thread, starting threads costs more than it saves.
 MIN_PARALLEL_PART = 1 << 15
 
@@ -93,6 +94,7 @@ class StreamingProcessor:
         self.engine = "torch" if isinstance(stream, TorchEngine) else "compiled"
         fast = self.engine == "compiled"
         self._model = stream
+        self._push = stream.push
         self._chunk = max(1, MAX_MODEL_BLOCK // F)  # file-rate samples per pass through the network
         self._up = self._down = None
         if F > 1:
@@ -142,17 +144,18 @@ class StreamingProcessor:
 
     def process_block(self, x, out: np.ndarray | None = None) -> np.ndarray:
         """Process one host block (any length); returns the same number of samples (float32)."""
-        if not (type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 1 and x.flags.c_contiguous):
+        # identity tests of the dtype: an equality test costs more than the rest of the check
+        if not (type(x) is np.ndarray and x.dtype is _F32 and x.ndim == 1 and x.flags.c_contiguous):
             x = as_block(x)
         n = x.size
         if out is None:
             out = np.empty(n, np.float32)
-        if self._direct and 0 < n <= self._chunk and out.dtype == np.float32 and out.flags.c_contiguous:
+        if self._direct and 0 < n <= self._chunk and out.dtype is _F32 and out.flags.c_contiguous:
             # No resampler and no cabinet: the network writes into the host's buffer. At
             # the small blocks plugins use, the Python around each call is a large part of
             # the time (block 16: about half before this path).
             self._n_in += n
-            self._model.push(x, out[:n])
+            self._push(x, out if out.size == n else out[:n])
             return out
         for s in range(0, x.size, self._chunk):
             self._run(x[s : s + self._chunk], out[s : s + self._chunk])
