@@ -205,17 +205,20 @@ class FastLSTM:
         scale, shift = np.full((4, width), 0.5, np.float32), np.full((4, width), 0.5, np.float32)
         scale[2], shift[2] = 1.0, 0.0
 
+        order = lk.gate_order(width)
+
         def gate_rows(w):
-            """``(4 * hidden, ...)`` in PyTorch's gate order -> ``(4, width, ...)`` scaled and padded."""
+            """``(4 * hidden, ...)`` in PyTorch's gate order -> ``(4 * width, ...)``, scaled, padded
+            and in the kernel's order."""
             w = w.reshape(4, hidden, *w.shape[1:])
             out = np.zeros((4, width, *w.shape[2:]), np.float32)
             out[:, :hidden] = w * scale[:, :hidden].reshape(4, hidden, *[1] * (w.ndim - 2))
-            return out
+            return out.reshape(4 * width, *w.shape[2:])[order]
 
         def transposed(w):
             """``(4 * hidden, hidden)`` -> ``(width, 4 * width)``: one row per input."""
             out = np.zeros((width, 4 * width), np.float32)
-            out[:hidden] = gate_rows(w).reshape(4 * width, hidden).T
+            out[:hidden] = gate_rows(w).T
             return out
 
         def put(name, values):
@@ -227,7 +230,7 @@ class FastLSTM:
 
         put("w_in", [gate_rows(weight("weight_ih", 0)[:, 0])])
         put("bias", [gate_rows(weight("bias_ih", l) + weight("bias_hh", l)) for l in range(layers)])
-        put("act", [scale, shift])
+        put("act", [scale.ravel()[order], shift.ravel()[order]])
         skip = 0.0 if isinstance(model, NamLSTM) else 1.0
         head = np.zeros(width, np.float32)
         head[:hidden] = f32(model.head.weight[0])

@@ -156,6 +156,20 @@ def _tree_product(params, q, R, sf, ph, width, gates):
         j += 1
 
 
+def gate_order(width: int) -> np.ndarray:
+    """The kernel's order of the gate rows, as indices into PyTorch's ``(i, f, g, o) x width``.
+
+    The gates of the first ``M`` units (a multiple of 16) come first, gate by gate, then
+    those of the ``K`` others: the cell update of the first ``M`` runs in whole vector
+    registers and waits for no row computed one at a time, while the few others go
+    alongside. (With PyTorch's order, a 17-unit layer's 68 rows end in four single rows
+    that every unit's output gate waited for.)
+    """
+    m = width // WIDTH * WIDTH
+    return np.array([g * width + u for g in range(4) for u in range(m)]
+                    + [g * width + u for g in range(4) for u in range(m, width)])
+
+
 @lru_cache(maxsize=None)
 def lstm_kernel(width: int):
     """The kernel for LSTM layers of ``width`` units (at least :data:`WIDTH`), compiled for that width.
@@ -171,6 +185,7 @@ def lstm_kernel(width: int):
     if width < WIDTH:
         raise ValueError(f"the LSTM kernel takes at least {WIDTH} units (pad narrower layers), got {width}")
     hidden = width
+    M, K = _U(width // WIDTH * WIDTH), _U(width % WIDTH)
 
     @njit(**_JIT)
     def kernel(x, out, params, state, gates):
@@ -203,10 +218,16 @@ def lstm_kernel(width: int):
                 _tree_product(params, p_hh + _U(l) * wsize, R, sf, ph, hidden, gates)
                 for r in range(R):
                     gates[r] = params[p_act + r] * tanh_short(gates[r]) + params[p_act + R + r]
-                for j in range(H):
-                    cj = gates[H + j] * sf[ph + H + j] + gates[j] * gates[_U(2) * H + j]
+                # the first M units' gates, then the K others' (see gate_order)
+                for j in range(M):
+                    cj = gates[M + j] * sf[ph + H + j] + gates[j] * gates[_U(2) * M + j]
                     sf[ph + H + j] = cj
-                    sf[ph + j] = gates[_U(3) * H + j] * tanh_short(cj)
+                    sf[ph + j] = gates[_U(3) * M + j] * tanh_short(cj)
+                for j in range(K):
+                    g, u = _U(4) * M + j, ph + M + j
+                    cj = gates[g + K] * sf[u + H] + gates[g] * gates[g + _U(2) * K]
+                    sf[u + H] = cj
+                    sf[u] = gates[g + _U(3) * K] * tanh_short(cj)
             y = head_b
             for j in range(H):
                 y += params[p_head + j] * sf[top + j]
