@@ -114,7 +114,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1,
                    help="PyTorch threads for training, offline inference, memory and the matmul limit "
                         "(default 1; 0 = every CPU). Streaming is always measured on one thread.")
-    p.add_argument("--nam-only", action="store_true", help="only section 7: NAM core against our engine")
+    p.add_argument("--nam-only", action="store_true", help="only section 8: NAM core against our engine")
     p.add_argument("--nam-seconds", type=float, default=None,
                    help="seconds of audio for section 7 (default 30; 3 with --quick)")
     p.add_argument("--_memory-child", nargs=2, metavar=("NPZ", "STEPS"), help=argparse.SUPPRESS)

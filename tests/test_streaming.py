@@ -134,6 +134,24 @@ def test_fast_engine_equals_reference_engine(preset):
     assert np.abs(ys[0] - ys[1]).max() < TOL
 
 
+def test_fast_engine_covers_odd_shapes():
+    """Widths that are no multiple of four (the compiled products' left-over rows and inputs),
+    a first array wider than the second, and kernel sizes 2 and 4."""
+    nano = PRESETS["nano"]["layers"]
+    layers = [dict(nano[0], channels=5, head_size=3, kernel_size=2, dilations=[1, 3, 7]),
+              dict(nano[1], input_size=5, channels=3, kernel_size=4, dilations=[2, 5])]
+    torch.manual_seed(4)
+    model = build_model("wavenet", preset=None, layers=layers).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(1.5)
+    x = signal(N, seed=5)
+    sizes = schedule("mix", N, seed=6)
+    ys = [stream(StreamingProcessor(model, 1, engine=e), x, sizes) for e in ("compiled", "torch")]
+    assert np.abs(ys[1]).max() > 1e-3
+    assert np.abs(ys[0] - ys[1]).max() < TOL
+
+
 def test_latency_is_stated_and_constant():
     assert stream_latency(1) == 0
     # the resampling kernels reach LOWPASS_WIDTH (+ a few) input samples ahead, up and down
