@@ -240,6 +240,7 @@ class FastLSTM:
             put("w_ih", [transposed(weight("weight_ih", l)) for l in range(1, layers)])
         # rows h_0, c_0, h_1, c_1, ...
         self.state = np.zeros((2 * layers, width), np.float32)
+        self._state_flat = self.state.reshape(-1)  # the same memory
         self.gates = np.zeros(4 * width, np.float32)
         self.start = np.zeros((2 * layers, width), np.float32)
         if isinstance(model, NamLSTM):
@@ -257,7 +258,7 @@ class FastLSTM:
 
     def push(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         out = self.out[: u.size] if out is None else out
-        self._block(u, out, self.params, self.state, self.gates)
+        self._block(u, out, self.params, self._state_flat, self.gates)
         return out
 
 
