@@ -268,6 +268,31 @@ def test_fast_tanh_is_within_a_few_float32_steps():
     assert err[np.abs(x) < 1].max() < 1.5e-7
 
 
+
+def test_the_lstms_tanh_is_as_close_down_to_tiny_inputs():
+    # The LSTM kernel's tanh: the same rational function by Estrin's scheme, its x^2
+    # floored where x^8 would be a subnormal float. Tiny inputs must come out as themselves.
+    from guneamp_lib.render.lstm_kernels import tanh_short_array
+
+    x = np.concatenate([np.linspace(-12, 12, 400_001), np.geomspace(1e-30, 1e-2, 2000)]).astype(np.float32)
+    out = np.empty_like(x)
+    tanh_short_array(x, out)
+    err = np.abs(out.astype(np.float64) - np.tanh(x.astype(np.float64)))
+    assert err.max() < 4e-7
+    assert (err[np.abs(x) < 1] / np.maximum(np.abs(x[np.abs(x) < 1]), 1e-38)).max() < 3e-7  # relative, near 0
+
+
+def test_the_lstm_kernel_takes_sixteen_units_or_more():
+    from guneamp_lib.render.lstm_kernels import WIDTH, gate_order, lstm_kernel
+
+    with pytest.raises(ValueError, match="at least 16"):
+        lstm_kernel(WIDTH - 1)
+    # the first 16 units' gates gate by gate, then the 17th unit's four
+    order = gate_order(17)
+    assert sorted(order) == list(range(68))
+    assert list(order[:3]) == [0, 1, 2] and list(order[16:18]) == [17, 18] and list(order[64:]) == [16, 33, 50, 67]
+
+
 # --------------------------------------------------------------------------- files
 
 @pytest.fixture

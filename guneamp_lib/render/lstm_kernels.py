@@ -79,6 +79,13 @@ def tanh_short(v):
     return x * p / q
 
 
+@njit(**_JIT)
+def tanh_short_array(x, out):
+    """Elementwise :func:`tanh_short` of a 1-D array (for tests of the approximation)."""
+    for i in range(x.size):
+        out[i] = tanh_short(x[i])
+
+
 @njit(inline="always", **_JIT)
 def _columns16(params, q, R, r, h):
     """Row ``r`` of 16 rows ``R`` apart at ``q`` (a transposed matrix) times the 16-tuple ``h``, as a tree."""
