@@ -116,7 +116,7 @@ def main(argv=None) -> int:
                         "(default 1; 0 = every CPU). Streaming is always measured on one thread.")
     p.add_argument("--nam-only", action="store_true", help="only section 8: NAM core against our engine")
     p.add_argument("--nam-seconds", type=float, default=None,
-                   help="seconds of audio for section 7 (default 30; 3 with --quick)")
+                   help="seconds of audio for section 8 (default 30; 3 with --quick)")
     p.add_argument("--_memory-child", nargs=2, metavar=("NPZ", "STEPS"), help=argparse.SUPPRESS)
     p.add_argument("--_render-memory-child", nargs=2, metavar=("MODEL", "WAV"), help=argparse.SUPPRESS)
     p.add_argument("--only-render-memory", action="store_true", help="run only section 7 (render memory)")

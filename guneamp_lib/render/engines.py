@@ -191,7 +191,6 @@ class FastLSTM:
     def __init__(self, model, k):
         from . import lstm_kernels as lk  # numba is there: k is the kernels module
 
-        self.k = k
         lstm = model.lstm
         layers, hidden = lstm.num_layers, lstm.hidden_size
         # the kernel sums sixteen inputs as a tree: narrower layers are padded with units

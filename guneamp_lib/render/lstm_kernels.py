@@ -41,6 +41,8 @@ S_FLOOR = np.float32(1e-9)
 
 # The fewest hidden units the kernel takes: narrower LSTMs are padded to it.
 WIDTH = 16
+# The most inputs one pass over the gates sums (16 as a tree, three groups of four, three more).
+ONE_PASS = 31
 
 
 def lstm_layout(layers: int, hidden: int) -> dict[str, tuple[int, int]]:
@@ -124,9 +126,9 @@ def _tree_product(params, q, R, sf, ph, width, gates):
     """``gates[r] += sum_j params[q + j * R + r] * sf[ph + j]`` for ``j < width`` (at least
     16), ``r < R``. The inputs are read into registers (tuples) first; the first pass over
     the gates sums 16 of them as a tree plus up to three groups of four and three single
-    inputs (every width up to 31 in one pass: ``width`` is a constant of the compiled
-    kernel, so the groups it lacks vanish), later passes 16, 4 or 1 more at a time."""
-    first = min(width, 31)
+    inputs (every width up to :data:`ONE_PASS` in one pass: ``width`` is a constant of the
+    compiled kernel, so the groups it lacks vanish), later passes 16 or 1 more at a time."""
+    first = min(width, ONE_PASS)
     fours, ones = (first - 16) // 4, (first - 16) % 4
     h = _row16(sf, ph)
     g1 = _row4(sf, ph + _U(16)) if fours >= 1 else h[:4]
@@ -194,14 +196,13 @@ def lstm_kernel(width: int):
     """
     if width < WIDTH:
         raise ValueError(f"the LSTM kernel takes at least {WIDTH} units (pad narrower layers), got {width}")
-    hidden = width
     M, K = _U(width // WIDTH * WIDTH), _U(width % WIDTH)
 
     @njit(**_JIT)
     def kernel(x, out, params, state, gates):
-        layers = state.size // (2 * hidden)
-        H = _U(hidden)
-        R = _U(4 * hidden)
+        layers = state.size // (2 * width)
+        H = _U(width)
+        R = _U(4 * width)
         wsize = R * H
         p_bias = R
         p_act = p_bias + _U(layers) * R
@@ -224,8 +225,8 @@ def lstm_kernel(width: int):
                 else:
                     for r in range(R):
                         gates[r] = params[pb + r]
-                    _tree_product(params, p_ih + _U(l - 1) * wsize, R, sf, ph - _U(2) * H, hidden, gates)
-                _tree_product(params, p_hh + _U(l) * wsize, R, sf, ph, hidden, gates)
+                    _tree_product(params, p_ih + _U(l - 1) * wsize, R, sf, ph - _U(2) * H, width, gates)
+                _tree_product(params, p_hh + _U(l) * wsize, R, sf, ph, width, gates)
                 for r in range(R):
                     gates[r] = params[p_act + r] * tanh_short(gates[r]) + params[p_act + R + r]
                 # the first M units' gates, then the K others' (see gate_order)
