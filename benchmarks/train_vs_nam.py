@@ -122,23 +122,29 @@ def train_ours(preset: str, data, budget: float, every: float, clock: str) -> li
             return clock.curve
 
 
-def train_nam(preset: str, data, budget: float, every: float, clock: str) -> list[dict]:
-    import pytorch_lightning as pl
-    from nam.data import Dataset
-    from nam.train.lightning_module import LightningModule
-
+def nam_wavenet_config(preset: str) -> dict:
+    """NAM's LightningModule config for our WaveNet preset, with the settings its trainer used for it."""
     layers = []
     for lc in WaveNet(preset=preset).config["layers"]:
         lc = dict(lc)
         head = {"out_channels": lc.pop("head_size"), "kernel_size": 1, "bias": lc.pop("head_bias")}
         layers.append({**lc, "head": head})
     s = NAM_SETTINGS
-    config = {
+    return {
         "net": {"name": "WaveNet", "config": {"layers_configs": layers, "head_scale": 0.02}},
         "loss": {"val_loss": "esr", "mrstft_weight": s["mrstft_weight"]},
         "optimizer": {"lr": s["lr"]},
         "lr_scheduler": {"class": "ExponentialLR", "kwargs": {"gamma": s["gamma"]}},
     }
+
+
+def train_nam(preset: str, data, budget: float, every: float, clock: str) -> list[dict]:
+    import pytorch_lightning as pl
+    from nam.data import Dataset
+    from nam.train.lightning_module import LightningModule
+
+    s = NAM_SETTINGS
+    config = nam_wavenet_config(preset)
     torch.manual_seed(0)
     module = LightningModule.init_from_config(config)
     rf = module.net.receptive_field

@@ -95,3 +95,36 @@ def test_a_cap_that_is_not_reached_changes_nothing():
     assert [h["val_esr"] for h in a.history] == [h["val_esr"] for h in b.history]
     for (ka, va), (kb, vb) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
         assert torch.equal(va, vb), ka
+
+
+def test_a_cpu_clock_does_not_count_time_spent_waiting(monkeypatch):
+    # A benchmark on a shared machine budgets CPU seconds (benchmarks/real_gear.py): a set-up
+    # that only waits costs wall time and no CPU time, so it must not use up the budget.
+    data = pair(4.0)
+    check_memory = training.check_step_memory
+
+    def waiting_set_up(*args):
+        time.sleep(SETUP_S)
+        return check_memory(*args)
+
+    monkeypatch.setattr(training, "check_step_memory", waiting_set_up)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one thread: CPU seconds cannot outrun elapsed ones
+    try:
+        cfg = TrainConfig(oversample=2, time_budget_s=1.5, segment=2048, batch_size=4, device="cpu", clock="cpu")
+        t = time.perf_counter()
+        result = train(data, cfg, progress=False)
+        wall = time.perf_counter() - t
+    finally:
+        torch.set_num_threads(threads)
+    cpu = result.history[-1]["seconds"]
+    assert cpu <= wall - SETUP_S + 0.25, (cpu, wall)
+    assert result.timing["setup_s"] < SETUP_S  # the sleep is not in it
+    assert cpu <= within_budget(result)[1]
+
+
+def test_an_unknown_clock_is_refused():
+    from guneamp_lib.errors import GuneampError
+
+    with pytest.raises(GuneampError, match="unknown clock"):
+        TrainConfig(clock="sundial")

@@ -37,7 +37,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..models.checkpoint import Checkpoint, save_checkpoint
-from .budget import Clock
+from .budget import CLOCKS, Clock
 from .data import TrainingData
 from .defaults import training_defaults
 from ..errors import GuneampError, GuneampWarning
@@ -70,6 +70,7 @@ class TrainConfig:
     pre_emphasis: float = 0.95
     pre_emphasis_weight: float = 0.5
     grad_clip: float = 1.0
+    clock: str = "wall"  # what the time budget counts: "wall" or "cpu" (training.budget.CLOCKS)
 
     def __post_init__(self):
         if None in (self.oversample, self.batch_size, self.learning_rate):
@@ -79,6 +80,8 @@ class TrainConfig:
             self.learning_rate = row.learning_rate if self.learning_rate is None else self.learning_rate
         if self.epochs is None and self.time_budget_s is None:
             raise GuneampError("give a number of epochs, a time budget, or both")
+        if self.clock not in CLOCKS:
+            raise GuneampError(f"unknown clock {self.clock!r}; use one of {', '.join(CLOCKS)}")
         if self.epochs is not None and self.epochs < 1:
             raise GuneampError("epochs must be at least 1")
         # `not x > 0` rather than `x <= 0`: NaN fails every comparison, and a NaN budget never ends.
@@ -168,10 +171,11 @@ def validation_plan(model, data: TrainingData, cfg: TrainConfig, seconds_left: f
     if not cfg.time_budget_s:
         return end, 0.0
     piece = min(data.n_val, data.sample_rate)
-    t = time.perf_counter()
+    now = CLOCKS[cfg.clock]
+    t = now()
     with torch.no_grad():
         evaluate(model, data, cfg, data.val_start, data.val_start + piece)
-    per_sample = (time.perf_counter() - t) / piece
+    per_sample = (now() - t) / piece
     share = VAL_BUDGET_SHARE * (cfg.time_budget_s if seconds_left is None else max(seconds_left, 0.0))
     if not cfg.epochs and per_sample * data.n_val > share:
         end = data.val_start + max(int(share / per_sample), piece)
@@ -276,7 +280,8 @@ def train(
 
     Notebook: 06
     """
-    started = time.perf_counter()  # the budget counts the set-up too
+    now = CLOCKS[cfg.clock]
+    started = now()  # the budget counts the set-up too
     if resume and not out_dir:
         raise GuneampError("resuming needs the folder of the interrupted run")
     set_seed(cfg.seed)
@@ -312,7 +317,7 @@ def train(
         run.elapsed_s = clock.elapsed()
         return save_checkpoint(out_dir / LAST, make_ckpt(capture_state(run, opt, gen)))
 
-    clock = Clock(cfg.time_budget_s, started - run.elapsed_s)
+    clock = Clock(cfg.time_budget_s, started - run.elapsed_s, now=now)
     # Set aside the last validation's cost, so the run ends within its budget.
     val_end, reserve = validation_plan(model, data, cfg, None if cfg.time_budget_s is None
                                        else cfg.time_budget_s - clock.elapsed())
@@ -330,10 +335,10 @@ def train(
                 frac = run.step / total_steps
             else:
                 frac = clock.elapsed() / cfg.time_budget_s
-            t_step = time.perf_counter()
+            t_step = now()
             loss = _step_or_advice(lambda: train_step(model, opt, sampler, cfg.batch_size, gen, cfg,
                                                   cosine_lr(cfg.learning_rate, frac)))
-            clock.note_step(time.perf_counter() - t_step)
+            clock.note_step(now() - t_step)
             run.epoch_losses.append(loss)
             run.step += 1
             bar.update(1)
@@ -345,15 +350,14 @@ def train(
                 _warn_cut(cfg, run.step, total_steps)
                 done = True
                 break
-            now = time.perf_counter()
-            if out_dir and (run.step - saved_step >= save_every or now - saved_t >= SAVE_EVERY_S):
+            if out_dir and (run.step - saved_step >= save_every or time.perf_counter() - saved_t >= SAVE_EVERY_S):
                 last_path = save_last()
                 saved_step, saved_t = run.step, time.perf_counter()
         model.eval()
-        t_val = time.perf_counter()
+        t_val = now()
         with torch.no_grad():
             val = evaluate(model, data, cfg, end=val_end)
-        clock.note_validation(time.perf_counter() - t_val)
+        clock.note_validation(now() - t_val)
         losses = run.epoch_losses
         history.append({
             "epoch": epoch, "step": run.step, "train_loss": sum(losses) / len(losses) if losses else math.nan,

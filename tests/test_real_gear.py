@@ -1,0 +1,35 @@
+"""`benchmarks/real_gear.py` runs every side on a real pedal and scores the unseen take (figures not judged)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_real_gear_benchmark_scores_every_side_on_the_unseen_take(shared_data, tmp_path):
+    pytest.importorskip("nam", reason="neural-amp-modeler (dev extra) is not installed")
+    if not (shared_data / "egfxset").is_dir():
+        pytest.skip("../shared/data/egfxset is not present")
+    out = tmp_path / "rg.json"
+    res = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "real_gear.py"), "--pedals", "TubeScreamer",
+                          "--budget", "2", "--seconds", "2", "--set", "grad_clip=1.0", "--json", str(out)],
+                         capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["side"] for r in rows] == ["ours", "nam-a2", "nam-standard"]
+    for r in rows:
+        assert r["pedal"] == "TubeScreamer@1"
+        assert r["steps"] >= 1
+        assert r["cpu_s"] >= 2.0  # the budget is spent, on the CPU clock
+        assert 0.0 < r["esr"] < 2.0 and 0.0 < r["esr_pre_emphasis"] < 2.0 and r["mrstft"] > 0.0
+        assert 0.0 <= r["uncovered_share"] < 0.05  # clip 1 is the take the training notes cover
+    assert rows[0]["recipe"] == {"grad_clip": 1.0}
+    assert len(rows[1]["submodels"]) == 2  # A2 trains its 3- and 8-channel submodels together
+    table = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "real_gear.py"), "--table", str(out)],
+                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert table.returncode == 0 and table.stdout.count("TubeScreamer@1") == 3
