@@ -54,6 +54,7 @@ def test_quick_benchmark_reports_every_section(tmp_path):
     for heading in ("1. training", "2. offline inference", "3. streaming", "4. memory", "5. GPU", "6. limit",
                     "7. memory: guneamp render"):
         assert heading in res.stdout
+    assert "real gear" in res.stdout  # section benchmarks/sections/real_gear.py (skipped without ../shared/data)
 
 
 def test_benchmark_segments_follow_train_defaults():
