@@ -25,15 +25,35 @@ def _train_config(args):
     )
 
 
-def _report(result, cfg) -> None:
+def _report(result, cfg, data=None, source=None) -> None:
     h = result.history[-1]
     print(f"model: {cfg.model}, {result.checkpoint.meta['parameters']:,} parameters, device {result.device}")
-    print(f"trained {h['step']} steps in {h['seconds']:.0f} s; held-out ESR {result.best_val_esr:.4f}")
+    what = "validation-take" if data is not None and data.validation == "take" else "held-out"
+    print(f"trained {h['step']} steps in {h['seconds']:.0f} s; {what} ESR {result.best_val_esr:.4f}")
+    if what == "validation-take":
+        _take_gap(result, cfg, data, source)
     held_out = result.checkpoint.meta.get("held_out_seconds")
     if held_out and h.get("val_seconds", held_out) < held_out - 1e-9:
         print(f"note: scored on the first {h['val_seconds']:.1f} s of the {held_out:.1f} s held out, as many as the "
               "time budget allowed; a longer --time-budget scores all of it")
     print(f"saved {result.best_path}")
+
+
+def _take_gap(result, cfg, data, source) -> None:
+    """The fit on the training recording next to the validation take's score, and the take's coverage."""
+    import torch
+
+    from ..capture.coverage import coverage
+    from ..study.score import gap_lines
+    from ..training.train import evaluate
+
+    with torch.no_grad():
+        fit = evaluate(result.model, data, cfg, start=0, end=data.n_train)["esr"]
+    clean = data.clean.numpy()
+    cov = coverage(clean[: data.n_train], clean[data.val_start :], data.sample_rate)
+    hint = f"guneamp check {source['clean']} {source['amp']}"
+    for line in gap_lines("training recording's", fit, "the validation take's", result.best_val_esr, cov, hint):
+        print(line)
 
 
 def _resume(args) -> int:
@@ -51,13 +71,15 @@ def _resume(args) -> int:
         cfg = TrainConfig(**{**config, "device": args.device})
     except TypeError:
         raise GuneampError(f"{out} was started by another guneamp version; its settings cannot be read back.") from None
-    check_inputs((source["clean"], "clean DI"), (source["amp"], "amp"), (source.get("ir"), "cabinet IR"))
+    check_inputs((source["clean"], "clean DI"), (source["amp"], "amp"), (source.get("ir"), "cabinet IR"),
+                 (source.get("val_clean"), "validation clean DI"), (source.get("val_amp"), "validation amp"))
     data = load_training_data(source["clean"], source["amp"], source.get("ir"), target_kind=source["target_kind"],
-                              align=source["align"])
+                              align=source["align"], val_clean=source.get("val_clean"),
+                              val_target=source.get("val_amp"))
     print(f"resuming {out} at step {last.training_state['step']}")
     result = train(data, cfg, out_dir=out, progress=not args.quiet, resume=True, save_every=args.save_every,
                    source=source)
-    _report(result, cfg)
+    _report(result, cfg, data, source)
     return 0
 
 
@@ -73,9 +95,12 @@ def cmd_train(args) -> int:
             raise GuneampError(f"{out} holds the last.pt of an interrupted run: continue it with --resume {out}, "
                                "or pass --overwrite to start again.")
     ir = None if args.target_kind == "amp_direct" else args.ir
-    check_inputs((args.clean, "clean DI"), (args.amp, "amp"), (ir, "cabinet IR"))
+    if (args.val_clean is None) != (args.val_amp is None):
+        raise GuneampError("a validation take needs both --val-clean and --val-amp")
+    check_inputs((args.clean, "clean DI"), (args.amp, "amp"), (ir, "cabinet IR"),
+                 (args.val_clean, "validation clean DI"), (args.val_amp, "validation amp"))
     for name in ("best.pt", "last.pt"):
-        paths.refuse_output_on_inputs(out / name, [args.clean, args.amp, ir])
+        paths.refuse_output_on_inputs(out / name, [args.clean, args.amp, ir, args.val_clean, args.val_amp])
     # Only now, with every option and path checked, the seconds of importing torch.
     from ..capture.reamp_checks import capture_check
     from ..training.data import load_training_data
@@ -85,13 +110,18 @@ def cmd_train(args) -> int:
     capture = capture_check(args.clean, args.amp)
     if capture is not None:
         print(capture)
-    data = load_training_data(args.clean, args.amp, ir, target_kind=args.target_kind, align=args.align)
-    source = {"clean": str(Path(args.clean).resolve()), "amp": str(Path(args.amp).resolve()),
-              "ir": None if ir is None else str(Path(ir).resolve()), "target_kind": args.target_kind,
-              "align": bool(args.align)}
+    data = load_training_data(args.clean, args.amp, ir, target_kind=args.target_kind, align=args.align,
+                              val_clean=args.val_clean, val_target=args.val_amp)
+    source = {"clean": _resolved(args.clean), "amp": _resolved(args.amp), "ir": _resolved(ir),
+              "target_kind": args.target_kind, "align": bool(args.align),
+              "val_clean": _resolved(args.val_clean), "val_amp": _resolved(args.val_amp)}
     result = train(data, cfg, out_dir=out, progress=not args.quiet, save_every=args.save_every, source=source)
-    _report(result, cfg)
+    _report(result, cfg, data, source)
     return 0
+
+
+def _resolved(path) -> str | None:
+    return None if path is None else str(Path(path).resolve())
 
 
 def _model(text: str) -> str:
@@ -112,6 +142,10 @@ def register(sub) -> None:
     t.add_argument("--clean", default=str(default_data("clean.wav")), help="clean DI recording (default data/clean.wav)")
     t.add_argument("--amp", default=str(default_data("amp.wav")), help="target recording (default data/amp.wav)")
     t.add_argument("--ir", default=str(default_data("cab_ir.wav")), help="cabinet IR placed inside the loss (default data/cab_ir.wav)")
+    t.add_argument("--val-clean", default=None, metavar="WAV",
+                   help="clean DI of a separate take through the same gear, to validate on (with --val-amp): "
+                        "then all of --clean/--amp trains, and the best epoch is the one this take scores best")
+    t.add_argument("--val-amp", default=None, metavar="WAV", help="that take's recording through the gear")
     t.add_argument("--target-kind", choices=TARGET_KINDS, default="amp_with_cab",
                    help="amp_with_cab: target recorded through the cabinet (IR goes in the loss); amp_direct: before it")
     t.add_argument("--model", default="seed_cnn", type=argument_type(_model),

@@ -17,7 +17,10 @@ at the same settings. :func:`score_files` takes that pair (DI and target), and
 * applies the model's cabinet IR, as ``guneamp render`` does (``ir`` to use another,
   ``use_ir=False`` for none);
 * reports the ESR, the ESR after pre-emphasis (the treble weighted up) and the quality
-  band NAM's trainer uses (great below 0.01, good below 0.035, usable below 0.1).
+  band NAM's trainer uses (great below 0.01, good below 0.035, usable below 0.1);
+* says how far that is from the validation ESR training chose the model by, and, when
+  the training DI is still where the checkpoint says, whether the take holds notes the
+  training DI lacks (:func:`gap_lines`): then more takes, not more training, would help.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import numpy as np
 import torch
 
 from ..capture.checks import validate_pair
+from ..capture.coverage import Coverage, coverage
 from ..capture.lag import align_pair
 from ..dsp.audio import read_audio
 from ..dsp.cabinet import load_ir
@@ -59,6 +63,9 @@ class Score:
     input_gain: float
     output_gain: float
     cabinet: str
+    validation_esr: float | None = None  # the best epoch's, as training measured it
+    uncovered_share: float | None = None  # of this take's DI energy, where the training DI had none
+    notes: tuple = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,7 +84,41 @@ class Score:
             f"cabinet           {self.cabinet}",
             f"ESR               {self.esr:.4g}  ({self.quality})",
             f"ESR pre-emphasis  {self.esr_pre_emphasis:.4g}",
+            *self.notes,
         ])
+
+
+# The share of a take's energy outside the training DI's bands worth a warning: a
+# twentieth is already a note or two that the model never heard the gear play.
+UNCOVERED_NOTE_SHARE = 0.05
+# A take scoring this many times the validation ESR is more than the usual optimism of a
+# tail that training chose its epoch by (1.5 to 2.6x on the real pedals, issue 22).
+GAP_NOTE_RATIO = 2.0
+
+
+def gap_lines(validation_name: str, validation_esr: float | None, take_name: str, take_esr: float,
+              cov: Coverage | None, check_hint: str) -> list[str]:
+    """What the gap between a validation ESR and a separate take's ESR says, as printed lines.
+
+    ``cov``: the take's DI against the training DI (None: the training DI is not known).
+    ``check_hint``: the ``guneamp check`` command that prints the training DI's coverage.
+
+    Notebook: 12
+    """
+    lines = []
+    if validation_esr is not None and validation_esr > 0:
+        ratio = take_esr / validation_esr
+        lines.append(f"gap               {take_name} ESR {take_esr:.4g} is {ratio:.2f}x the {validation_name} "
+                     f"ESR {validation_esr:.4g}")
+    else:
+        ratio = None
+    if cov is not None and cov.uncovered_share >= UNCOVERED_NOTE_SHARE:
+        lines.append(f"coverage          {cov.describe()}; record takes that hold those notes and levels "
+                     f"(`{check_hint}` reports what the training DI covers)")
+    elif ratio is not None and ratio >= GAP_NOTE_RATIO:
+        lines.append(f"coverage          the training DI covers this take's bands; a gap this large says more "
+                     f"takes of the same playing would help (`{check_hint}` reports the coverage)")
+    return lines
 
 
 def predict_at_level(ckpt: Checkpoint, clean, ir: torch.Tensor | None) -> torch.Tensor:
@@ -119,10 +160,31 @@ def score_files(model_path, clean_path, amp_path, *, ir_path=None, use_ir: bool 
     if not torch.isfinite(pred).all():
         raise GuneampError(f"{model_path} produced NaN or infinite samples on {clean_path}; the model is broken.")
     e = esr(torch.from_numpy(t).double(), pred.double())
+    val_esr = min((h["val_esr"] for h in ckpt.history if "val_esr" in h), default=None)
+    source = ckpt.meta.get("source") if isinstance(ckpt.meta.get("source"), dict) else {}
+    cov = training_coverage(source.get("clean"), c, sr)
+    hint = f"guneamp check {source.get('clean', 'TRAIN_CLEAN')} {source.get('amp', 'TRAIN_AMP')}"
+    notes = tuple(gap_lines("validation", val_esr, "this take's", float(e), cov, hint))
     return Score(
         model=str(model_path), clean=str(clean_path), amp=str(amp_path), sample_rate=int(sr),
         seconds=c.size / sr, lag_samples=int(lag.lag) - kept, lag_reliable=bool(lag.reliable), esr=float(e),
         esr_pre_emphasis=float(esr_pre_emphasis(t, pred)), quality=quality(e),
         input_gain=float(ckpt.input_gain), output_gain=float(ckpt.output_gain), cabinet=cabinet,
+        validation_esr=val_esr, uncovered_share=None if cov is None else cov.uncovered_share, notes=notes,
     )
+
+
+def training_coverage(train_clean_path, take_clean, sr: int) -> Coverage | None:
+    """:func:`~guneamp_lib.capture.coverage.coverage` of ``take_clean`` by the training DI
+    file, or None where that file is gone or not at ``sr``.
+
+    Notebook: 12
+    """
+    if not train_clean_path:
+        return None
+    try:
+        train_clean, sr_train, _ = read_audio(train_clean_path, what="training clean")
+    except (GuneampError, OSError):
+        return None
+    return coverage(train_clean, take_clean, sr) if int(sr_train) == int(sr) else None
 

@@ -128,6 +128,9 @@ def check_fit(model: torch.nn.Module, data: TrainingData, cfg: TrainConfig) -> N
     rf = receptive_field(model)
     rf_file = math.ceil(rf / cfg.oversample) if math.isfinite(rf) else cfg.burn_in
     need = max(rf_file, math.ceil(cfg.window / cfg.oversample)) + 1
+    if data.validation == "take" and data.n_val < need:
+        raise GuneampError(f"the validation take holds {data.n_val} samples; this model needs at least {need} "
+                           "(its receptive field and window). Record a longer validation take.")
     if data.n_val < need or data.n_train < need:
         raise GuneampError(
             f"the recording is too short for this model: {data.clean.numel()} samples, split into "
