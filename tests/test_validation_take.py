@@ -124,5 +124,8 @@ def test_the_gap_lines_point_to_coverage_when_the_take_holds_other_notes():
     lines = gap_lines("validation", 0.01, "this take's", 0.05, Coverage(0.4, (98.0, 124.0), 20.0), "guneamp check a b")
     assert "5.00x" in lines[0] and "40%" in lines[1] and "`guneamp check a b`" in lines[1]
     lines = gap_lines("validation", 0.01, "this take's", 0.05, covered, "guneamp check a b")
-    assert "more takes of the same playing" in lines[1]
+    assert "covers this take's bands" in lines[1] and "more takes of the same playing" in lines[1]
+    lines = gap_lines("validation", 0.01, "this take's", 0.05, covered, "guneamp check a b", level_db=2.5)
+    assert len(lines) == 2 and "peaks 2.5 dB above" in lines[1]
+    assert len(gap_lines("validation", 0.01, "this take's", 0.012, covered, "x", level_db=0.5)) == 1
     assert gap_lines("validation", None, "this take's", 0.05, None, "x") == []

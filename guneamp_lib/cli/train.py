@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from .. import paths
@@ -22,6 +23,8 @@ def _train_config(args):
         model=spec.model, model_kwargs=spec.kwargs(), oversample=args.oversample, epochs=args.epochs,
         time_budget_s=args.time_budget, seed=args.seed, device=args.device,
         segment=args.segment, batch_size=args.batch_size, learning_rate=args.lr,
+        mrstft_weight=args.mrstft_weight, dc_weight=args.dc_weight, polarity=args.polarity,
+        gain_jitter_db=args.gain_jitter_db, ema=args.ema,
     )
 
 
@@ -52,7 +55,10 @@ def _take_gap(result, cfg, data, source) -> None:
     clean = data.clean.numpy()
     cov = coverage(clean[: data.n_train], clean[data.val_start :], data.sample_rate)
     hint = f"guneamp check {source['clean']} {source['amp']}"
-    for line in gap_lines("training recording's", fit, "the validation take's", result.best_val_esr, cov, hint):
+    # the training part is peak-normalized to 1, and the take brought to the same level
+    level_db = 20 * math.log10(max(float(data.clean[data.val_start :].abs().max()), 1e-12))
+    for line in gap_lines("training recording's", fit, "the validation take's", result.best_val_esr, cov, hint,
+                          level_db):
         print(line)
 
 
@@ -161,6 +167,16 @@ def register(sub) -> None:
                    help=f"segments per step (default: the model's, {_per_model('batch_size')})")
     t.add_argument("--lr", type=number(above=0, high=1.0), default=None,
                    help=f"Adam learning rate (default: the model's, {_per_model('learning_rate')})")
+    recipe = t.add_argument_group("recipe options (off by default; measured in docs/evaluation.md)")
+    recipe.add_argument("--mrstft-weight", type=number(0.0, 10.0), default=0.0,
+                        help="weight of a multi-resolution STFT term in the loss")
+    recipe.add_argument("--dc-weight", type=number(0.0, 100.0), default=0.0, help="weight of a DC term in the loss")
+    recipe.add_argument("--polarity", action="store_true",
+                        help="flip segments' polarity at random (only for gear that treats both half-waves alike)")
+    recipe.add_argument("--gain-jitter-db", type=number(0.0, 12.0), default=0.0,
+                        help="draw each segment's input gain within +/- this many dB")
+    recipe.add_argument("--ema", type=number(0.0, 0.99999), default=0.0,
+                        help="validate (and keep) a moving average of the weights with this decay per step")
     t.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto = CUDA, then MPS, then CPU")
     t.add_argument("--align", action="store_true", help="shift the target to line up with the clean file automatically")
     t.add_argument("--out", default=str(paths.runs_dir() / "default"), help="folder for best.pt and last.pt (default runs/default)")

@@ -94,14 +94,18 @@ UNCOVERED_NOTE_SHARE = 0.05
 # A take scoring this many times the validation ESR is more than the usual optimism of a
 # tail that training chose its epoch by (1.5 to 2.6x on the real pedals, issue 22).
 GAP_NOTE_RATIO = 2.0
+# A take whose DI peaks this far above the training DI's drives the gear harder than the
+# model ever heard it (EGFxSet's clip 1 peaks 2.5 dB above its training clips).
+LEVEL_NOTE_DB = 1.0
 
 
 def gap_lines(validation_name: str, validation_esr: float | None, take_name: str, take_esr: float,
-              cov: Coverage | None, check_hint: str) -> list[str]:
+              cov: Coverage | None, check_hint: str, level_db: float | None = None) -> list[str]:
     """What the gap between a validation ESR and a separate take's ESR says, as printed lines.
 
     ``cov``: the take's DI against the training DI (None: the training DI is not known).
     ``check_hint``: the ``guneamp check`` command that prints the training DI's coverage.
+    ``level_db``: the take's DI peak over the training DI's, at the trained level.
 
     Notebook: 12
     """
@@ -112,12 +116,18 @@ def gap_lines(validation_name: str, validation_esr: float | None, take_name: str
                      f"ESR {validation_esr:.4g}")
     else:
         ratio = None
-    if cov is not None and cov.uncovered_share >= UNCOVERED_NOTE_SHARE:
-        lines.append(f"coverage          {cov.describe()}; record takes that hold those notes and levels "
+    uncovered = cov is not None and cov.uncovered_share >= UNCOVERED_NOTE_SHARE
+    louder = level_db is not None and level_db >= LEVEL_NOTE_DB
+    if uncovered:
+        lines.append(f"coverage          {cov.describe()}; record takes that hold those notes "
                      f"(`{check_hint}` reports what the training DI covers)")
-    elif ratio is not None and ratio >= GAP_NOTE_RATIO:
-        lines.append(f"coverage          the training DI covers this take's bands; a gap this large says more "
-                     f"takes of the same playing would help (`{check_hint}` reports the coverage)")
+    if louder:
+        lines.append(f"level             the take's DI peaks {level_db:.1f} dB above the training DI's: the model "
+                     "never heard the gear driven this hard; record takes played as hard")
+    if ratio is not None and ratio >= GAP_NOTE_RATIO and not (uncovered or louder):
+        known = "the training DI covers this take's bands and levels; " if cov is not None else ""
+        lines.append(f"coverage          {known}a gap this large says more takes of the same playing would help "
+                     f"(`{check_hint}` reports the training DI's coverage)")
     return lines
 
 
@@ -164,7 +174,9 @@ def score_files(model_path, clean_path, amp_path, *, ir_path=None, use_ir: bool 
     source = ckpt.meta.get("source") if isinstance(ckpt.meta.get("source"), dict) else {}
     cov = training_coverage(source.get("clean"), c, sr)
     hint = f"guneamp check {source.get('clean', 'TRAIN_CLEAN')} {source.get('amp', 'TRAIN_AMP')}"
-    notes = tuple(gap_lines("validation", val_esr, "this take's", float(e), cov, hint))
+    # the training DI's peak at the trained level is 1 (input_gain normalized it)
+    level_db = 20 * float(np.log10(max(float(np.abs(c).max()) * ckpt.input_gain, 1e-12)))
+    notes = tuple(gap_lines("validation", val_esr, "this take's", float(e), cov, hint, level_db))
     return Score(
         model=str(model_path), clean=str(clean_path), amp=str(amp_path), sample_rate=int(sr),
         seconds=c.size / sr, lag_samples=int(lag.lag) - kept, lag_reliable=bool(lag.reliable), esr=float(e),

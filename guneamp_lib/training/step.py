@@ -7,7 +7,14 @@ draw picks ``batch_size`` random segments of ``length`` scored samples, each wit
 ``context`` samples before it that fill the network's receptive field, the
 downsampler's filter and the cabinet IR. :func:`forward_segments` runs them the way
 rendering does and keeps only the scored part; :func:`train_step` takes one optimizer
-step on the designed loss.
+step on the designed loss (:func:`~guneamp_lib.training.losses.training_loss`).
+
+Options of a recipe, each off by default (measured on real pedals in docs/evaluation.md):
+:func:`augment` flips the polarity of whole segments (input and target together: right
+only for gear that treats both half-waves alike) and jitters each segment's input gain a
+little (the target stays, so the model learns to forgive small level errors of a DI);
+:class:`WeightAverage` keeps an exponential moving average of the weights, which
+validation scores and the best checkpoint keeps.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from ..dsp.cabinet import fft_convolve, ir_energy_length
 from ..dsp.oversampling import RESAMPLER_REACH, downsample, oversample
 from ..models import AmpModel, receptive_field
 from .data import TrainingData
-from .losses import design_loss
+from .losses import training_loss
 
 # File-rate samples the downsampler's filter reaches either side of each output sample.
 RESAMPLER_MARGIN = RESAMPLER_REACH
@@ -105,6 +112,58 @@ def cosine_lr(base_lr: float, frac: float) -> float:
     return base_lr * 0.5 * (1.0 + math.cos(math.pi * min(max(frac, 0.0), 1.0)))
 
 
+def augment(x: torch.Tensor, y: torch.Tensor, cfg, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Segments ``(B, ...)`` with ``cfg.polarity`` flips and ``cfg.gain_jitter_db`` input gains applied.
+
+    Both off: the tensors unchanged and ``gen`` untouched, so a run without them draws the
+    same segments it always did.
+
+    Notebook: 06
+    """
+    b = x.shape[0]
+    if cfg.polarity:
+        sign = (torch.randint(0, 2, (b, 1), generator=gen) * 2 - 1).to(x.device, x.dtype)
+        x, y = x * sign, y * sign
+    if cfg.gain_jitter_db:
+        db = (torch.rand((b, 1), generator=gen) * 2 - 1) * cfg.gain_jitter_db
+        x = x * (10.0 ** (db / 20.0)).to(x.device, x.dtype)
+    return x, y
+
+
+class WeightAverage:
+    """An exponential moving average of a model's weights (``decay`` per step), swapped in to validate.
+
+    Early on the average uses ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates, so it
+    does not remember the random initial weights for thousands of steps.
+
+    Notebook: 06
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay, self.updates = decay, 0
+        self.avg = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        self.updates += 1
+        for k, v in model.state_dict().items():
+            if v.dtype.is_floating_point:
+                self.avg[k].mul_(d).add_(v.detach(), alpha=1.0 - d)
+            else:
+                self.avg[k].copy_(v)
+
+    def swap_in(self, model: torch.nn.Module) -> dict:
+        """Load the average into ``model``; returns the live weights, for :meth:`swap_out`."""
+        live = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        model.load_state_dict(self.avg)
+        return live
+
+    @staticmethod
+    def swap_out(model: torch.nn.Module, live: dict) -> None:
+        model.load_state_dict(live)
+
+
 def train_step(model: AmpModel, opt: torch.optim.Optimizer, sampler: SegmentSampler, batch_size: int,
                gen: torch.Generator, cfg, lr: float) -> float:
     """One optimizer step on a fresh batch; returns the batch's loss.
@@ -113,9 +172,9 @@ def train_step(model: AmpModel, opt: torch.optim.Optimizer, sampler: SegmentSamp
     """
     for g in opt.param_groups:
         g["lr"] = lr
-    x, y = sampler.draw(batch_size, gen)
+    x, y = augment(*sampler.draw(batch_size, gen), cfg, gen)
     pred = sampler.forward(model, x)
-    loss = design_loss(pred, y, cfg.pre_emphasis, cfg.pre_emphasis_weight)
+    loss = training_loss(pred, y, cfg)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if cfg.grad_clip:

@@ -42,9 +42,9 @@ from .data import TrainingData
 from .defaults import training_defaults
 from ..errors import GuneampError, GuneampWarning
 from ..render.inference import predict
-from .losses import design_loss, esr
+from .losses import esr, training_loss
 from .resume import BEST, DEFAULT_SAVE_EVERY_STEPS, LAST, SAVE_EVERY_S, RunState, capture_state, data_fingerprint, restore_run
-from .step import SegmentSampler, context_samples, cosine_lr, train_step
+from .step import SegmentSampler, WeightAverage, context_samples, cosine_lr, train_step
 from ..models import build_model, count_parameters, receptive_field
 from ..dsp.oversampling import MAX_FACTOR
 from ..runtime import describe_device, pick_device, set_seed
@@ -71,6 +71,12 @@ class TrainConfig:
     pre_emphasis_weight: float = 0.5
     grad_clip: float = 1.0
     clock: str = "wall"  # what the time budget counts: "wall" or "cpu" (training.budget.CLOCKS)
+    # Recipe options, all off by default (training.step, training.losses; docs/evaluation.md).
+    mrstft_weight: float = 0.0  # multi-resolution STFT term in the loss
+    dc_weight: float = 0.0  # DC term in the loss
+    polarity: bool = False  # flip whole segments' polarity at random (symmetric gear only)
+    gain_jitter_db: float = 0.0  # each segment's input gain drawn within +/- this many dB
+    ema: float = 0.0  # decay of a moving average of the weights that validation scores; 0: none
 
     def __post_init__(self):
         if None in (self.oversample, self.batch_size, self.learning_rate):
@@ -82,6 +88,11 @@ class TrainConfig:
             raise GuneampError("give a number of epochs, a time budget, or both")
         if self.clock not in CLOCKS:
             raise GuneampError(f"unknown clock {self.clock!r}; use one of {', '.join(CLOCKS)}")
+        for name in ("mrstft_weight", "dc_weight", "gain_jitter_db"):
+            if not (getattr(self, name) >= 0 and math.isfinite(getattr(self, name))):
+                raise GuneampError(f"{name} must be a finite number of 0 or more, got {getattr(self, name)}")
+        if not 0.0 <= self.ema < 1.0:
+            raise GuneampError(f"ema is a decay per step, from 0 (off) to below 1, got {self.ema}")
         if self.epochs is not None and self.epochs < 1:
             raise GuneampError("epochs must be at least 1")
         # `not x > 0` rather than `x <= 0`: NaN fails every comparison, and a NaN budget never ends.
@@ -150,7 +161,7 @@ def evaluate(model, data: TrainingData, cfg: TrainConfig, start: int | None = No
     a = max(start - ctx, 0)
     pred = predict(model, data.clean[a:end], cfg.oversample, data.ir)[start - a :]
     target = data.target[start:end]
-    loss = design_loss(pred, target, cfg.pre_emphasis, cfg.pre_emphasis_weight).item()
+    loss = training_loss(pred, target, cfg).item()
     return {"loss": loss, "esr": esr(target, pred), "prediction": pred}
 
 
@@ -326,6 +337,8 @@ def train(
                                        else cfg.time_budget_s - clock.elapsed())
     clock.plan_validation(val_end - data.val_start, reserve)
     saved_step, saved_t = run.step, time.perf_counter()
+    # A resumed run starts its average again from the weights it resumes with.
+    average = WeightAverage(model, cfg.ema) if cfg.ema else None
     bar = tqdm(total=total_steps, initial=run.step, desc=f"training {cfg.model}", unit="step", disable=not progress)
     done = False
     while not done:
@@ -342,6 +355,8 @@ def train(
             loss = _step_or_advice(lambda: train_step(model, opt, sampler, cfg.batch_size, gen, cfg,
                                                   cosine_lr(cfg.learning_rate, frac)))
             clock.note_step(now() - t_step)
+            if average:
+                average.update(model)
             run.epoch_losses.append(loss)
             run.step += 1
             bar.update(1)
@@ -357,6 +372,7 @@ def train(
                 last_path = save_last()
                 saved_step, saved_t = run.step, time.perf_counter()
         model.eval()
+        live = average.swap_in(model) if average else None
         t_val = now()
         with torch.no_grad():
             val = evaluate(model, data, cfg, end=val_end)
@@ -377,6 +393,8 @@ def train(
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             if out_dir:
                 best_path = save_checkpoint(out_dir / BEST, make_ckpt())
+        if average:
+            average.swap_out(model, live)  # training (and last.pt) carry on with the live weights
         if out_dir:
             run.finished = done
             last_path = save_last()
