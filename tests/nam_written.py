@@ -75,6 +75,7 @@ def configs() -> dict[str, tuple[str, dict]]:
         "convnet": ("ConvNet", {"channels": 4, "dilations": [1, 2, 4, 8], "batchnorm": True, "activation": "Tanh",
                                 "sample_rate": RATE}),
         "lstm": ("LSTM", {"hidden_size": 6, "num_layers": 2, "sample_rate": RATE}),
+        "linear": ("Linear", {"receptive_field": 64, "bias": True, "sample_rate": RATE}),
     }
 
 
@@ -89,11 +90,12 @@ def write(name: str, folder: Path, seed: int = 0) -> Path:
 
 def _init(cls: str, config: dict):
     from nam.models.conv_net import ConvNet
+    from nam.models.linear import Linear
     from nam.models.recurrent import LSTM
     from nam.models.wavenet import PackedWaveNet, WaveNet
 
     return {"WaveNet": WaveNet, "PackedWaveNet": PackedWaveNet, "ConvNet": ConvNet,
-            "LSTM": LSTM}[cls].init_from_config(json.loads(json.dumps(config))).eval()
+            "LSTM": LSTM, "Linear": Linear}[cls].init_from_config(json.loads(json.dumps(config))).eval()
 
 
 def as_format_06(path: Path, out: Path) -> Path:
