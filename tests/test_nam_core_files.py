@@ -20,7 +20,7 @@ from guneamp_lib.errors import GuneampError
 from guneamp_lib.models import NamWaveNet
 from guneamp_lib.models.nam import load_model_file
 from guneamp_lib.render.streaming import StreamingProcessor
-from tests import nam_written
+from benchmarks import nam_written
 
 pytestmark = pytest.mark.slow
 SR = 48000

@@ -1,5 +1,8 @@
 """Small ``.nam`` files written by NAM 0.13's own Python package, one per architecture NAM core plays.
 
+Used by the tests (``tests/test_nam_core_files.py``) and by section 8 of the benchmarks
+(A2 and a slimmable WaveNet, timed against NAM core).
+
 Nothing here is NAM's data: each file is made on the spot from NAM's own model classes
 and exporter, with random weights (perturbed so that every weight matters), so the
 tests never commit a file of NAM's. Shapes are NAM's (A2 is its trainer's default
@@ -36,11 +39,11 @@ def _wavenet(layers: list[dict], **kw) -> dict:
     return {"layers_configs": layers, "head": None, "head_scale": 0.05, "sample_rate": RATE, **kw}
 
 
-def _perturbed(model, seed: int):
+def _perturbed(model, seed: int, scale: float):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in model.parameters():
-            p.add_(0.3 * torch.randn(p.shape, generator=g))
+            p.add_(scale * torch.randn(p.shape, generator=g))
     return model
 
 
@@ -79,12 +82,17 @@ def configs() -> dict[str, tuple[str, dict]]:
     }
 
 
-def write(name: str, folder: Path, seed: int = 0) -> Path:
-    """Write the NAM-made file ``name`` (see :func:`configs`) into ``folder``; returns its path."""
+def write(name: str, folder: Path, seed: int = 0, perturb: float = 0.3) -> Path:
+    """Write the NAM-made file ``name`` (see :func:`configs`) into ``folder``; returns its path.
+
+    ``perturb`` is the spread of the noise added to NAM's initial weights (so that every
+    weight matters in a test); 0 keeps NAM's initialization (for timing).
+    """
+    torch.manual_seed(seed)
 
     cls, config = configs()[name]
     model = _init(cls, config)
-    _perturbed(model, seed).export(folder, basename=name)
+    _perturbed(model, seed, perturb).export(folder, basename=name)
     return folder / f"{name}.nam"
 
 
