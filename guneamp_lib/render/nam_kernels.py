@@ -85,6 +85,13 @@ def _act_row(zf, src, dst, n, code, p):
             zf[dst + t] = _act(zf[src + t], code, p)
 
 
+@njit(inline="always", **JIT_OPTIONS)
+def _offset_copy(dst, d, src, s, n, e):
+    """``dst[d + t] = src[s + t] + e`` for ``t < n`` (a residual row and its bias)."""
+    for t in range(n):
+        dst[d + t] = src[s + t] + e
+
+
 @njit(**JIT_OPTIONS)
 def nam_wavenet_block(x, out, pos, bufs, wts, layers, acts, arrays, head_scale, scratch):
     """One block through a NAM WaveNet; returns the new write position.
@@ -176,13 +183,9 @@ def nam_wavenet_block(x, out, pos, bufs, wts, layers, acts, arrays, head_scale, 
                 src = U64(lb + o * bst) + upos
                 e = wts[layers[l, NL_L1_B] + o] if l1 else np.float32(0.0)
                 if last:
-                    d = U64(o * sst)
-                    for t in range(un):
-                        rf[d + t] = bf[src + t] + e
+                    _offset_copy(rf, U64(o * sst), bf, src, un, e)
                 else:
-                    d = src + U64(lsize)
-                    for t in range(un):
-                        bf[d + t] = bf[src + t] + e
+                    _offset_copy(bf, src + U64(lsize), bf, src, un, e)
             if l1:
                 if last:
                     product(wts, layers[l, NL_L1_W], 0, b, 1, 0, c, b, zf, sst, 0, rf, sst, 0, n, zeros, 0, False)
