@@ -19,6 +19,7 @@ import torch
 from ..errors import GuneampError
 from ..models import CausalConv1d, LSTMModel, SeedCNN, WaveNet, receptive_field
 from ..models.nam_lstm import NamLSTM
+from ..models.nam_wavenet import NamWaveNet
 
 # Network samples per compiled call: a 32-channel activation of this length (256 KB)
 # stays in the L2 cache; longer host blocks are cut into pieces of this size.
@@ -286,4 +287,9 @@ def fast_engine(model: torch.nn.Module, k):
         return FastWaveNet(model, k)
     if type(model) in (LSTMModel, NamLSTM) and FastLSTM.supports(model):
         return FastLSTM(model, k)
+    if type(model) is NamWaveNet:
+        from .nam_engines import FastNamWaveNet  # beside its siblings; it imports this module's buffers
+
+        if FastNamWaveNet.supports(model):
+            return FastNamWaveNet(model, k)
     return None
