@@ -14,17 +14,25 @@ def cmd_render(args) -> int:
     out = check_output_file(args.output, args.overwrite, [args.model, args.input, args.ir])
     check_wav_name(out)
     check_inputs((args.model, "model"), (args.input, "input"), (args.ir, "cabinet IR"))
+    if args.slim is not None and not str(args.model).lower().endswith(".nam"):
+        raise GuneampError("--slim picks a size inside a NAM .nam file that holds several; "
+                           f"{args.model} is a guneamp checkpoint")
     with claim(out, overwrite=args.overwrite):
+        model = args.model
+        if args.slim is not None:
+            from ..models.nam import load_model_file
+
+            model = load_model_file(args.model, slim=args.slim)
         if args.block_size is not None:
             from ..render.files import render_streaming
 
-            render_streaming(args.model, args.input, out, args.block_size, ir_path=args.ir, use_ir=not args.no_ir,
+            render_streaming(model, args.input, out, args.block_size, ir_path=args.ir, use_ir=not args.no_ir,
                              gain_db=args.gain_db, progress=not args.quiet, normalize_input=args.normalize_input,
                              normalize_output=args.normalize_output)
         else:
             from ..render.files import render_file
 
-            render_file(args.model, args.input, out, ir_path=args.ir, use_ir=not args.no_ir,
+            render_file(model, args.input, out, ir_path=args.ir, use_ir=not args.no_ir,
                         gain_db=args.gain_db, device=args.device, progress=not args.quiet,
                         normalize_input=args.normalize_input, normalize_output=args.normalize_output)
     print(f"wrote {out}")
@@ -79,6 +87,9 @@ def register(sub) -> None:
     r.add_argument("--block-size", type=number(1, 1 << 20, integer=True), default=None, metavar="N",
                    help="render N samples at a time, as a real-time plugin would (CPU; memory stays flat "
                         "for any file length; the same result to 1e-5)")
+    r.add_argument("--slim", type=number(0.0, 1.0), default=None, metavar="S",
+                   help="for a NAM file that holds the amp at several sizes (NAM 0.13's A2, a slimmable WaveNet): "
+                        "the plugin's CPU slider, 0 (smallest) to 1; by default the full model, as the plugin")
     r.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     add_common(r, seed=False)
     r.set_defaults(func=cmd_render)
