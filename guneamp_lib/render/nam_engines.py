@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..models.nam_wavenet import NamWaveNet
-from .engines import COMPACT_SPAN, MAX_MODEL_BLOCK, ROW_PAD, prime
+from .buffers import COMPACT_SPAN, MAX_MODEL_BLOCK, ROW_PAD, prime
 
 
 def _f32(t) -> np.ndarray:
