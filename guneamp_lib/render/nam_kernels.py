@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .kernels import JIT_OPTIONS, U64, compact, product, tanh
+from .kernels import JIT_OPTIONS, U64, NoAliasCompiler, compact, product, tanh
 
 # Activation codes (NAM core's names; ReLU and a one-slope PReLU are LeakyReLU).
 ACT_TANH, ACT_HARDTANH, ACT_FASTTANH, ACT_LEAKY, ACT_SIGMOID, ACT_SILU, ACT_HARDSWISH, ACT_LEAKY_HARDTANH, \
@@ -86,6 +86,72 @@ def _act_row(zf, src, dst, n, code, p):
 
 
 @njit(inline="always", **JIT_OPTIONS)
+def _w3(wf, at, cin):
+    """Three weights of a row from ``at``, zero beyond ``cin``."""
+    z = np.float32(0.0)
+    return wf[at], (wf[at + 1] if cin > 1 else z), (wf[at + 2] if cin > 2 else z)
+
+
+@njit(pipeline_class=NoAliasCompiler, **JIT_OPTIONS)
+def _product3(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a0, n, bias, b0, init):
+    """:func:`~guneamp_lib.render.kernels.product` for at most three outputs and three inputs (A2 Lite).
+
+    The general product takes four outputs by four inputs per pass, and one at a time
+    for what is left over: on three channels, every pass is a leftover. Here each tap is
+    one pass over the block for all outputs and inputs, missing inputs weighted zero
+    (and read from a row that exists).
+    """
+    un, usst, uast = U64(n), U64(sst), U64(ast)
+    q0 = U64(a0)
+    q1, q2 = q0 + (uast if cout > 1 else U64(0)), q0 + (U64(2) * uast if cout > 2 else U64(0))
+    z = np.float32(0.0)
+    for k in range(taps):
+        s = U64(s0 - (taps - 1 - k) * shift)
+        p0 = s
+        p1 = s + (usst if cin > 1 else U64(0))
+        p2 = s + (U64(2) * usst if cin > 2 else U64(0))
+        wk = w0 + k * wtap
+        a0_, a1, a2 = _w3(wf, wk, cin)
+        b0_, b1, b2 = _w3(wf, wk + wrow, cin) if cout > 1 else (z, z, z)
+        c0, c1, c2 = _w3(wf, wk + 2 * wrow, cin) if cout > 2 else (z, z, z)
+        if init and k == 0:  # the first tap starts from the bias
+            e0 = bias[b0]
+            e1 = bias[b0 + 1] if cout > 1 else z
+            e2 = bias[b0 + 2] if cout > 2 else z
+            for t in range(un):  # highest row first: a missing row's offset is row 0's
+                ac[q2 + t] = e2
+                ac[q1 + t] = e1
+                ac[q0 + t] = e0
+        if cout == 3:
+            for t in range(un):
+                v0, v1, v2 = xs[p0 + t], xs[p1 + t], xs[p2 + t]
+                ac[q0 + t] += a0_ * v0 + a1 * v1 + a2 * v2
+                ac[q1 + t] += b0_ * v0 + b1 * v1 + b2 * v2
+                ac[q2 + t] += c0 * v0 + c1 * v1 + c2 * v2
+        elif cout == 2:
+            for t in range(un):
+                v0, v1, v2 = xs[p0 + t], xs[p1 + t], xs[p2 + t]
+                ac[q0 + t] += a0_ * v0 + a1 * v1 + a2 * v2
+                ac[q1 + t] += b0_ * v0 + b1 * v1 + b2 * v2
+        else:
+            for t in range(un):
+                ac[q0 + t] += a0_ * xs[p0 + t] + a1 * xs[p1 + t] + a2 * xs[p2 + t]
+    if taps == 0 and init:
+        for o in range(cout):
+            for t in range(un):
+                ac[U64(a0 + o * ast) + t] = bias[b0 + o]
+
+
+@njit(**JIT_OPTIONS)
+def _mm(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a0, n, bias, b0, init):
+    """The product, by :func:`_product3` where the sizes are small enough for it."""
+    if cout <= 3 and cin <= 3:
+        _product3(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a0, n, bias, b0, init)
+    else:
+        product(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a0, n, bias, b0, init)
+
+
+@njit(inline="always", **JIT_OPTIONS)
 def _offset_copy(dst, d, src, s, n, e):
     """``dst[d + t] = src[s + t] + e`` for ``t < n`` (a residual row and its bias)."""
     for t in range(n):
@@ -121,10 +187,10 @@ def nam_wavenet_block(x, out, pos, bufs, wts, layers, acts, arrays, head_scale, 
         hin = h1 if h1 > 0 else b
         hb = (nl + a) * lsize  # this array's head-input history
         if a == 0:
-            product(wts, arrays[a, NA_RECH_W], 0, cin, 1, 0, c, cin, x, n, 0, bf, bst, first * lsize + pos, n, zeros,
+            _mm(wts, arrays[a, NA_RECH_W], 0, cin, 1, 0, c, cin, x, n, 0, bf, bst, first * lsize + pos, n, zeros,
                     0, True)
         else:
-            product(wts, arrays[a, NA_RECH_W], 0, cin, 1, 0, c, cin, rf, sst, 0, bf, bst, first * lsize + pos, n,
+            _mm(wts, arrays[a, NA_RECH_W], 0, cin, 1, 0, c, cin, rf, sst, 0, bf, bst, first * lsize + pos, n,
                     zeros, 0, True)
         # the skip sum starts from the previous array's head output, or from nothing
         for o in range(hin):
@@ -136,7 +202,7 @@ def nam_wavenet_block(x, out, pos, bufs, wts, layers, acts, arrays, head_scale, 
             lb = l * lsize
             mode = layers[l, NL_MODE]
             mid = b if mode == MODE_NONE else 2 * b
-            product(wts, layers[l, NL_CONV_W], mid * c, c, layers[l, NL_KERNEL], layers[l, NL_DILATION], mid, c, bf,
+            _mm(wts, layers[l, NL_CONV_W], mid * c, c, layers[l, NL_KERNEL], layers[l, NL_DILATION], mid, c, bf,
                     bst, lb + pos, zf, sst, 0, n, wts, layers[l, NL_CONV_B], True)
             mix = layers[l, NL_MIX]
             for o in range(mid):
@@ -166,7 +232,7 @@ def nam_wavenet_block(x, out, pos, bufs, wts, layers, acts, arrays, head_scale, 
                     d, e = U64(hb + o * bst) + upos, wts[hbias + o]
                     for t in range(un):
                         bf[d + t] += e
-                product(wts, layers[l, NL_H1_W], 0, b, 1, 0, h1, b, zf, sst, 0, bf, bst, hb + pos, n, zeros, 0,
+                _mm(wts, layers[l, NL_H1_W], 0, b, 1, 0, h1, b, zf, sst, 0, bf, bst, hb + pos, n, zeros, 0,
                         False)
             else:
                 for o in range(b):
@@ -188,12 +254,12 @@ def nam_wavenet_block(x, out, pos, bufs, wts, layers, acts, arrays, head_scale, 
                     _offset_copy(bf, src + U64(lsize), bf, src, un, e)
             if l1:
                 if last:
-                    product(wts, layers[l, NL_L1_W], 0, b, 1, 0, c, b, zf, sst, 0, rf, sst, 0, n, zeros, 0, False)
+                    _mm(wts, layers[l, NL_L1_W], 0, b, 1, 0, c, b, zf, sst, 0, rf, sst, 0, n, zeros, 0, False)
                 else:
-                    product(wts, layers[l, NL_L1_W], 0, b, 1, 0, c, b, zf, sst, 0, bf, bst, lb + lsize + pos, n, zeros,
+                    _mm(wts, layers[l, NL_L1_W], 0, b, 1, 0, c, b, zf, sst, 0, bf, bst, lb + lsize + pos, n, zeros,
                             0, False)
         hk = arrays[a, NA_HEAD_KERNEL]
-        product(wts, arrays[a, NA_HEAD_W], hout * hin, hin, hk, arrays[a, NA_HEAD_DILATION], hout, hin, bf, bst,
+        _mm(wts, arrays[a, NA_HEAD_W], hout * hin, hin, hk, arrays[a, NA_HEAD_DILATION], hout, hin, bf, bst,
                 hb + pos, of, sst, 0, n, wts if arrays[a, NA_HEAD_BIAS] else zeros,
                 arrays[a, NA_HEAD_B] if arrays[a, NA_HEAD_BIAS] else 0, True)
     for t in range(un):
