@@ -253,8 +253,6 @@ class FastLSTM:
         return out
 
 
-
-
 def fast_engine(model: torch.nn.Module, k):
     """The fast engine for ``model``, or ``None`` where it has none.
 
