@@ -70,11 +70,13 @@ def _yaml_record(path: Path, i: int, rec: dict) -> dict:
 
 
 def read_records(path: Path) -> list[dict]:
-    """The manifest's rows as ``{column: text}``; a YAML ``knobs`` mapping becomes ``knob:<name>`` columns.
+    """The manifest's rows (at least one) as ``{column: text}``; a YAML ``knobs`` mapping becomes ``knob:<name>`` columns.
 
     Notebook: 13
     """
     path = Path(path)
+    if not path.is_file():
+        raise GuneampError(f"no manifest at {path}")
     text = path.read_text(encoding="utf-8")
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
@@ -86,9 +88,17 @@ def read_records(path: Path) -> list[dict]:
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
             raise GuneampError(f"{path}: write a list of captures, each a mapping of column: value "
                                "(or put that list under the key 'captures')")
-        return [_yaml_record(path, i, r) for i, r in enumerate(data, start=1)]
-    if path.suffix.lower() != ".csv":
+        rows = [_yaml_record(path, i, r) for i, r in enumerate(data, start=1)]
+    elif path.suffix.lower() != ".csv":
         raise GuneampError(f"{path}: a manifest is a .csv or a .yaml file")
+    else:
+        rows = _csv_records(path, text)
+    if not rows:
+        raise GuneampError(f"{path} lists no captures")
+    return rows
+
+
+def _csv_records(path: Path, text: str) -> list[dict]:
     reader = csv.DictReader(text.splitlines())
     if reader.fieldnames is None:
         raise GuneampError(f"{path} is empty: write a header line ({','.join(MANY_REQUIRED)},...) and one line per capture")
@@ -229,11 +239,7 @@ def read_knob_manifest(path) -> KnobManifest:
     Notebook: 13
     """
     path = Path(path)
-    if not path.is_file():
-        raise GuneampError(f"no manifest at {path}")
     records = read_records(path)
-    if not records:
-        raise GuneampError(f"{path} lists no captures")
     knobs = _knob_names(path, records)
     base = path.resolve().parent
     rows = tuple(_knob_row(path, base, i, rec, knobs) for i, rec in enumerate(records, start=1))
