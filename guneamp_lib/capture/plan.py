@@ -11,7 +11,8 @@ A knob model learns between the settings it heard, so the plan decides what it c
 * **Combinations without the full grid.** One or two knobs: the full ``levels``-step grid
   (25 takes at 5 levels). Three or more: a grid is ``levels ** K`` takes (625 for four knobs at
   5 levels), so the plan is the corners plus a *maximin Latin hypercube* on the same lattice:
-  ``levels * K`` settings in which every knob takes each of its levels ``K`` times, arranged
+  ``levels * K`` settings in which every knob takes each of its levels ``K`` times (or a denser
+  ``levels * per_level``), arranged
   (by random restarts and swaps, deterministic from ``seed``) so that the closest two
   settings, corners included, are as far apart as possible. Four knobs: 16 + 20 = 36 takes.
 * **Held-out settings** (``split=test``) on the half-step lattice (each knob midway between
@@ -92,13 +93,13 @@ def _min_distance(points: np.ndarray, fixed: np.ndarray) -> tuple[float, int]:
     return low, int(np.sum(d <= low + 1e-9))
 
 
-def maximin_hypercube(k: int, levels: int, rng: np.random.Generator, fixed: np.ndarray) -> np.ndarray:
-    """``levels * k`` points in ``[0, 1]^k`` on the ``levels``-step lattice, each knob at each level ``k`` times,
-    spread so the closest pair (``fixed`` points included) is as far apart as the search finds.
+def maximin_hypercube(k: int, levels: int, rng: np.random.Generator, fixed: np.ndarray, per_level: int) -> np.ndarray:
+    """``levels * per_level`` points in ``[0, 1]^k`` on the ``levels``-step lattice, each knob at each level
+    ``per_level`` times, spread so the closest pair (``fixed`` points included) is as far apart as the search finds.
 
     Notebook: 13
     """
-    n = levels * k
+    n = levels * per_level
     column = np.repeat(np.arange(levels), n // levels)
     scale = 1.0 / (levels - 1)
 
@@ -141,8 +142,12 @@ def default_test_count(n_train: int) -> int:
     return max(2, math.ceil(n_train / 5))
 
 
-def plan_settings(space: KnobSpace, *, levels: int = DEFAULT_LEVELS, test: int | None = None, seed: int = 0) -> Plan:
+def plan_settings(space: KnobSpace, *, levels: int = DEFAULT_LEVELS, test: int | None = None, seed: int = 0,
+                  per_level: int | None = None) -> Plan:
     """The settings to record for ``space`` (see the module docstring); deterministic from ``seed``.
+
+    From three knobs, ``per_level`` (default: the number of knobs) is how often the hypercube
+    sets each knob to each level: a denser plan is ``levels * per_level`` settings plus the corners.
 
     Training settings come first, ordered knob by knob (the first knob moves least often, so a
     session turns as few knobs as it can between takes), then the held-out ones.
@@ -159,8 +164,11 @@ def plan_settings(space: KnobSpace, *, levels: int = DEFAULT_LEVELS, test: int |
         raise GuneampError(f"levels must be a whole number from {DEFAULT_LEVELS} to {MAX_LEVELS}, got {levels!r}")
     grid = np.stack(np.meshgrid(*[np.linspace(0, 1, levels if k <= GRID_MAX_KNOBS else 2)] * k, indexing="ij"),
                     axis=-1).reshape(-1, k)
+    per_level = k if per_level is None else per_level
+    if isinstance(per_level, bool) or not isinstance(per_level, int) or per_level < 1:
+        raise GuneampError(f"per_level must be a whole number of 1 or more, got {per_level!r}")
     if k > GRID_MAX_KNOBS:  # the corners, then the hypercube spread away from them
-        grid = np.vstack([grid, maximin_hypercube(k, levels, np.random.default_rng(seed), grid)])
+        grid = np.vstack([grid, maximin_hypercube(k, levels, np.random.default_rng(seed), grid, per_level)])
     train = np.unique(np.round(grid, 9), axis=0)  # sorted row by row: the first knob moves least
     count = default_test_count(len(train)) if test is None else test
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
