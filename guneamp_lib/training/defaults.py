@@ -57,6 +57,9 @@ TRAINING: dict[str, TrainingDefaults] = {
                                 learning_rate=3e-3),
     "lstm": TrainingDefaults(oversample=1, segment_with_cabinet=2048, segment_direct=2048, batch_size=8,
                              learning_rate=3e-3),
+    # gru: AIDA-X's other cell (knob models, notebook 13), trained as the LSTM is.
+    "gru": TrainingDefaults(oversample=1, segment_with_cabinet=2048, segment_direct=2048, batch_size=8,
+                            learning_rate=3e-3),
 }
 
 
@@ -115,11 +118,11 @@ class ModelSpec:
     def kwargs(self) -> dict:
         if self.model == "wavenet":
             return {"preset": self.arg or "standard"}
-        if self.model == "lstm":
+        if self.model in ("lstm", "gru"):
             try:
                 return {} if self.arg is None else {"hidden_size": int(self.arg)}
             except ValueError:
-                raise GuneampError(f"lstm:{self.arg}: the argument is the hidden size, a whole number") from None
+                raise GuneampError(f"{self.model}:{self.arg}: the argument is the hidden size, a whole number") from None
         if self.arg is not None:
             raise GuneampError(f"{self.model} takes no argument (got {self.model}:{self.arg})")
         return {}
