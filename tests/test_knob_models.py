@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from guneamp_lib.cli import build_parser, main
+from guneamp_lib.cli.train import _knob_rows, _train_config
 from guneamp_lib.errors import GuneampError
 from guneamp_lib.knobs import Knob, KnobSpace
 from guneamp_lib.models import build_model
@@ -11,6 +13,9 @@ from guneamp_lib.models.checkpoint import Checkpoint, load_checkpoint, save_chec
 from guneamp_lib.render.inference import predict
 from guneamp_lib.render.knob_input import KNOB_RAMP, KNOB_STEP
 from guneamp_lib.render.streaming import StreamingProcessor
+from guneamp_lib.training.knob_data import KnobSampler, load_knob_training_data, make_knob_training_data
+from guneamp_lib.training.train import TrainConfig, train
+from tests.conftest import toy_amp, toy_di, write
 
 SMALL = [("wavenet", {"preset": "nano"}), ("lstm", {"hidden_size": 8}), ("gru", {"hidden_size": 8})]
 SPACE = KnobSpace([Knob("drive", 0, 10), Knob("treble", 2, 8)])
@@ -129,3 +134,140 @@ def test_checkpoint_keeps_the_knob_space_and_refuses_bad_knob_data(tmp_path):
     snap = Checkpoint(build_model("wavenet", preset="nano"), "wavenet", 48000, 1, 256)
     save_checkpoint(tmp_path / "s.pt", snap)
     assert "knobs" not in torch.load(tmp_path / "s.pt", weights_only=True)
+
+
+# --------------------------------------------------------------------------- training
+
+
+def _knob_amp(x, drive):
+    """The toy amp with a drive knob (0..10): input gain from 0.25 to 2.5."""
+    return toy_amp(x * (0.25 + 0.225 * drive))
+
+
+@pytest.fixture
+def knob_manifest(tmp_path):
+    x = toy_di(seconds=1.5, seed=4)
+    write(tmp_path / "di.wav", x)
+    lines = ["name,clean,target,target_kind,split,knob:drive"]
+    for d in (0, 5, 10):
+        write(tmp_path / f"amp_{d}.wav", 0.5 * _knob_amp(x, d))
+        lines.append(f"d{d},di.wav,amp_{d}.wav,amp_direct,train,{d}")
+    write(tmp_path / "amp_7.wav", 0.5 * _knob_amp(x, 7))
+    lines.append("d7,di.wav,amp_7.wav,amp_direct,test,7")
+    (tmp_path / "knobs.csv").write_text("\n".join(lines) + "\n")
+    return tmp_path / "knobs.csv"
+
+
+def test_knob_data_keeps_one_level_and_mixes_settings():
+    x = toy_di(seconds=1.0, seed=5)
+    data = make_knob_training_data([(x, _knob_amp(x, d), {"drive": d}) for d in (0, 10)], 44100,
+                                   target_kind="amp_direct")
+    assert data.space == KnobSpace([Knob("drive", 0, 10)])
+    assert torch.equal(data.knobs, torch.tensor([[0.0], [1.0]]))
+    # One output gain for both: the loud setting stays louder than the quiet one.
+    quiet, loud = (c.target.abs().max().item() for c in data.captures)
+    assert loud == pytest.approx(1.0, abs=1e-6) and quiet < 0.8
+    model = build_model("lstm", hidden_size=8, num_knobs=1)
+    cfg = TrainConfig(model="lstm", segment=256, batch_size=64, epochs=1, time_budget_s=None)
+    sampler = KnobSampler.build(model, data, cfg, 256, "cpu")
+    (xs, knobs), ys = sampler.draw(64, torch.Generator().manual_seed(0))
+    assert xs.shape[0] == knobs.shape[0] == ys.shape[0] == 64
+    assert 10 < int(knobs.sum()) < 54  # both settings in one batch
+    # each segment's target is its own capture's
+    first = data.captures[int(knobs[0, 0])]
+    hits = (first.target.unfold(0, ys.shape[1], 1) == ys[0]).all(dim=1)
+    assert hits.any()
+
+
+def test_cli_trains_a_knob_model_that_resumes_and_refuses(knob_manifest, tmp_path, capsys):
+    args = ["train", "--manifest", str(knob_manifest), "--model", "lstm:8", "--segment", "512", "--batch-size", "4",
+            "--epochs", "2", "--time-budget", "100000", "--save-every", "1", "--device", "cpu", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "knob model on 3 captures: drive 0 to 10" in out
+    ckpt = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert ckpt.knobs == KnobSpace([Knob("drive", 0, 10)]) and ckpt.model.num_knobs == 1
+    assert ckpt.meta["source"]["manifest"] == str(knob_manifest.resolve())
+    # A run stopped after its first epoch (last.pt saved, unfinished) resumes to the same weights.
+    last = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    ns = build_parser().parse_args([*args, "--out", str(tmp_path / "half")])
+    source, rows = _knob_rows(ns.manifest, ns)
+
+    def stop(history):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(load_knob_training_data(rows, target_kind="amp_direct"), _train_config(ns), tmp_path / "half",
+              progress=False, callback=stop, save_every=1, source=source)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "half"), "--device", "cpu", "--quiet"]) == 0
+    assert "at step 77" in capsys.readouterr().out
+    resumed = torch.load(tmp_path / "half" / "last.pt", weights_only=True)
+    assert resumed["training_state"]["finished"] and resumed["knobs"] == last["knobs"]
+    for k, v in last["state_dict"].items():
+        torch.testing.assert_close(resumed["state_dict"][k], v, rtol=1e-5, atol=1e-6)
+    # refusals: a snapshot model on a knob manifest, before any audio is read
+    assert main([*args[:-1], "--model", "seed_cnn", "--out", str(tmp_path / "x")]) == 2
+    assert "takes no knobs" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- render
+
+
+@pytest.fixture
+def knob_ckpt(tmp_path):
+    m = _model("wavenet", {"preset": "nano"})
+    save_checkpoint(tmp_path / "k.pt", Checkpoint(m, "wavenet", 44100, 1, 256, knobs=SPACE))
+    save_checkpoint(tmp_path / "s.pt", Checkpoint(build_model("wavenet", preset="nano"), "wavenet", 44100, 1, 256))
+    write(tmp_path / "di.wav", _signal(12000).numpy())
+    return tmp_path
+
+
+@pytest.mark.parametrize("block", [[], ["--block-size", "64"]])
+def test_render_plays_the_knobs_given(knob_ckpt, block):
+    import soundfile as sf
+
+    t = knob_ckpt
+    args = ["render", "--model", str(t / "k.pt"), "--input", str(t / "di.wav"), "--quiet", *block]
+    assert main([*args, "--output", str(t / "a.wav"), "--knob", "drive=2.5", "--knob", "treble=6.5"]) == 0
+    y = sf.read(t / "a.wav", dtype="float32")[0]
+    ckpt = load_checkpoint(t / "k.pt")
+    ref = predict(ckpt.model, _signal(12000), 1, None, knobs=SPACE.normalize({"drive": 2.5, "treble": 6.5}))
+    np.testing.assert_allclose(y, ref.numpy(), atol=2e-5)
+
+
+def test_render_follows_a_knob_automation(knob_ckpt):
+    import soundfile as sf
+
+    t = knob_ckpt
+    (t / "sweep.csv").write_text("time,drive,knob:treble\n0,0,2\n0.05,10,8\n")
+    args = ["render", "--model", str(t / "k.pt"), "--input", str(t / "di.wav"), "--quiet"]
+    assert main([*args, "--output", str(t / "sweep.wav"), "--knob-automation", str(t / "sweep.csv")]) == 0
+    assert main([*args, "--output", str(t / "lo.wav"), "--knob", "drive=0", "--knob", "treble=2"]) == 0
+    assert main([*args, "--output", str(t / "hi.wav"), "--knob", "drive=10", "--knob", "treble=8"]) == 0
+    sweep, lo, hi = (sf.read(t / f"{n}.wav", dtype="float32")[0] for n in ("sweep", "lo", "hi"))
+    # at the start it plays the first row, after the sweep (0.1 s and a glide) the last
+    np.testing.assert_allclose(sweep[:64], lo[:64], atol=2e-5)
+    np.testing.assert_allclose(sweep[8000:], hi[8000:], atol=2e-5)  # the glide and the receptive field after it
+    assert np.abs(sweep[2000:4000] - lo[2000:4000]).max() > 1e-3
+
+
+def test_render_refuses_bad_knobs_in_one_line(knob_ckpt, capsys):
+    t = knob_ckpt
+    base = ["render", "--input", str(t / "di.wav"), "--output", str(t / "o.wav"), "--quiet"]
+    cases = [(["--model", str(t / "s.pt"), "--knob", "drive=1"], "snapshot model"),
+             (["--model", str(t / "k.pt"), "--knob", "gain=1", "--knob", "drive=1"], "unknown knob 'gain'"),
+             (["--model", str(t / "k.pt"), "--knob", "drive=11", "--knob", "treble=3"], "outside the range"),
+             (["--model", str(t / "k.pt"), "--knob", "drive"], "name=value"),
+             (["--model", str(t / "k.pt"), "--knob", "drive=1"], "'treble' has no value")]
+    for extra, why in cases:
+        capsys.readouterr()
+        try:
+            code = main([*base, *extra])
+        except SystemExit as exc:  # argparse's own refusal, before anything loads
+            code = exc.code
+        assert code == 2
+        err = capsys.readouterr().err
+        assert why in err and err.count("\n") == 1 and err.startswith("error:"), err
+    assert not (t / "o.wav").exists()
+    assert main([*base, "--model", str(t / "k.pt"), "--knob", "drive=11", "--knob", "treble=3", "--extrapolate"]) == 0

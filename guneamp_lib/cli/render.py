@@ -6,25 +6,41 @@ from __future__ import annotations
 import sys
 
 from ..errors import GuneampError
+from ..knobs import KnobAutomation, parse_setting
 from ..vocabulary import DEVICE_CHOICES, GEAR_TYPES, LEVEL_DBU_RANGE, NAM_FORMAT_VERSION, TONE_TYPES
-from .common import MAX_GAIN_DB, add_common, check_inputs, check_output_file, number
+from .common import MAX_GAIN_DB, add_common, argument_type, check_inputs, check_output_file, number
+
+# Samples per block when a knob automation is rendered without --block-size: a plugin's block.
+AUTOMATION_BLOCK = 64
+
+
+def _knobs(args) -> dict | None:
+    settings = dict(args.knob or [])
+    if len(settings) != len(args.knob or []):
+        raise GuneampError("a knob is given twice with --knob; give each knob once")
+    return settings or None
 
 
 def cmd_render(args) -> int:
-    out = check_output_file(args.output, args.overwrite, [args.model, args.input, args.ir])
-    check_inputs((args.model, "model"), (args.input, "input"), (args.ir, "cabinet IR"))
-    if args.block_size is not None:
+    out = check_output_file(args.output, args.overwrite, [args.model, args.input, args.ir, args.knob_automation])
+    check_inputs((args.model, "model"), (args.input, "input"), (args.ir, "cabinet IR"),
+                 (args.knob_automation, "knob automation"))
+    knobs = _knobs(args)
+    automation = None if args.knob_automation is None else KnobAutomation.read(args.knob_automation)
+    if args.block_size is not None or automation is not None:
         from ..render.files import render_streaming
 
-        render_streaming(args.model, args.input, out, args.block_size, ir_path=args.ir, use_ir=not args.no_ir,
-                         gain_db=args.gain_db, progress=not args.quiet, normalize_input=args.normalize_input,
-                         normalize_output=args.normalize_output)
+        render_streaming(args.model, args.input, out, args.block_size or AUTOMATION_BLOCK, ir_path=args.ir,
+                         use_ir=not args.no_ir, gain_db=args.gain_db, progress=not args.quiet,
+                         normalize_input=args.normalize_input, normalize_output=args.normalize_output,
+                         knobs=knobs, automation=automation, extrapolate=args.extrapolate)
     else:
         from ..render.files import render_file
 
         render_file(args.model, args.input, out, ir_path=args.ir, use_ir=not args.no_ir,
                     gain_db=args.gain_db, device=args.device, progress=not args.quiet,
-                    normalize_input=args.normalize_input, normalize_output=args.normalize_output)
+                    normalize_input=args.normalize_input, normalize_output=args.normalize_output, knobs=knobs,
+                    extrapolate=args.extrapolate)
     print(f"wrote {out}")
     return 0
 
@@ -74,6 +90,14 @@ def register(sub) -> None:
     r.add_argument("--block-size", type=number(1, 1 << 20, integer=True), default=None, metavar="N",
                    help="render N samples at a time, as a real-time plugin would (CPU; memory stays flat "
                         "for any file length; the same result to 1e-5)")
+    r.add_argument("--knob", action="append", type=argument_type(parse_setting), metavar="NAME=VALUE",
+                   help="a knob model's setting in dial units, e.g. --knob treble=7.5 (repeat for each knob; "
+                        "default: the middle of each range)")
+    r.add_argument("--knob-automation", default=None, metavar="CSV",
+                   help="turn a knob model's knobs over time: a CSV of time (s) then one column per knob, linear "
+                        "between rows; rendered block by block (--block-size, default 64), knobs glided per block")
+    r.add_argument("--extrapolate", action="store_true",
+                   help="allow knob values outside the range the model was trained on")
     r.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     add_common(r, seed=False)
     r.set_defaults(func=cmd_render)

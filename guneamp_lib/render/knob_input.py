@@ -61,6 +61,7 @@ class KnobInput:
         self.knob_target = np.full(self.num_knobs, 0.5, np.float32)  # the middle of every range
         self.knob_now = self.knob_target.copy()
         self._knob_delta = np.zeros(self.num_knobs, np.float32)
+        self._knob_diff = np.zeros(self.num_knobs, np.float32)
         self._knob_left = 0  # sub-blocks of ramp still to go
         self._knob_step = KNOB_STEP * int(oversample)
         self._knob_steps = KNOB_RAMP // KNOB_STEP
@@ -68,8 +69,17 @@ class KnobInput:
     def set_knob_vector(self, vector: np.ndarray) -> None:
         """Glide to ``vector`` (normalized, float32, ``(K,)``); no checks, no array allocation.
 
+        The same target again (an automation holding still, a host resending its values)
+        leaves a glide in progress alone, so it lands.
+
         Notebook: 13
         """
+        if not self.num_knobs:
+            return
+        np.subtract(vector, self.knob_target, out=self._knob_diff)
+        np.abs(self._knob_diff, out=self._knob_diff)
+        if self._knob_diff.max() == 0.0:
+            return
         self.knob_target[:] = vector
         np.subtract(self.knob_target, self.knob_now, out=self._knob_delta)
         self._knob_delta *= 1.0 / self._knob_steps

@@ -63,6 +63,11 @@ TRAINING: dict[str, TrainingDefaults] = {
 }
 
 
+# The models that take knobs (notebook 13): NAM's WaveNet through its input mixer, the
+# recurrent ones as extra inputs beside the sample.
+KNOB_MODELS = ("wavenet", "lstm", "gru")
+
+
 def training_defaults(model: str) -> TrainingDefaults:
     """The row of :data:`TRAINING` for ``model`` (an architecture name such as ``"wavenet"``).
 
