@@ -71,7 +71,9 @@ def add_evaluate_arguments(parser) -> None:
     parser.add_argument("--datasets", nargs="+", default=None, type=argument_type(_dataset), metavar="NAME",
                         help=f"built-in datasets to evaluate on (default: {' '.join(DEFAULT_DATASETS)}, or none when "
                              "--dataset-pair is given; also default_direct; a pedal may take @N to test on clip N "
-                             "and train on the other three, e.g. RAT@1)")
+                             "and train on the other three, e.g. RAT@1; knobs: the reference amp at many settings, "
+                             "each model trained as a knob model and scored on held-out settings beside a pooled "
+                             "snapshot and the nearest setting)")
     parser.add_argument("--dataset-pair", action="append",
                         metavar="NAME=TRAIN_CLEAN,TRAIN_AMP,TEST_CLEAN,TEST_AMP[,IR]",
                         help="your own dataset (repeatable): a DI and its recording through the gear to train on, "
