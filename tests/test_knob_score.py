@@ -156,3 +156,12 @@ def test_evaluate_knob_data_set_agrees_with_score_manifest(tmp_path, monkeypatch
     assert [r.nearest for r in scores.rows] == pytest.approx(x["nearest_esr"], rel=1e-9)
     text = (out / "evaluation.md").read_text()
     assert "## knob models on held-out settings" in text and "lstm:8 @1x (knobs)" in text
+
+
+def test_pooled_snapshot_trains_as_many_steps_as_the_knob_model_by_default():
+    from guneamp_lib.study.knob_score import trained_steps
+
+    model = build_model("lstm", hidden_size=8)
+    ckpt = Checkpoint(model, "lstm", SR, 1, 256, history=[{"step": 100, "epoch": 1}, {"step": 300, "epoch": 3}])
+    assert trained_steps(ckpt) == 300
+    assert trained_steps(Checkpoint(model, "lstm", SR, 1, 256)) == 500

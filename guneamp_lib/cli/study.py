@@ -125,8 +125,9 @@ def register(sub) -> None:
     sc.add_argument("--pooled", default=None,
                     help="with --manifest: baseline (a), a snapshot trained on every training row pooled (default: "
                          "train one here, the knob model's architecture without knobs, for --pooled-steps steps)")
-    sc.add_argument("--pooled-steps", type=count, default=DEFAULT_STEPS,
-                    help=f"steps to train the pooled snapshot when --pooled is not given (default {DEFAULT_STEPS})")
+    sc.add_argument("--pooled-steps", type=count, default=None,
+                    help="steps to train the pooled snapshot when --pooled is not given (default: as many as the "
+                         f"knob model trained, {DEFAULT_STEPS} if its checkpoint does not say)")
     sc.add_argument("--pooled-out", default=None, help="folder to keep the pooled snapshot trained here in (best.pt)")
     sc.add_argument("--extrapolate", action="store_true",
                     help="score held-out settings outside the knob model's trained range instead of refusing them")
