@@ -369,3 +369,15 @@ def test_aidax_refuses_what_aidax_cannot_play(tmp_path, capsys):
         err = capsys.readouterr().err
         assert why in err and err.count("\n") == 1
     assert not (tmp_path / "m.json").exists()
+
+
+def test_the_glide_removes_the_zipper_steps_of_a_knob_sweep():
+    from guneamp_lib.study.knob_sweep import zipper_steps
+
+    model = _model("wavenet", {"preset": "nano"}, k=1)
+    one = KnobSpace([Knob("drive", 0, 10)])
+    rough = zipper_steps(model, one, "drive", seconds=0.3, glide=0)
+    smooth = zipper_steps(model, one, "drive", seconds=0.3)
+    assert rough["still_step"] == smooth["still_step"] > 0
+    assert rough["ratio"] > 10  # each control value steps every layer's bias: a click
+    assert smooth["ratio"] < rough["ratio"] / 10
