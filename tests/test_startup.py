@@ -51,7 +51,9 @@ MORE_BAD = [
     ["train", "--model", "resnet"], ["train", "--model", "seed_cnn@8x"], ["train", "--model", "lstm:big"],
     ["train", "--time-budget", "inf"], ["evaluate", "--models", "resnet"], ["evaluate", "--datasets", "RAT@x"],
     ["export", "--model", "m.pt", "--output", "m.nam", "--gear-type", "banjo"], ["train-many", "no_such_rows.csv"],
-    ["check", "no_such_clean.wav", "amp.wav"], ["capture-plan", "--knob", "drive=0:1", "--knob", "drive=0:2", "--out", "p.csv"], ["render", "--model", "m.pt", "--input", "di.wav", "--output", "o.wav"],
+    ["check", "no_such_clean.wav", "amp.wav"], ["capture-plan", "--knob", "drive=0:1", "--knob", "drive=0:2", "--out", "p.csv"],
+    ["check", "--manifest", "no_such_knobs.csv"], ["score", "--manifest", "no_such_knobs.csv", "--model", "k.pt"],
+    ["score", "--clean", "di.wav", "--amp", "amp.wav"], ["render", "--model", "m.pt", "--input", "di.wav", "--output", "o.wav"],
 ]
 
 # Runs every case in one fresh interpreter and reports, per case, the exit status, the
