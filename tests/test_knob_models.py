@@ -271,3 +271,113 @@ def test_render_refuses_bad_knobs_in_one_line(knob_ckpt, capsys):
         assert why in err and err.count("\n") == 1 and err.startswith("error:"), err
     assert not (t / "o.wav").exists()
     assert main([*base, "--model", str(t / "k.pt"), "--knob", "drive=11", "--knob", "treble=3", "--extrapolate"]) == 0
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def _esr(ref, y):
+    ref = np.asarray(ref, np.float64)
+    return float(np.sum((np.asarray(y, np.float64) - ref) ** 2) / np.sum(ref ** 2))
+
+
+def _knob_checkpoint(name, kw, k, seed=0):
+    space = KnobSpace([Knob("drive", 0, 10), Knob("treble", 2, 8), Knob("bass", 0, 10)][:k])
+    return Checkpoint(_model(name, kw, k, seed), name, 48000, 1, 256, target_kind="amp_direct",
+                      knobs=space if k else None, input_gain=1.7, output_gain=2.5)
+
+
+def test_baked_snapshot_equals_the_knob_model_at_its_setting():
+    from guneamp_lib.models.bake import bake_knobs
+
+    x = _signal(3000).view(1, 1, -1)
+    for name, kw in SMALL:
+        ckpt = _knob_checkpoint(name, kw, 2)
+        settings = {"drive": 7.0, "treble": 3.0}
+        baked = bake_knobs(ckpt, settings)
+        assert baked.knobs is None and baked.model.num_knobs == 0 and "num_knobs" not in baked.model.config
+        k = torch.from_numpy(ckpt.knobs.normalize(settings))[None]
+        torch.testing.assert_close(baked.model(x), ckpt.model(x, knobs=k), rtol=1e-5, atol=1e-6)
+    with pytest.raises(GuneampError, match="snapshot"):
+        bake_knobs(_knob_checkpoint("lstm", {"hidden_size": 8}, 0), {})
+
+
+@pytest.mark.slow
+def test_baked_nam_plays_in_nam_core_as_the_knob_model(tmp_path, capsys):
+    from benchmarks.nam_core import build_nam_core, missing_requirements, run_driver
+    from guneamp_lib.capture.guitar import synth_di
+
+    why = missing_requirements()
+    if why is not None:
+        pytest.skip(f"NAM core cannot be built here: {why}")
+    build = build_nam_core("exact")
+    ckpt = _knob_checkpoint("wavenet", {"preset": "nano"}, 2, seed=5)
+    save_checkpoint(tmp_path / "k.pt", ckpt)
+    x = synth_di(1.0, 48000, 3).astype(np.float32)
+    for drive, treble in ((7, 3), (0.5, 8)):
+        out = tmp_path / f"d{drive}.nam"
+        assert main(["export", "--model", str(tmp_path / "k.pt"), "--output", str(out), "--knob", f"drive={drive}",
+                     "--knob", f"treble={treble}"]) == 0
+        y, _ = run_driver(build, out, x, block=64, exact_tanh=True)
+        sp = StreamingProcessor.from_checkpoint(ckpt, engine="auto")
+        sp.set_knobs({"drive": drive, "treble": treble})
+        sp.reset()
+        ref = np.concatenate([sp.process_block(x[s : s + 64] * np.float32(ckpt.input_gain))
+                              for s in range(0, x.size, 64)]) / np.float32(ckpt.output_gain)
+        assert np.sum(ref.astype(np.float64) ** 2) > 1e-6 * ref.size  # not a silent comparison
+        assert _esr(ref, y) < 1e-9
+    capsys.readouterr()
+    assert main(["export", "--model", str(tmp_path / "k.pt"), "--output", str(tmp_path / "no.nam")]) == 2
+    assert "give every knob with --knob" in capsys.readouterr().err
+
+
+CASES = [("lstm", 8, 0), ("lstm", 16, 1), ("lstm", 12, 2), ("gru", 8, 0), ("gru", 20, 1), ("gru", 16, 2)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,hidden,k", CASES)
+def test_aidax_json_plays_in_rtneural_as_ours(tmp_path, name, hidden, k):
+    from benchmarks.rtneural import build_driver, missing_requirements, run_driver
+    from guneamp_lib.capture.guitar import synth_di
+
+    why = missing_requirements()
+    if why is not None:
+        pytest.skip(f"RTNeural's driver cannot be built here: {why}")
+    exe = build_driver()
+    ckpt = _knob_checkpoint(name, {"hidden_size": hidden}, k, seed=hidden + k)
+    save_checkpoint(tmp_path / "m.pt", ckpt)
+    assert main(["export", "--format", "aidax", "--model", str(tmp_path / "m.pt"),
+                 "--output", str(tmp_path / "m.json")]) == 0
+    x = synth_di(0.5, 48000, 2).astype(np.float32)
+    for knobs in ([0.0, 0.0], [0.3, 0.9], [1.0, 0.25])[: 3 if k else 1]:
+        kv = np.float32(knobs[:k])
+        y = run_driver(exe, tmp_path / "m.json", x, kv)
+        ref = predict(ckpt.model, torch.from_numpy(x) * ckpt.input_gain, 1, None,
+                      knobs=kv if k else None).numpy() / ckpt.output_gain
+        assert np.sum(ref.astype(np.float64) ** 2) > 1e-6 * ref.size
+        assert _esr(ref, y) < 1e-6
+
+
+def test_aidax_refuses_what_aidax_cannot_play(tmp_path, capsys):
+    for ckpt, why in ((_knob_checkpoint("lstm", {"hidden_size": 16}, 3), "at most 2 knobs"),
+                      (_knob_checkpoint("gru", {"hidden_size": 10}, 1), "8, 12, 16"),
+                      (_knob_checkpoint("wavenet", {"preset": "nano"}, 1), "one LSTM or GRU")):
+        save_checkpoint(tmp_path / "m.pt", ckpt)
+        capsys.readouterr()
+        assert main(["export", "--format", "aidax", "--model", str(tmp_path / "m.pt"), "--output",
+                     str(tmp_path / "m.json")]) == 2
+        err = capsys.readouterr().err
+        assert why in err and err.count("\n") == 1
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_the_glide_removes_the_zipper_steps_of_a_knob_sweep():
+    from guneamp_lib.study.knob_sweep import zipper_steps
+
+    model = _model("wavenet", {"preset": "nano"}, k=1)
+    one = KnobSpace([Knob("drive", 0, 10)])
+    rough = zipper_steps(model, one, "drive", seconds=0.3, glide=0)
+    smooth = zipper_steps(model, one, "drive", seconds=0.3)
+    assert rough["still_step"] == smooth["still_step"] > 0
+    assert rough["ratio"] > 10  # each control value steps every layer's bias: a click
+    assert smooth["ratio"] < rough["ratio"] / 10

@@ -44,12 +44,36 @@ def cmd_render(args) -> int:
     print(f"wrote {out}")
     return 0
 
+def _export_aidax(args, out) -> int:
+    """A knob (or snapshot) LSTM or GRU as an AIDA-X model file (notebook 13)."""
+    if out.suffix.lower() != ".json":
+        raise GuneampError(f"{out}: name the output *.json; AIDA-X loads its models from .json files.")
+    if args.knob:
+        raise GuneampError("--knob bakes one setting into a .nam; an AIDA-X model keeps its knobs (drop --knob)")
+    check_inputs((args.model, "model"))
+    from ..models.aidax import export_aidax
+    from ..models.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(args.model)
+    export_aidax(ckpt, out, args.name or out.stem)
+    if ckpt.ir is not None:
+        print("note: this model was trained with a cabinet IR in the loss; load that IR in AIDA-X's cabinet slot",
+              file=sys.stderr)
+    print(f"wrote {out}" + (f" (knobs: {ckpt.knobs.describe()})" if ckpt.knobs is not None else ""))
+    return 0
+
+
 def cmd_export(args) -> int:
-    """Write a trained WaveNet or LSTM as a Neural Amp Modeler (.nam) file, its levels folded in."""
+    """Write a trained WaveNet or LSTM as a Neural Amp Modeler (.nam) file, its levels folded in;
+    a knob model at the settings given (``--knob``); or an LSTM/GRU as an AIDA-X model."""
     out = check_output_file(args.output, args.overwrite, [args.model])
+    if args.format == "aidax":
+        return _export_aidax(args, out)
     if out.suffix.lower() != ".nam":
         raise GuneampError(f"{out}: name the output *.nam; NAM's plugin lists only .nam files.")
     check_inputs((args.model, "model"))
+    knobs = _knobs(args)
+    from ..models.bake import bake_knobs
     from ..models.checkpoint import load_checkpoint
     from ..models.nam import check_user_metadata, export_nam
 
@@ -59,6 +83,11 @@ def cmd_export(args) -> int:
                                 "gear_model": args.gear_model, "tone_type": args.tone_type,
                                 "input_level_dbu": args.input_level_dbu, "output_level_dbu": args.output_level_dbu})
     ckpt = load_checkpoint(args.model)
+    if knobs or ckpt.knobs is not None:
+        if not knobs:
+            raise GuneampError(f"a .nam plays one setting: give every knob with --knob ({ckpt.knobs.describe()}), "
+                               "or export the knob model with --format aidax")
+        ckpt = bake_knobs(ckpt, knobs, extrapolate=args.extrapolate)
     if ckpt.ir is not None:
         print("note: this model was trained with a cabinet IR in the loss; load that IR in the player too", file=sys.stderr)
     export_nam(ckpt, out, meta)
@@ -108,7 +137,13 @@ def register(sub) -> None:
                     f"{NAM_FORMAT_VERSION}). The training levels are folded into the weights, so NAM's plugin at unity "
                     "gain plays your DI as `guneamp render` does; the file's metadata carries NAM's loudness and gain.")
     ex.add_argument("--model", required=True, help="checkpoint of a wavenet or lstm model (best.pt)")
-    ex.add_argument("--output", required=True, help=".nam file to write")
+    ex.add_argument("--output", required=True, help=".nam file to write (.json with --format aidax)")
+    ex.add_argument("--format", choices=("nam", "aidax"), default="nam",
+                    help="nam (default): NAM's .nam, one setting of a knob model (--knob); aidax: AIDA-X's RTNeural "
+                         "JSON of an LSTM or GRU with 0, 1 or 2 knobs and 8, 12, 16, 20, 24, 32, 40, 64 or 80 units")
+    ex.add_argument("--knob", action="append", type=argument_type(parse_setting), metavar="NAME=VALUE",
+                    help="bake a knob model at this setting (dial units; repeat for every knob) into a plain .nam")
+    ex.add_argument("--extrapolate", action="store_true", help="allow --knob values outside the trained range")
     ex.add_argument("--name", default=None, help="the model's name in the player (default: the output's file name)")
     ex.add_argument("--modeled-by", default=None, help="who made the model")
     ex.add_argument("--gear-type", choices=GEAR_TYPES, default=None, help="what was modeled")

@@ -66,6 +66,10 @@ class KnobInput:
         self._knob_step = KNOB_STEP * int(oversample)
         self._knob_steps = KNOB_RAMP // KNOB_STEP
 
+    def set_glide(self, samples: int) -> None:
+        """Glide over ``samples`` file-rate samples (0: jump at the next sub-block, as an unsmoothed engine)."""
+        self._knob_steps = max(int(samples) // KNOB_STEP, 1)
+
     def set_knob_vector(self, vector: np.ndarray) -> None:
         """Glide to ``vector`` (normalized, float32, ``(K,)``); no checks, no array allocation.
 

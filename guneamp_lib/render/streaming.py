@@ -50,7 +50,7 @@ from .convolver import PartitionedConvolver, DirectCabinet
 from . import compiled
 from .compiled import ENGINES, as_block
 from .engines import MAX_MODEL_BLOCK, TorchEngine, fast_engine
-from .knob_input import default_space, knob_vector
+from .knob_input import KNOB_RAMP, default_space, knob_vector
 from ..knobs import KnobSpace
 from .resamplers import FIRStream, downsampler_taps, stream_latency, upsampler_taps
 
@@ -146,6 +146,13 @@ class StreamingProcessor:
         Notebook: 13
         """
         self._model.set_knob_vector(knob_vector(self.knob_space, settings, extrapolate))
+
+    def set_knob_glide(self, samples: int = KNOB_RAMP) -> None:
+        """How many file-rate samples a knob change glides over (default :data:`KNOB_RAMP`; 0: no smoothing).
+
+        Notebook: 13
+        """
+        self._model.set_glide(samples)
 
     def set_knob_vector(self, vector: np.ndarray) -> None:
         """The real-time form of :meth:`set_knobs`: the normalized ``(K,)`` float32 vector, unchecked.
