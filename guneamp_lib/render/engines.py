@@ -21,6 +21,7 @@ import torch
 from ..errors import GuneampError
 from ..models import CausalConv1d, LSTMModel, SeedCNN, WaveNet, receptive_field
 from ..models.nam_lstm import NamLSTM
+from ..models.nam_wavenet import NamWaveNet
 from .knob_input import KnobInput
 
 # Network samples per compiled call: a 32-channel activation of this length (256 KB)
@@ -322,4 +323,9 @@ def fast_engine(model: torch.nn.Module, k, oversample: int = 1):
         return FastWaveNet(model, k, oversample)
     if type(model) in (LSTMModel, NamLSTM) and FastLSTM.supports(model):
         return FastLSTM(model, k, oversample)
+    if type(model) is NamWaveNet:
+        from .nam_engines import FastNamWaveNet  # beside its siblings; it imports this module's buffers
+
+        if FastNamWaveNet.supports(model):
+            return FastNamWaveNet(model, k)
     return None

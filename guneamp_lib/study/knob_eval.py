@@ -87,13 +87,12 @@ def train_and_test_knobs(dataset: KnobEvalData, spec, *, time_budget_s=None, epo
                          device="auto", seed=0, progress=True, out_dir=None):
     """Train ``spec`` as a knob model and, for baseline (a), without knobs on the rows pooled; score both.
 
-    Returns the :class:`~guneamp_lib.study.evaluate.Trained` of the knob model; its report's ESR is
-    over the held-out rows joined, its ``extra`` holds each row's ESR, the medians and worsts.
+    Returns the knob model's report, the model, its held-out output and its history; the report's
+    ESR is over the held-out rows joined, its ``extra`` holds each row's ESR, the medians and worsts.
 
     Notebook: 13
     """
-    from ..training.train import segment_length, train
-    from .evaluate import Trained, hearing_note, receptive_field_ms, train_config
+    from ..training.train import segment_length, train, train_config
 
     spec = ModelSpec.parse(spec)
     cfg = train_config(spec, time_budget_s=time_budget_s, epochs=epochs, steps_per_epoch=steps_per_epoch,
@@ -119,10 +118,7 @@ def train_and_test_knobs(dataset: KnobEvalData, spec, *, time_budget_s=None, epo
     p_med, p_worst = _median_worst(base)
     n_med, n_worst = _median_worst(e for e, _ in dataset.nearest)
     last = result.history[-1]
-    sr = dataset.sample_rate
     extra = {"dataset": dataset.name, "oversample": spec.oversample, "steps": last["step"], "epochs": last["epoch"],
-             "receptive_field_ms": receptive_field_ms(result.model, spec.oversample, sr),
-             "hears": hearing_note(spec, result.model, sr),
              "validation_esr": result.best_val_esr, "held_out": [r.name for r, _, _ in dataset.held_out],
              "held_out_esr": mine, "held_out_median": med, "held_out_worst": worst,
              "pooled_esr": base, "pooled_median": p_med, "pooled_worst": p_worst,
@@ -133,7 +129,7 @@ def train_and_test_knobs(dataset: KnobEvalData, spec, *, time_budget_s=None, epo
     if progress:
         print(f"[{dataset.name}] {spec.label}: held-out median ESR {med:.4g}, worst {worst:.4g}; pooled snapshot "
               f"median {p_med:.4g}", flush=True)
-    return Trained(spec, result.model, report, torch.from_numpy(np.asarray(pred_all)), result.history)
+    return report, result.model, torch.from_numpy(np.asarray(pred_all)), result.history
 
 
 def knob_markdown(reports) -> str:

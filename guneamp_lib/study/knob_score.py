@@ -47,7 +47,7 @@ from ..errors import GuneampError
 from ..models import build_model, model_config
 from ..models.checkpoint import Checkpoint
 from ..models.nam import load_model_file
-from ..render.inference import predict
+from ..training.budget import fixed_steps
 from ..training.data import DEFAULT_VAL_FRACTION, TrainingData, peak_gain, split_point
 from ..vocabulary import DEFAULT_STEPS
 from .datasets import join_clips
@@ -220,6 +220,22 @@ def pooled_training_data(manifest: KnobManifest, val_fraction: float = DEFAULT_V
                         input_gain=g_in, output_gain=g_out)
 
 
+def snapshot_config(config: dict) -> dict:
+    """A knob model's configuration without its knobs: no ``num_knobs``, and every layer whose
+    condition held the knobs beside the input (a WaveNet's ``condition_size``) back to the input alone.
+
+    Notebook: 13
+    """
+    def strip(value):
+        if isinstance(value, dict):
+            return {k: (1 if k == "condition_size" else strip(v)) for k, v in value.items() if k != "num_knobs"}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return strip(config)
+
+
 def train_pooled(manifest: KnobManifest, like: Checkpoint, *, steps: int = DEFAULT_STEPS, seed: int = 0,
                  device: str = "auto", out_dir=None) -> Checkpoint:
     """Baseline (a): ``like``'s architecture without knobs, trained ``steps`` fixed steps on every training row.
@@ -227,9 +243,8 @@ def train_pooled(manifest: KnobManifest, like: Checkpoint, *, steps: int = DEFAU
     Notebook: 13
     """
     from ..training.train import TrainConfig, segment_length, train
-    from .many import fixed_steps
 
-    config = {k: v for k, v in model_config(like.model).items() if k != "num_knobs"}
+    config = snapshot_config(model_config(like.model))
     data = pooled_training_data(manifest)
     cfg = TrainConfig(model=like.model_name, model_kwargs=config, oversample=like.oversample, seed=seed,
                       device=device, **fixed_steps(steps))
@@ -307,4 +322,5 @@ def score_knob_manifest(manifest_path, model_path=None, *, pooled_path=None, poo
 
 
 __all__ = ["KnobScores", "RowScore", "knob_model_output", "nearest_baseline", "nearest_recording",
-           "pooled_training_data", "read_take", "score_knob_manifest", "train_pooled", "trained_steps"]
+           "pooled_training_data", "read_take", "score_knob_manifest", "snapshot_config", "train_pooled",
+           "trained_steps"]
