@@ -145,6 +145,7 @@ class FastWaveNet(_RingEngine):
     def __init__(self, model, k, oversample: int = 1):
         self.k = k
         self.init_knobs(model.num_knobs, oversample)
+        self._retarget = k.knob_retarget
         arrays = model.stream_weights()
         layers = [l for a in arrays for l in a["layers"]]
         cmax = max(max(a["rechannel"].shape[0], a["rechannel"].shape[1], a["head"].shape[0]) for a in arrays)
@@ -189,15 +190,17 @@ class FastWaveNet(_RingEngine):
         self.out = np.zeros(MAX_MODEL_BLOCK, np.float32)
         self._conv_b_base = self.conv_b.reshape(-1).copy()
         self._conv_b_flat = self.conv_b.reshape(-1)  # the same memory as conv_b
-        self._knob_bias = np.zeros_like(self._conv_b_base)
 
     @staticmethod
     def supports(model) -> bool:
         return all(not lc["gated"] and lc["activation"] == "Tanh" for lc in model.config["layers"])
 
     def _apply_knobs(self) -> None:
-        np.dot(self.knob_w, self.knob_now, out=self._knob_bias)
-        np.add(self._conv_b_base, self._knob_bias, out=self._conv_b_flat)
+        self.k.fold_knobs(self._conv_b_base, self.knob_w, self.knob_now, self._conv_b_flat)
+
+    def _step_knobs(self, last: bool) -> None:
+        self.k.knob_step(self.knob_now, self._knob_delta, self.knob_target, last, self._conv_b_base, self.knob_w,
+                         self._conv_b_flat)
 
     def _push(self, u: np.ndarray, out: np.ndarray) -> None:
         self.pos = self.k.wavenet_block(u, out, self.pos, self.bufs, self.conv_w, self.conv_b, self.mix_w,
@@ -260,7 +263,7 @@ class FastLSTM(KnobInput):
         self._bias0 = self.params[start : start + 4 * width]  # a view: _apply_knobs writes through it
         self._bias0_base = self._bias0.copy()
         self._knob_w = np.ascontiguousarray(gate_rows(weight("weight_ih", 0)[:, 1:]))
-        self._knob_bias = np.zeros(4 * width, np.float32)
+        self._fold, self._knob_step_k, self._retarget = k.fold_knobs, k.knob_step, k.knob_retarget
         put("act", [scale.ravel()[order], shift.ravel()[order]])
         skip = 0.0 if isinstance(model, NamLSTM) else 1.0
         head = np.zeros(width, np.float32)
@@ -290,8 +293,11 @@ class FastLSTM(KnobInput):
         self.state[:] = self.start
 
     def _apply_knobs(self) -> None:
-        np.dot(self._knob_w, self.knob_now, out=self._knob_bias)
-        np.add(self._bias0_base, self._knob_bias, out=self._bias0)
+        self._fold(self._bias0_base, self._knob_w, self.knob_now, self._bias0)
+
+    def _step_knobs(self, last: bool) -> None:
+        self._knob_step_k(self.knob_now, self._knob_delta, self.knob_target, last, self._bias0_base, self._knob_w,
+                          self._bias0)
 
     def _push(self, u: np.ndarray, out: np.ndarray) -> None:
         self._block(u, out, self.params, self._state_flat, self.gates)
