@@ -21,18 +21,10 @@ import torch
 from ..errors import GuneampError
 from ..models import CausalConv1d, LSTMModel, SeedCNN, WaveNet, receptive_field
 from ..models.nam_lstm import NamLSTM
+from ..models.nam_wavenet import NamWaveNet
+from .buffers import COMPACT_SPAN, MAX_MODEL_BLOCK, ROW_PAD, prime
 from .knob_input import KnobInput
-
-# Network samples per compiled call: a 32-channel activation of this length (256 KB)
-# stays in the L2 cache; longer host blocks are cut into pieces of this size.
-MAX_MODEL_BLOCK = 2048
-# Room in each history buffer beyond the history itself: the buffer is compacted once
-# per this many samples, instead of being shifted at every block.
-COMPACT_SPAN = 4 * MAX_MODEL_BLOCK
-# Extra columns per channel row of every work array. Rows a power-of-two bytes apart
-# all fall into the same few L1 cache sets and evict each other; one cache line (16
-# floats) more per row spreads them out (measured: the standard WaveNet runs 1.7x faster).
-ROW_PAD = 16
+from .nam_engines import FastNamWaveNet
 
 
 class TorchEngine(KnobInput):
@@ -303,18 +295,6 @@ class FastLSTM(KnobInput):
         self._block(u, out, self.params, self._state_flat, self.gates)
 
 
-def prime(stream, n: int) -> None:
-    """Run ``n`` samples of silence through a freshly zeroed stream, as ``process`` does before a signal.
-
-    Notebook: 07
-    """
-    zeros = np.zeros(MAX_MODEL_BLOCK, np.float32)
-    while n > 0:
-        m = min(n, MAX_MODEL_BLOCK)
-        stream.push(zeros[:m])
-        n -= m
-
-
 def fast_engine(model: torch.nn.Module, k, oversample: int = 1):
     """The fast engine for ``model`` (running at ``oversample`` times the file rate), or ``None``.
 
@@ -328,4 +308,6 @@ def fast_engine(model: torch.nn.Module, k, oversample: int = 1):
         return FastWaveNet(model, k, oversample)
     if type(model) in (LSTMModel, NamLSTM) and FastLSTM.supports(model):
         return FastLSTM(model, k, oversample)
+    if type(model) is NamWaveNet and FastNamWaveNet.supports(model):
+        return FastNamWaveNet(model, k)
     return None

@@ -225,6 +225,10 @@ def _product(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a
         o += rows
 
 
+# The product for the kernels of other modules (render/nam_kernels.py).
+product = _product
+
+
 @njit(**JIT_OPTIONS)
 def _conv(buf, pos, n, w, b, cout, cin, ksize, dilation, out):
     """Causal dilated convolution of the block at ``pos`` of ``buf`` into ``out[:cout, :n]``.
