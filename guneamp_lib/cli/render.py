@@ -54,6 +54,7 @@ def cmd_render(args) -> int:
     print(f"wrote {out}")
     return 0
 
+
 def _export_aidax(args, out) -> int:
     """A knob (or snapshot) LSTM or GRU as an AIDA-X model file (notebook 13)."""
     if out.suffix.lower() != ".json":
@@ -65,7 +66,8 @@ def _export_aidax(args, out) -> int:
     from ..models.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(args.model)
-    export_aidax(ckpt, out, args.name or out.stem)
+    with claim(out, overwrite=args.overwrite):
+        export_aidax(ckpt, out, args.name or out.stem)
     if ckpt.ir is not None:
         print("note: this model was trained with a cabinet IR in the loss; load that IR in AIDA-X's cabinet slot",
               file=sys.stderr)

@@ -74,6 +74,7 @@ def measure_receptive_field(model: nn.Module, length: int | None = None) -> int:
 
 
 __all__ = [
-    "AmpModel", "CausalConv1d", "GRUModel", "LSTMModel", "MODELS", "NamConvNet", "NamLSTM", "NamLinear", "NamWaveNet", "SeedCNN", "WaveNet", "build_model", "count_parameters",
+    "AmpModel", "CausalConv1d", "GRUModel", "LSTMModel", "MODELS", "NamConvNet", "NamLSTM", "NamLinear", "NamWaveNet",
+    "SeedCNN", "WaveNet", "build_model", "count_parameters",
     "measure_receptive_field", "model_config", "receptive_field", "seed_cnn_parameter_breakdown",
 ]

@@ -39,8 +39,8 @@ from tqdm.auto import tqdm
 from ..models.checkpoint import Checkpoint, save_checkpoint
 from .budget import Clock
 from .data import TrainingData
-from .defaults import KNOB_MODELS, ModelSpec, training_defaults
 from .knob_data import KnobSampler, KnobTrainingData
+from .defaults import KNOB_MODELS, ModelSpec, training_defaults
 from ..errors import GuneampError, GuneampWarning
 from ..render.inference import predict
 from .losses import design_loss, esr
