@@ -47,12 +47,17 @@ def context_samples(model: torch.nn.Module, cfg, ir_len: int) -> int:
     return model_ctx + RESAMPLER_MARGIN + max(ir_len - 1, 0)
 
 
-def forward_segments(model, x_os: torch.Tensor, factor: int, ir: torch.Tensor | None, context: int, length: int):
+def forward_segments(model, x_os: torch.Tensor, factor: int, ir: torch.Tensor | None, context: int, length: int,
+                     knobs: torch.Tensor | None = None):
     """Network at the oversampled rate -> file rate -> cabinet; the scored part only.
+
+    ``knobs``: a knob model's ``(B, K)`` normalized vectors, one per segment (notebook 13).
 
     Notebook: 06
     """
-    if model.supports_valid:
+    if knobs is not None:
+        y = model(x_os.unsqueeze(1), knobs=knobs)[:, 0]
+    elif model.supports_valid:
         y = model(x_os.unsqueeze(1), pad=False)[:, 0]
         # Zeros where the padded network would have guessed from padding: both lie in
         # the context, which `context` keeps out of the scored part.
@@ -92,7 +97,9 @@ class SegmentSampler:
         return cls(padded, data.target.to(device), F, ctx, L, data.n_train - L + 1, ir)
 
     def draw(self, batch_size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """``batch_size`` segments: inputs ``(B, span * oversample)`` and targets ``(B, length)``."""
+        """``batch_size`` segments: inputs ``(B, span * oversample)`` and targets ``(B, length)``.
+
+        The inputs are whatever :meth:`forward` takes (a knob sampler's carry their knobs too)."""
         device = self.padded.device
         span = self.context + self.length + RESAMPLER_MARGIN
         starts = torch.randint(0, self.n_starts, (batch_size,), generator=gen).to(device)
@@ -112,22 +119,26 @@ def cosine_lr(base_lr: float, frac: float) -> float:
     return base_lr * 0.5 * (1.0 + math.cos(math.pi * min(max(frac, 0.0), 1.0)))
 
 
-def augment(x: torch.Tensor, y: torch.Tensor, cfg, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def augment(x, y: torch.Tensor, cfg, gen: torch.Generator):
     """Segments ``(B, ...)`` with ``cfg.polarity`` flips and ``cfg.gain_jitter_db`` input gains applied.
 
-    Both off: the tensors unchanged and ``gen`` untouched, so a run without them draws the
-    same segments it always did.
+    ``x`` is the input audio, or a knob sampler's ``(audio, knobs)`` (the knobs are left
+    alone). Both off: the inputs unchanged and ``gen`` untouched, so a run without them
+    draws the same segments it always did.
 
     Notebook: 06
     """
-    b = x.shape[0]
+    if not (cfg.polarity or cfg.gain_jitter_db):
+        return x, y
+    audio, rest = (x[0], x[1:]) if isinstance(x, tuple) else (x, None)
+    b = audio.shape[0]
     if cfg.polarity:
-        sign = (torch.randint(0, 2, (b, 1), generator=gen) * 2 - 1).to(x.device, x.dtype)
-        x, y = x * sign, y * sign
+        sign = (torch.randint(0, 2, (b, 1), generator=gen) * 2 - 1).to(audio.device, audio.dtype)
+        audio, y = audio * sign, y * sign
     if cfg.gain_jitter_db:
         db = (torch.rand((b, 1), generator=gen) * 2 - 1) * cfg.gain_jitter_db
-        x = x * (10.0 ** (db / 20.0)).to(x.device, x.dtype)
-    return x, y
+        audio = audio * (10.0 ** (db / 20.0)).to(audio.device, audio.dtype)
+    return (audio if rest is None else (audio, *rest)), y
 
 
 class WeightAverage:

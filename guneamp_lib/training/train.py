@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -39,7 +39,8 @@ from tqdm.auto import tqdm
 from ..models.checkpoint import Checkpoint, save_checkpoint
 from .budget import CLOCKS, Clock
 from .data import TrainingData
-from .defaults import training_defaults
+from .knob_data import KnobSampler, KnobTrainingData
+from .defaults import KNOB_MODELS, ModelSpec, training_defaults
 from ..errors import GuneampError, GuneampWarning
 from ..render.inference import predict
 from .losses import esr, training_loss
@@ -48,6 +49,7 @@ from .step import SegmentSampler, WeightAverage, context_samples, cosine_lr, tra
 from ..models import build_model, count_parameters, receptive_field
 from ..dsp.oversampling import MAX_FACTOR
 from ..runtime import describe_device, pick_device, set_seed
+from ..vocabulary import DEFAULT_TIME_BUDGET_S
 
 
 
@@ -120,6 +122,20 @@ class TrainResult:
     timing: dict = field(default_factory=dict)  # the budget and what the run measured (training.budget.Clock)
 
 
+def train_config(spec: ModelSpec, *, time_budget_s=DEFAULT_TIME_BUDGET_S, epochs=None, steps_per_epoch=None,
+                 device="auto", seed=0) -> TrainConfig:
+    """The set-up of a model written ``name[:size][@rate]``, with its row of the defaults table.
+
+    What ``guneamp evaluate`` and ``train-many`` train with (and ``guneamp train``, which must
+    agree: ``tests/test_levels.py``).
+
+    Notebook: 11
+    """
+    return TrainConfig(model=spec.model, model_kwargs=spec.kwargs(), oversample=spec.oversample,
+                       time_budget_s=time_budget_s, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                       device=device, seed=seed)
+
+
 def segment_length(cfg: TrainConfig, has_ir: bool) -> int:
     """``cfg.segment``, or the model's default with or without a cabinet IR in the loss
     (:data:`~guneamp_lib.training.defaults.TRAINING`).
@@ -136,6 +152,10 @@ def check_fit(model: torch.nn.Module, data: TrainingData, cfg: TrainConfig) -> N
 
     Notebook: 06
     """
+    if isinstance(data, KnobTrainingData):
+        for capture in data.captures:
+            check_fit(model, capture, cfg)
+        return
     rf = receptive_field(model)
     rf_file = math.ceil(rf / cfg.oversample) if math.isfinite(rf) else cfg.burn_in
     need = max(rf_file, math.ceil(cfg.window / cfg.oversample)) + 1
@@ -150,16 +170,24 @@ def check_fit(model: torch.nn.Module, data: TrainingData, cfg: TrainConfig) -> N
         )
 
 
-def evaluate(model, data: TrainingData, cfg: TrainConfig, start: int | None = None, end: int | None = None) -> dict:
+def evaluate(model, data: TrainingData | KnobTrainingData, cfg: TrainConfig, start: int | None = None,
+             end: int | None = None, knobs: torch.Tensor | None = None) -> dict:
     """Loss and ESR of the model on ``[start, end)`` (default: the held-out part), exactly.
+
+    Knob data: each capture's share of the held-out range at its own knobs, and the mean
+    loss and ESR over those captures (:mod:`guneamp_lib.training.knob_data`).
 
     Notebook: 06
     """
     start = data.val_start if start is None else start
-    end = data.clean.numel() if end is None else end
+    end = data.val_start + data.n_val if end is None else end
+    if isinstance(data, KnobTrainingData):
+        parts = [evaluate(model, cap, cfg, a, b, k) for cap, k, a, b in data.held_out(start, end)]
+        return {"loss": sum(p["loss"] for p in parts) / len(parts), "esr": sum(p["esr"] for p in parts) / len(parts),
+                "prediction": None}
     ctx = context_samples(model, cfg, 0 if data.ir is None else data.ir.numel())
     a = max(start - ctx, 0)
-    pred = predict(model, data.clean[a:end], cfg.oversample, data.ir)[start - a :]
+    pred = predict(model, data.clean[a:end], cfg.oversample, data.ir, knobs=knobs)[start - a :]
     target = data.target[start:end]
     loss = training_loss(pred, target, cfg).item()
     return {"loss": loss, "esr": esr(target, pred), "prediction": pred}
@@ -181,7 +209,7 @@ def validation_plan(model, data: TrainingData, cfg: TrainConfig, seconds_left: f
 
     Notebook: 06
     """
-    end = data.clean.numel()
+    end = data.val_start + data.n_val
     if not cfg.time_budget_s:
         return end, 0.0
     piece = min(data.n_val, data.sample_rate)
@@ -273,8 +301,20 @@ def _step_or_advice(step_fn):
         raise GuneampError("one training step does not fit in memory; use a smaller --batch-size or --segment.") from None
 
 
+def knob_config(cfg: TrainConfig, data: TrainingData | KnobTrainingData) -> TrainConfig:
+    """``cfg`` with the model's knob count set from the data (unchanged for a snapshot).
+
+    Notebook: 13
+    """
+    if not isinstance(data, KnobTrainingData):
+        return cfg
+    if cfg.model not in KNOB_MODELS:
+        raise GuneampError(f"a {cfg.model} model takes no knobs; train a knob model as one of {', '.join(KNOB_MODELS)}")
+    return replace(cfg, model_kwargs={**cfg.model_kwargs, "num_knobs": len(data.space)})
+
+
 def train(
-    data: TrainingData,
+    data: TrainingData | KnobTrainingData,
     cfg: TrainConfig,
     out_dir: str | Path | None = None,
     progress: bool = True,
@@ -287,6 +327,9 @@ def train(
 ) -> TrainResult:
     """Train ``cfg.model`` on ``data``; save ``best.pt`` and ``last.pt`` in ``out_dir``.
 
+    ``data`` may be :class:`~guneamp_lib.training.knob_data.KnobTrainingData`: a knob model
+    is then trained on every capture at once (notebook 13).
+
     ``resume=True`` carries on the interrupted run in ``out_dir`` from its ``last.pt``
     (same data, same configuration). ``save_every``: steps between saves of ``last.pt``
     within an epoch (it is also saved at least every minute). ``source`` (plain values,
@@ -298,6 +341,7 @@ def train(
     started = now()  # the budget counts the set-up too
     if resume and not out_dir:
         raise GuneampError("resuming needs the folder of the interrupted run")
+    cfg = knob_config(cfg, data)
     set_seed(cfg.seed)
     device = pick_device(cfg.device)
     model = (model or build_model(cfg.model, **cfg.model_kwargs)).to(device)
@@ -305,7 +349,8 @@ def train(
     gen = torch.Generator().manual_seed(cfg.seed)
 
     F = cfg.oversample
-    sampler = SegmentSampler.build(model, data, cfg, segment_length(cfg, data.ir is not None), device)
+    sampler = (KnobSampler if isinstance(data, KnobTrainingData) else SegmentSampler).build(
+        model, data, cfg, segment_length(cfg, data.ir is not None), device)
     check_step_memory(model, sampler, cfg.batch_size, device)
     steps_per_epoch = cfg.steps_per_epoch or max(1, data.n_train // (sampler.length * cfg.batch_size))
     total_steps = cfg.epochs * steps_per_epoch if cfg.epochs else None
@@ -325,7 +370,8 @@ def train(
     def make_ckpt(state: dict | None = None) -> Checkpoint:
         return Checkpoint(model, cfg.model, data.sample_rate, F, max(cfg.window, 1),
                           None if data.ir is None else data.ir.cpu(), data.target_kind, history, meta,
-                          training_state=state, input_gain=data.input_gain, output_gain=data.output_gain)
+                          training_state=state, input_gain=data.input_gain, output_gain=data.output_gain,
+                          knobs=data.space if isinstance(data, KnobTrainingData) else None)
 
     def save_last() -> Path:
         run.elapsed_s = clock.elapsed()
