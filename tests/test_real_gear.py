@@ -25,7 +25,9 @@ def test_real_gear_benchmark_scores_every_side_on_the_unseen_take(shared_data, t
     for r in rows:
         assert r["pedal"] == "TubeScreamer@1"
         assert r["steps"] >= 1
-        assert r["cpu_s"] >= 2.0  # the budget is spent, on the CPU clock
+        # the budget is spent on the CPU clock: NAM's loop stops after the batch that crosses it,
+        # ours before a step (and its last validation) that would not fit
+        assert r["cpu_s"] >= 2.0 if r["side"] != "ours" else 1.0 <= r["cpu_s"] <= 2.0
         assert 0.0 < r["esr"] < 2.0 and 0.0 < r["esr_pre_emphasis"] < 2.0 and r["mrstft"] > 0.0
         assert 0.0 <= r["uncovered_share"] < 0.05  # clip 1 is the take the training notes cover
     assert rows[0]["recipe"] == {"grad_clip": 1.0}
