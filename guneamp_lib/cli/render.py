@@ -52,10 +52,11 @@ def cmd_export(args) -> int:
                                 "gear_type": args.gear_type, "gear_make": args.gear_make,
                                 "gear_model": args.gear_model, "tone_type": args.tone_type,
                                 "input_level_dbu": args.input_level_dbu, "output_level_dbu": args.output_level_dbu})
-    ckpt = load_checkpoint(args.model)
-    if ckpt.ir is not None:
-        print("note: this model was trained with a cabinet IR in the loss; load that IR in the player too", file=sys.stderr)
     with claim(out, overwrite=args.overwrite):
+        ckpt = load_checkpoint(args.model)
+        if ckpt.ir is not None:
+            print("note: this model was trained with a cabinet IR in the loss; load that IR in the player too",
+                  file=sys.stderr)
         export_nam(ckpt, out, meta)
     print(f"wrote {out}")
     return 0

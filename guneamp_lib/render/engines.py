@@ -24,7 +24,6 @@ from .buffers import COMPACT_SPAN, MAX_MODEL_BLOCK, ROW_PAD, prime
 from .nam_engines import FastNamWaveNet
 
 
-
 class TorchEngine:
     """Reference engine: the model's own modules, in streaming mode.
 
