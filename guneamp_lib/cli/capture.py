@@ -33,7 +33,8 @@ def cmd_capture_plan(args) -> int:
 
     plan = plan_settings(space, levels=args.levels, test=args.test, seed=args.seed)
     rows = [{"clean": args.clean} if args.clean else {} for _ in plan.settings]
-    paths.write_text_atomic(args.out, manifest_text(plan, rows))
+    with claim(args.out, overwrite=args.overwrite):
+        paths.write_text_atomic(args.out, manifest_text(plan, rows))
     print(f"{space.describe()}: {plan.describe(args.seconds)}")
     print(f"wrote {args.out}: record each row's setting, write the recording's file name in its target column"
           f"{'' if args.clean else ' and the DI you played in its clean column'}, then: "

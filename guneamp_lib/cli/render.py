@@ -94,15 +94,16 @@ def cmd_export(args) -> int:
                                 "gear_type": args.gear_type, "gear_make": args.gear_make,
                                 "gear_model": args.gear_model, "tone_type": args.tone_type,
                                 "input_level_dbu": args.input_level_dbu, "output_level_dbu": args.output_level_dbu})
-    ckpt = load_checkpoint(args.model)
-    if knobs or ckpt.knobs is not None:
-        if not knobs:
-            raise GuneampError(f"a .nam plays one setting: give every knob with --knob ({ckpt.knobs.describe()}), "
-                               "or export the knob model with --format aidax")
-        ckpt = bake_knobs(ckpt, knobs, extrapolate=args.extrapolate)
-    if ckpt.ir is not None:
-        print("note: this model was trained with a cabinet IR in the loss; load that IR in the player too", file=sys.stderr)
     with claim(out, overwrite=args.overwrite):
+        ckpt = load_checkpoint(args.model)
+        if knobs or ckpt.knobs is not None:
+            if not knobs:
+                raise GuneampError(f"a .nam plays one setting: give every knob with --knob ({ckpt.knobs.describe()}), "
+                                   "or export the knob model with --format aidax")
+            ckpt = bake_knobs(ckpt, knobs, extrapolate=args.extrapolate)
+        if ckpt.ir is not None:
+            print("note: this model was trained with a cabinet IR in the loss; load that IR in the player too",
+                  file=sys.stderr)
         export_nam(ckpt, out, meta)
     print(f"wrote {out}")
     return 0

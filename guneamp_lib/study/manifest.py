@@ -101,7 +101,7 @@ def read_records(path: Path) -> list[dict]:
 
 def _csv_records(path: Path, text: str) -> list[dict]:
     # newline="": a quoted value keeps a line break it holds (splitlines would drop it
-    # silently), so that read_manifest can refuse it.
+    # silently), so that a reader can refuse it.
     reader = csv.DictReader(io.StringIO(text, newline=""))
     if reader.fieldnames is None:
         raise GuneampError(f"{path} is empty: write a header line ({','.join(MANY_REQUIRED)},...) and one line per capture")
