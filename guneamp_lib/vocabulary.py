@@ -14,6 +14,8 @@ and ``tests/test_startup.py`` keeps the command line's imports this light).
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 from .errors import GuneampError
 
 # --------------------------------------------------------------------------- running
@@ -29,7 +31,25 @@ DEFAULT_SAVE_EVERY_STEPS = 500
 # loss) or the amp before it.
 TARGET_KINDS = ("amp_with_cab", "amp_direct")
 
-# --------------------------------------------------------------------------- audio
+# --------------------------------------------------------------------------- audio files
+
+# Audio is written as 32-bit float WAV, the one format that keeps every sample the model
+# computed. An output named x.flac would hold WAV data under a FLAC name, which players
+# then refuse or misread: such a name is refused instead.
+WAV_SUFFIXES = (".wav", ".wave")
+
+
+def check_wav_name(path) -> None:
+    """Refuse an output file whose name says another format than the WAV written into it.
+
+    Notebook: 07
+    """
+    suffix = PurePath(path).suffix.lower()
+    if suffix not in WAV_SUFFIXES:
+        what = f"{suffix} is not WAV" if suffix else "it has no .wav ending"
+        raise GuneampError(f"{path}: audio is written as 32-bit float WAV and {what}; name the output *.wav "
+                           "(convert it afterwards, e.g. `sox out.wav out.flac`).")
+
 
 # The sample rates audio interfaces and editors use, from telephone to 8x-oversampled
 # studio rates. Anything else (a 1 Hz header, 44100.5) is a damaged or hand-made file:

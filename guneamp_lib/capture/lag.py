@@ -74,6 +74,8 @@ MIN_HALF_S = 0.5
 # Welch segments transformed at once: samples of all of them together (16 MB of float64),
 # so a long file costs the same memory as a short one.
 WELCH_BATCH_SAMPLES = 1 << 21
+# How each method is named to the user: "bla" is the code's short name, not a word.
+METHOD_NAMES = {"bla": "impulse response", "xcorr": "cross-correlation", "given": "the lag given"}
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,8 @@ class LagEstimate:
     def describe(self, what: tuple[str, str] = ("clean", "target")) -> str:
         """:meth:`where`, plus how it was measured and how sure it is."""
         sure = "reliable" if self.reliable else "NOT reliable"
-        text = f"{self.where(what)} ({self.method}, confidence {self.confidence:.2f}, {sure})"
+        how = METHOD_NAMES.get(self.method, self.method)
+        text = f"{self.where(what)} (by {how}, confidence {self.confidence:.2f}, {sure})"
         return f"{text}: {self.note}" if self.note else text
 
 
@@ -247,11 +250,30 @@ def _shift(clean: np.ndarray, target: np.ndarray, lag: int) -> tuple[np.ndarray,
     return c[:n], t[:n]
 
 
-def _bla_lag(pair: PairSignal, sr: int, max_lag: int) -> tuple[int, float]:
+def _beyond(h: np.ndarray, limit: int) -> int | None:
+    """The lag of the impulse response's tallest peak if it lies outside the ``±limit`` searched.
+
+    Segments are at least :data:`MIN_NFFT` long, so a short search still computes the
+    response well past its own edge: a peak there means the real lag was not searched.
+    """
+    wide = h.size // 2 - 1
+    if wide <= limit:
+        return None
+    lags = _circular_lags(wide)
+    a = np.abs(h[lags])
+    i = int(np.argmax(a))
+    inside = np.abs(lags) <= limit
+    if abs(lags[i]) <= limit or a[i] <= a[inside].max():
+        return None
+    return int(lags[i])
+
+
+def _bla_lag(pair: PairSignal, sr: int, max_lag: int, outside: list | None = None) -> tuple[int, float]:
     """Two passes: find the peak, then re-fit with the target pre-shifted by it.
 
     The second pass matters for long lags: once shifted, every Welch segment of the
     target shares all of itself with its clean partner instead of only part of it.
+    ``outside``, if given, receives the lag of a taller peak beyond ``max_lag`` (see :func:`_beyond`).
     """
     nbhd = max(int(round(PEAK_NEIGHBOURHOOD_S * sr)), 2)
     nfft = _choose_nfft(pair.n, max_lag)
@@ -259,6 +281,8 @@ def _bla_lag(pair: PairSignal, sr: int, max_lag: int) -> tuple[int, float]:
     lags = _circular_lags(limit)
     h = _coherence_ir(pair, sr, nfft)
     first, _ = _pick_peak(h[lags], lags, nbhd)
+    if outside is not None:
+        outside.append(_beyond(h, limit))
     moved = pair.shifted(first)
     if moved.n < MIN_NFFT:
         return first, 1.0
@@ -354,9 +378,16 @@ def estimate_pair_lag(pair: PairSignal, sr: int, max_lag_s: float = DEFAULT_MAX_
     if n < 2 * MIN_NFFT:
         return LagEstimate(0, 0.0, 0.0, False, "bla", f"only {n} samples in common; too short to estimate a lag")
     max_lag = max(int(round(max_lag_s * sr)), 1)
-    lag, ratio = _bla_lag(pair, sr, max_lag)
+    outside: list = []
+    lag, ratio = _bla_lag(pair, sr, max_lag, outside)
     notes = []
     reliable = True
+    if outside[0] is not None or abs(lag) >= max_lag:
+        reliable = False
+        where = (f"the response peaks at {outside[0]} samples, outside" if outside[0] is not None
+                 else "the peak sits at the edge of")
+        notes.append(f"{where} the ±{max_lag} samples ({1000 * max_lag / sr:.1f} ms) searched: the lag is probably "
+                     "larger; search wider (--max-lag)")
     if ratio > RELIABLE_PEAK_RATIO:
         reliable = False
         notes.append(
@@ -385,6 +416,14 @@ def estimate_pair_lag(pair: PairSignal, sr: int, max_lag_s: float = DEFAULT_MAX_
         if not confirmed:
             reliable = False
             notes.append("neither half of the recording confirms it on its own")
+    if reliable and max_lag_s < DEFAULT_MAX_LAG_S:
+        # A narrow search can be sure of a wrong answer when the real peak lies outside it:
+        # the default search, sure of a lag beyond it, says so.
+        wide = estimate_pair_lag(pair, sr, DEFAULT_MAX_LAG_S)
+        if wide.reliable and abs(wide.lag) > max_lag:
+            reliable = False
+            notes.append(f"a search of ±{DEFAULT_MAX_LAG_S:g} s finds {wide.lag} samples, outside the ±{max_lag} "
+                         "searched; search wider (--max-lag)")
     return LagEstimate(lag, lag / sr, _confidence(ratio), reliable, "bla", "; ".join(notes))
 
 

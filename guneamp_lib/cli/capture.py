@@ -4,16 +4,17 @@
 from __future__ import annotations
 
 from ..vocabulary import CAPTURE_DEFAULT_SECONDS, CAPTURE_MAX_SECONDS, CAPTURE_MIN_SECONDS, CAPTURE_RATES
-from .common import add_common, check_output_file, default_data, number
+from .common import add_common, check_output_file, claim, default_data, number
 
 
 def cmd_capture_signal(args) -> int:
     check_output_file(args.output, args.overwrite)
     from ..capture.reamp_signal import sidecar_path, write_capture_signal
 
-    check_output_file(sidecar_path(args.output), args.overwrite)
-    wav, side = write_capture_signal(args.output, seconds=args.seconds, sr=args.rate, seed=args.seed,
-                                     overwrite=args.overwrite)
+    side = check_output_file(sidecar_path(args.output), args.overwrite)
+    with claim(args.output, side, overwrite=args.overwrite):
+        wav, side = write_capture_signal(args.output, seconds=args.seconds, sr=args.rate, seed=args.seed,
+                                         overwrite=args.overwrite)
     print(f"wrote {wav} ({args.seconds:g} s at {args.rate} Hz) and its layout {side}")
     print(f"reamp it from its first sample to its end, then: guneamp check {wav} YOUR_RECORDING.wav")
     return 0

@@ -6,25 +6,27 @@ from __future__ import annotations
 import sys
 
 from ..errors import GuneampError
-from ..vocabulary import DEVICE_CHOICES, GEAR_TYPES, LEVEL_DBU_RANGE, NAM_FORMAT_VERSION, TONE_TYPES
-from .common import MAX_GAIN_DB, add_common, check_inputs, check_output_file, number
+from ..vocabulary import DEVICE_CHOICES, check_wav_name, GEAR_TYPES, LEVEL_DBU_RANGE, NAM_FORMAT_VERSION, TONE_TYPES
+from .common import MAX_GAIN_DB, add_common, check_inputs, check_output_file, claim, number
 
 
 def cmd_render(args) -> int:
     out = check_output_file(args.output, args.overwrite, [args.model, args.input, args.ir])
+    check_wav_name(out)
     check_inputs((args.model, "model"), (args.input, "input"), (args.ir, "cabinet IR"))
-    if args.block_size is not None:
-        from ..render.files import render_streaming
+    with claim(out, overwrite=args.overwrite):
+        if args.block_size is not None:
+            from ..render.files import render_streaming
 
-        render_streaming(args.model, args.input, out, args.block_size, ir_path=args.ir, use_ir=not args.no_ir,
-                         gain_db=args.gain_db, progress=not args.quiet, normalize_input=args.normalize_input,
-                         normalize_output=args.normalize_output)
-    else:
-        from ..render.files import render_file
+            render_streaming(args.model, args.input, out, args.block_size, ir_path=args.ir, use_ir=not args.no_ir,
+                             gain_db=args.gain_db, progress=not args.quiet, normalize_input=args.normalize_input,
+                             normalize_output=args.normalize_output)
+        else:
+            from ..render.files import render_file
 
-        render_file(args.model, args.input, out, ir_path=args.ir, use_ir=not args.no_ir,
-                    gain_db=args.gain_db, device=args.device, progress=not args.quiet,
-                    normalize_input=args.normalize_input, normalize_output=args.normalize_output)
+            render_file(args.model, args.input, out, ir_path=args.ir, use_ir=not args.no_ir,
+                        gain_db=args.gain_db, device=args.device, progress=not args.quiet,
+                        normalize_input=args.normalize_input, normalize_output=args.normalize_output)
     print(f"wrote {out}")
     return 0
 
@@ -45,7 +47,8 @@ def cmd_export(args) -> int:
     ckpt = load_checkpoint(args.model)
     if ckpt.ir is not None:
         print("note: this model was trained with a cabinet IR in the loss; load that IR in the player too", file=sys.stderr)
-    export_nam(ckpt, out, meta)
+    with claim(out, overwrite=args.overwrite):
+        export_nam(ckpt, out, meta)
     print(f"wrote {out}")
     return 0
 
@@ -61,8 +64,9 @@ def register(sub) -> None:
                    help="checkpoint written by `guneamp train` (best.pt), or a .nam file (exported by guneamp or NAM)")
     r.add_argument("--input", required=True, help="clean DI file to process")
     r.add_argument("--output", required=True, help="WAV file to write (never one of the inputs)")
-    r.add_argument("--ir", default=None, help="use this cabinet IR instead of the one stored with the model")
-    r.add_argument("--no-ir", action="store_true", help="leave the cabinet out")
+    cabinet = r.add_mutually_exclusive_group()  # --ir with --no-ir would silently drop the IR given
+    cabinet.add_argument("--ir", default=None, help="use this cabinet IR instead of the one stored with the model")
+    cabinet.add_argument("--no-ir", action="store_true", help="leave the cabinet out")
     r.add_argument("--gain-db", type=number(-MAX_GAIN_DB, MAX_GAIN_DB), default=0.0,
                    help="drive: extra gain on the DI, after its level is set (default 0: as trained)")
     r.add_argument("--normalize-input", action="store_true",

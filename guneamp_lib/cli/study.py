@@ -7,18 +7,21 @@ from pathlib import Path
 
 from .. import paths
 from ..vocabulary import DEFAULT_DATASETS, DEFAULT_MODELS, DEFAULT_TIME_BUDGET_S, DEVICE_CHOICES, parse_dataset
-from .common import add_common, add_engine_arguments, argument_type, check_inputs, check_output_file, count, model_text, seconds
+from .common import (add_common, add_engine_arguments, argument_type, check_inputs, check_output_file, count,
+                     model_text, refuse_existing, seconds)
 
 
 def cmd_evaluate(args) -> int:
     """Train each model for the same budget on each dataset; score it on the held-out test part."""
     out = Path(args.out)
     paths.check_output_path(out, folder=True)
-    for name in ("evaluation.md", "evaluation.json"):
-        check_output_file(out / name, args.overwrite)
+    reports = [check_output_file(out / name, args.overwrite) for name in ("evaluation.md", "evaluation.json")]
     from ..study.evaluate import main
 
-    return main(args)
+    with paths.output_lock(out):  # the folder: its reports and its checkpoints
+        for path in reports:  # again, under the lock: another run may have written them since
+            refuse_existing(path, args.overwrite)
+        return main(args)
 
 
 def cmd_score(args) -> int:
@@ -82,8 +85,9 @@ def register(sub) -> None:
                     help="checkpoint written by `guneamp train` (best.pt), or a .nam file (exported by guneamp or NAM)")
     sc.add_argument("--clean", required=True, help="held-out clean DI take")
     sc.add_argument("--amp", required=True, help="the same take recorded through the gear (the target)")
-    sc.add_argument("--ir", default=None,
-                    help="cabinet IR to apply after the model (default: the one stored with the model, if any)")
-    sc.add_argument("--no-ir", action="store_true", help="leave the cabinet out")
+    cabinet = sc.add_mutually_exclusive_group()  # --ir with --no-ir would silently drop the IR given
+    cabinet.add_argument("--ir", default=None,
+                         help="cabinet IR to apply after the model (default: the one stored with the model, if any)")
+    cabinet.add_argument("--no-ir", action="store_true", help="leave the cabinet out")
     sc.add_argument("--json", action="store_true", help="print one line of JSON instead of the table")
     sc.set_defaults(func=cmd_score)

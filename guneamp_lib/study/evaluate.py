@@ -31,7 +31,7 @@ from ..errors import GuneampError
 from ..jobs import Engine, Task
 from ..models import receptive_field
 from ..training.defaults import ModelSpec
-from ..vocabulary import DEFAULT_DATASETS, DEFAULT_MODELS, DEFAULT_TIME_BUDGET_S
+from ..vocabulary import DEFAULT_DATASETS, DEFAULT_MODELS, DEFAULT_TIME_BUDGET_S, parse_dataset
 from .datasets import QUICK_CLIP_SECONDS, QUICK_DEFAULT_SECONDS, EvalData, PairDataset, load_dataset
 from .metrics import Report, reports_to_markdown
 
@@ -203,6 +203,23 @@ def _cell_line(outcome) -> str:
     return f"[{outcome.key}] test ESR {r.esr:.4g} ({r.quality}) after {r.extra['steps']} steps"
 
 
+def refuse_repeated_datasets(datasets) -> None:
+    """Refuse a dataset given twice (``RAT`` and ``RAT@3`` are one): the table has one section per
+    dataset, and the second would silently replace the first's results and checkpoints.
+
+    Notebook: 11
+    """
+    seen = {}
+    for dataset in datasets:
+        text = dataset.name if isinstance(dataset, PairDataset) else str(dataset)
+        key = ("pair", dataset.name) if isinstance(dataset, PairDataset) else parse_dataset(text)
+        if key in seen:
+            same = "" if seen[key] == text else f" (as {seen[key]!r})"
+            raise GuneampError(f"the dataset {text!r} is given twice{same}; give each dataset once, "
+                               "and each --dataset-pair its own name")
+        seen[key] = text
+
+
 def run_evaluation(datasets=DEFAULT_DATASETS, time_budget_s: float | None = DEFAULT_TIME_BUDGET_S,
                    quick: bool = False, out_dir=None, *, models=DEFAULT_MODELS, device: str = "auto",
                    seed: int = 0, progress: bool = True, aliasing: bool = True, steps: int | None = None,
@@ -225,6 +242,7 @@ def run_evaluation(datasets=DEFAULT_DATASETS, time_budget_s: float | None = DEFA
     from .many import fixed_steps
 
     specs = [ModelSpec.parse(m) for m in models]  # a typo fails here, before anything is written
+    refuse_repeated_datasets(datasets)
     engine = engine or Engine(progress=progress)
     if quick:
         budget, work = None, {"epochs": 1, "steps_per_epoch": QUICK_STEPS}
@@ -249,6 +267,7 @@ def run_evaluation(datasets=DEFAULT_DATASETS, time_budget_s: float | None = DEFA
         descriptions[name] = data.summary()
         if progress:
             print(descriptions[name], flush=True)
+    engine.fit(len(loaded) * len(specs))
     with engine:
         for name, data in loaded.items():
             shared = engine.share(data)
@@ -316,6 +335,12 @@ def main(args) -> int:
                    steps=args.steps, engine=engine)
     print((out / "evaluation.md").read_text())
     print(f"wrote {out / 'evaluation.md'} and {out / 'evaluation.json'}")
+    cells = json.loads((out / "evaluation.json").read_text())["datasets"].values()
+    failed = sum(len(c["failed"]) for c in cells)
+    if failed:  # the table holds what worked; the exit status must not call the run a success
+        print(f"{failed} of {failed + sum(len(c['reports']) for c in cells)} models failed; "
+              "evaluation.md says why")
+        return 1
     return 0
 
 

@@ -19,10 +19,18 @@ is one row's problem: it is written into the summary with its one-line error and
 other rows go on. Only a manifest that cannot be read as a whole (no such file, a
 column missing or misspelt, two rows writing one folder) stops the run before it starts.
 
-**Resuming.** A row that finishes writes ``result.json`` into its folder, last, next to
-``best.pt``. A rerun skips every row whose folder holds one (``--overwrite`` retrains
-them), so a run stopped half-way is picked up where it stopped; ``best.pt`` without
-``result.json`` is a row cut off mid-training, and it trains again from the start.
+**Resuming.** A row's job first claims its folder (:func:`guneamp_lib.paths.output_lock`)
+and writes ``result.json`` saying it is training, with a fingerprint of the row's inputs
+(its fields, and the size and SHA-256 of each of its files); when it finishes it writes
+``result.json`` again, last, with the SHA-256 of its ``best.pt``. A rerun skips a row
+only if that record is there and the row, its files and its ``best.pt`` are unchanged; a
+row whose inputs changed trains again (the run says why), and a row cut off mid-training
+trains again from the start. ``--overwrite`` retrains every row.
+
+**Nothing of the user's is replaced.** As with ``guneamp train``, a ``best.pt`` or
+``last.pt`` that train-many did not write (no ``result.json`` of its own beside it), or one
+changed since, is never replaced without ``--overwrite``: that row fails and says so. No
+row's output files may be another row's input.
 
 **The same numbers wherever a row runs.** Each row trains a fixed number of steps from
 its own seed (no time budget), with one PyTorch thread, so the summary does not depend
@@ -33,6 +41,8 @@ The summary is rewritten (atomically) after every row, as CSV, Markdown and JSON
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import json
 import math
 import time
@@ -44,7 +54,7 @@ import yaml
 
 from .. import paths
 from ..errors import GuneampError
-from ..jobs import Engine, Outcome, Task
+from ..jobs import Engine, Outcome, Task, one_line_error
 from ..training.defaults import ModelSpec
 from ..vocabulary import DEFAULT_STEPS, TARGET_KINDS
 
@@ -52,6 +62,10 @@ REQUIRED_COLUMNS = ("clean", "target", "model", "out")
 OPTIONAL_COLUMNS = ("name", "ir", "target_kind", "test_clean", "test_target", "steps", "seed", "align")
 PATH_COLUMNS = ("clean", "target", "ir", "test_clean", "test_target")
 RESULT_FILE = "result.json"
+# What a row's job writes into its folder; none of them may be any row's input.
+ROW_OUTPUTS = ("best.pt", "last.pt", RESULT_FILE)
+# A path with a line break cannot be written back into a CSV or a Markdown table unchanged.
+PATH_BREAKS = ("\n", "\r")
 # Validation (and the choice of the best checkpoint) every this many steps; a step
 # count above it is rounded up to a whole number of such rounds.
 VALIDATE_EVERY = 100
@@ -108,14 +122,16 @@ def _records(path: Path) -> list[dict]:
         return [{str(k): "" if v is None else str(v) for k, v in r.items()} for r in data]
     if path.suffix.lower() != ".csv":
         raise GuneampError(f"{path}: a manifest is a .csv or a .yaml file")
-    reader = csv.DictReader(text.splitlines())
+    # newline="": a quoted value keeps a line break it holds (splitlines would drop it
+    # silently), so that read_manifest can refuse it.
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     if reader.fieldnames is None:
         raise GuneampError(f"{path} is empty: write a header line ({','.join(REQUIRED_COLUMNS)},...) and one line per capture")
     rows = []
     for r in reader:
         if None in r:
             raise GuneampError(f"{path}, line {reader.line_num}: more values than columns in the header")
-        rows.append({k.strip(): (v or "").strip() for k, v in r.items()})
+        rows.append({k.strip(): (v or "").strip(" \t") for k, v in r.items()})
     return rows
 
 
@@ -139,6 +155,9 @@ def read_manifest(path) -> list[Row]:
             raise GuneampError(f"{path}, row {i}: every row needs an 'out' folder")
         vals = {k: rec.get(k, "") for k in known}
         for k in PATH_COLUMNS + ("out",):
+            if any(c in vals[k] for c in PATH_BREAKS):
+                raise GuneampError(f"{path}, row {i}: the {k} path {vals[k]!r} contains a line break; rename the "
+                                   "file or folder (train-many does not guess which path was meant)")
             vals[k] = (base / vals[k]) if vals[k] else None
         out = vals["out"].resolve()
         if out in outs:
@@ -151,6 +170,11 @@ def read_manifest(path) -> list[Row]:
             p = getattr(row, k)
             if p is not None and p.resolve() in outs:
                 raise GuneampError(f"{path}: row {row.index}'s {k} {p} is row {outs[p.resolve()]}'s output folder")
+            for other in rows if p is not None else ():
+                for name in ROW_OUTPUTS:
+                    if paths.same_file(p, other.out / name):
+                        raise GuneampError(f"{path}: row {row.index}'s {k} {p} is row {other.index}'s output "
+                                           f"{name}, which training that row would replace; copy it elsewhere first")
     return rows
 
 
@@ -181,19 +205,102 @@ def row_config(row: Row, steps: int, seed: int, device: str):
                          **fixed_steps(_whole("steps", row.steps, steps)))
 
 
-def finished(row: Row) -> dict | None:
-    """The result a previous run left in the row's folder, or ``None``."""
+def _record(row: Row) -> dict | None:
     try:
-        return json.loads((row.out / RESULT_FILE).read_text(encoding="utf-8"))
+        record = json.loads((row.out / RESULT_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return record if isinstance(record, dict) else None
 
 
-def train_row(row: Row, steps: int = DEFAULT_STEPS, seed: int = 0, device: str = "auto") -> dict:
+def finished(row: Row) -> dict | None:
+    """The result a previous run left in the row's folder (a finished training), or ``None``."""
+    record = _record(row)
+    return record if record is not None and record.get("status") == "trained" else None
+
+
+def _sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def fingerprint(row: Row, steps: int = DEFAULT_STEPS, seed: int = 0) -> dict:
+    """What a row's model depends on: its fields (defaults filled in) and each file's size and SHA-256.
+
+    Stored in ``result.json``; a rerun retrains the row when it differs.
+    """
+    fields = {k: getattr(row, k) for k in ("model", "target_kind", "align")}
+    fields.update(steps=row.steps or str(steps), seed=row.seed or str(seed))
+    files = {}
+    for k in PATH_COLUMNS:
+        p = getattr(row, k)
+        if p is not None:
+            st = p.stat() if p.is_file() else None
+            files[k] = {"path": str(p), "size": st and st.st_size, "sha256": st and _sha256(p)}
+    return {"fields": fields, "files": files}
+
+
+def _changed(old: dict, new: dict) -> str:
+    """Which parts of a row differ between two fingerprints, for the reason a row trains again."""
+    old = old if isinstance(old, dict) else {}
+    names = [k for k in new["fields"] if (old.get("fields") or {}).get(k) != new["fields"][k]]
+    names += [k for k in set(new["files"]) | set(old.get("files") or {})
+              if (old.get("files") or {}).get(k) != new["files"].get(k)]
+    return ", ".join(sorted(names)) or "its record"
+
+
+def plan_row(row: Row, inputs: dict) -> tuple[str, str]:
+    """``("skip" | "train" | "refuse", why)`` for a row, without ``--overwrite``."""
+    record, best = _record(row), row.out / "best.pt"
+    ours = record is not None and record.get("status") in ("trained", "training", "failed")
+    if ours and record.get("status") == "trained" and "best_pt" in record and best.exists():
+        if _sha256(best) != record["best_pt"]:
+            return "refuse", (f"{best} changed since train-many wrote it; pass --overwrite to train the row "
+                              "again and replace it, or move it away")
+    if ours and record.get("status") == "trained":
+        if record.get("inputs") != inputs:
+            return "train", f"{_changed(record.get('inputs'), inputs)} changed since its model was trained"
+        if not best.is_file():
+            return "train", f"its {best.name} is gone"
+        return "skip", ""
+    if ours:
+        return "train", "its last training was cut off" if record.get("status") == "training" else ""
+    for name in ("best.pt", "last.pt"):
+        if (row.out / name).exists() or (row.out / name).is_symlink():
+            return "refuse", (f"{row.out} already holds a {name} that train-many did not write; pass --overwrite "
+                              "to replace it, or give the row another out")
+    return "train", ""
+
+
+def train_row(row: Row, steps: int = DEFAULT_STEPS, seed: int = 0, device: str = "auto", *,
+              inputs: dict | None = None) -> dict:
     """Train one row's model, score its test pair, write ``best.pt`` and ``result.json``.
 
-    The job that :func:`train_many` runs for each row, here or on a worker.
+    The job that :func:`train_many` runs for each row, here or on a worker, once
+    :func:`plan_row` (or ``--overwrite``) has allowed it to replace what the folder holds.
+    ``inputs``: the row's :func:`fingerprint`, recorded in ``result.json``.
     """
+    with paths.output_lock(row.out):  # held for the whole training: no other run writes this folder
+        record = {"row": row.index, "name": row.name, "status": "training", "inputs": inputs}
+        paths.write_text_atomic(row.out / RESULT_FILE, json.dumps(record, indent=2))
+        try:
+            summary = _train_row(row, steps, seed, device)
+        except Exception as exc:
+            failed = {**record, "status": "failed", "error": one_line_error(exc)}
+            paths.write_text_atomic(row.out / RESULT_FILE, json.dumps(failed, indent=2))
+            raise
+        paths.write_text_atomic(row.out / RESULT_FILE, json.dumps(
+            {**summary, "inputs": inputs, "best_pt": _sha256(row.out / "best.pt")}, indent=2))
+    return summary
+
+
+def _train_row(row: Row, steps: int, seed: int, device: str) -> dict:
     from ..training.data import load_training_data
     from ..training.train import evaluate, segment_length, train
 
@@ -218,12 +325,10 @@ def train_row(row: Row, steps: int = DEFAULT_STEPS, seed: int = 0, device: str =
     if test is not None:
         with torch.no_grad():
             test_esr = float(evaluate(result.model, test, cfg, start=0)["esr"])
-    summary = {"row": row.index, "name": row.name, "status": "trained", "model": spec.label,
-               "validation_esr": float(result.best_val_esr), "test_esr": test_esr,
-               "steps": int(result.history[-1]["step"]), "seconds": round(time.perf_counter() - t0, 3),
-               "out": str(row.out), "error": None}
-    paths.write_text_atomic(row.out / RESULT_FILE, json.dumps(summary, indent=2))
-    return summary
+    return {"row": row.index, "name": row.name, "status": "trained", "model": spec.label,
+            "validation_esr": float(result.best_val_esr), "test_esr": test_esr,
+            "steps": int(result.history[-1]["step"]), "seconds": round(time.perf_counter() - t0, 3),
+            "out": str(row.out), "error": None}
 
 
 # --------------------------------------------------------------------------- the summary
@@ -271,18 +376,31 @@ def train_many(manifest, *, engine: Engine | None = None, steps: int = DEFAULT_S
     Returns one summary record per row, in manifest order, and writes the summary files.
     """
     fixed_steps(steps)
+    if any(c in str(manifest) for c in PATH_BREAKS):
+        raise GuneampError(f"the manifest path {str(manifest)!r} contains a line break; rename it")
     rows = read_manifest(manifest)
     where = summary_paths(manifest, summary_dir)
     inputs = [manifest] + [getattr(r, k) for r in rows for k in PATH_COLUMNS]
     for target in where.values():
         paths.refuse_output_on_inputs(target, inputs)
+    with paths.output_lock(*where.values()):  # two runs of one manifest would mix their summaries
+        return _train_many(rows, where, engine, steps, seed, device, overwrite)
+
+
+def _train_many(rows, where, engine, steps, seed, device, overwrite) -> list[dict]:
     results: dict[int, dict] = {}
-    todo = []
+    todo, prints = [], {}
     for row in rows:
-        previous = None if overwrite else finished(row)
-        if previous is not None:
+        prints[row.index] = fingerprint(row, steps, seed)
+        action, why = ("train", "") if overwrite else plan_row(row, prints[row.index])
+        if action == "skip":
+            previous = {k: v for k, v in finished(row).items() if k in SUMMARY_COLUMNS}
             results[row.index] = {**previous, "row": row.index, "name": row.name, "status": "skipped"}
+        elif action == "refuse":
+            results[row.index] = _failed(row, why)
         else:
+            if why:
+                print(f"row {row.index} ({row.name}): training again: {why}", flush=True)
             todo.append(row)
 
     def record(outcome: Outcome) -> None:
@@ -291,8 +409,10 @@ def train_many(manifest, *, engine: Engine | None = None, steps: int = DEFAULT_S
         write_summary([results[i] for i in sorted(results)], where)
 
     by_key = {f"row {r.index}": r for r in todo}
-    tasks = [Task(key, train_row, (row, steps, seed, device)) for key, row in by_key.items()]
+    tasks = [Task(key, train_row, (row, steps, seed, device), {"inputs": prints[row.index]})
+             for key, row in by_key.items()]
     engine = engine or Engine()
+    engine.fit(len(tasks))
     if tasks:
         with engine:
             engine.run(tasks, desc="captures", on_outcome=record)
@@ -301,5 +421,5 @@ def train_many(manifest, *, engine: Engine | None = None, steps: int = DEFAULT_S
     return ordered
 
 
-__all__ = ["DEFAULT_STEPS", "Row", "finished", "fixed_steps", "read_manifest", "summary_paths", "train_many",
-           "train_row", "write_summary"]
+__all__ = ["DEFAULT_STEPS", "Row", "fingerprint", "finished", "fixed_steps", "plan_row", "read_manifest",
+           "summary_paths", "train_many", "train_row", "write_summary"]
