@@ -26,6 +26,23 @@ KERNEL = "python3"
 CI_CELL_TIMEOUT_S = 1200
 
 
+def kernel_config():
+    """The kernel manager's settings: the kernel's traffic encrypted with CurveZMQ.
+
+    A kernel on TCP without keys talks in plain text to anyone on the machine, and
+    ipykernel says so with a WARNING on every notebook's start. ``transport_encryption``
+    "auto" has jupyter_client hand the kernel keys where its kernelspec declares it can
+    use them (ipykernel 7 does), which removes both the exposure and the warning. Where
+    libzmq was built without CurveZMQ the setting would be refused, so it is left out.
+
+    Notebook: 00
+    """
+    import zmq
+    from traitlets.config import Config
+
+    return Config({"KernelManager": {"transport_encryption": "auto"}}) if zmq.has("curve") else Config()
+
+
 def notebooks() -> list[Path]:
     """The numbered notebooks of the series, in order.
 
@@ -126,7 +143,7 @@ def run_notebook(nb: Path, parameters: dict | None = None, output_dir: Path | No
     try:
         pm.execute_notebook(
             str(nb), str(out), parameters=params, kernel_name=KERNEL, cwd=str(nb.parent),
-            progress_bar=progress, report_mode=False, execution_timeout=cell_timeout_s,
+            progress_bar=progress, report_mode=False, execution_timeout=cell_timeout_s, config=kernel_config(),
         )
     except TimeoutError:  # nbclient's CellTimeoutError; an OSError, so it must not read as a file problem
         raise GuneampError(f"{nb.stem}: a cell ran for more than {cell_timeout_s:g} s and was stopped (the "

@@ -30,6 +30,7 @@ from .. import paths
 from ..errors import GuneampError
 from ..jobs import Engine, Task
 from ..models import receptive_field
+from ..training.budget import fixed_steps
 from ..training.defaults import ModelSpec
 from ..vocabulary import DEFAULT_DATASETS, DEFAULT_MODELS, DEFAULT_TIME_BUDGET_S, parse_dataset
 from .datasets import QUICK_CLIP_SECONDS, QUICK_DEFAULT_SECONDS, EvalData, PairDataset, load_dataset
@@ -84,22 +85,13 @@ class Trained:
     history: list
 
 
-def train_config(spec: ModelSpec, *, time_budget_s=DEFAULT_TIME_BUDGET_S, epochs=None, steps_per_epoch=None,
-                 device="auto", seed=0):
-    from ..training.train import TrainConfig
-
-    return TrainConfig(model=spec.model, model_kwargs=spec.kwargs(), oversample=spec.oversample,
-                       time_budget_s=time_budget_s, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                       device=device, seed=seed)
-
-
 def train_and_test(dataset: EvalData, spec, *, time_budget_s=DEFAULT_TIME_BUDGET_S, epochs=None,
                    steps_per_epoch=None, device="auto", seed=0, progress=True, out_dir=None) -> Trained:
     """Train one model on the training material for the budget, then score the test part once.
 
     Notebook: 11
     """
-    from ..training.train import evaluate, segment_length, train
+    from ..training.train import evaluate, segment_length, train, train_config
 
     spec = ModelSpec.parse(spec)
     cfg = train_config(spec, time_budget_s=time_budget_s, epochs=epochs, steps_per_epoch=steps_per_epoch,
@@ -239,7 +231,6 @@ def run_evaluation(datasets=DEFAULT_DATASETS, time_budget_s: float | None = DEFA
     from tqdm.auto import tqdm
 
     from .aliasing import aliasing_markdown, measure_model_aliasing
-    from .many import fixed_steps
 
     specs = [ModelSpec.parse(m) for m in models]  # a typo fails here, before anything is written
     refuse_repeated_datasets(datasets)
@@ -321,7 +312,6 @@ def main(args) -> int:
 
     Notebook: 11
     """
-    from .many import fixed_steps
 
     out = Path(args.out)
     engine = Engine(args.workers, args.scheduler, progress=not args.quiet)

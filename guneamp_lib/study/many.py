@@ -44,7 +44,6 @@ import csv
 import hashlib
 import io
 import json
-import math
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -55,6 +54,7 @@ import yaml
 from .. import paths
 from ..errors import GuneampError
 from ..jobs import Engine, Outcome, Task, one_line_error
+from ..training.budget import fixed_steps
 from ..training.defaults import ModelSpec
 from ..vocabulary import DEFAULT_STEPS, TARGET_KINDS
 
@@ -66,9 +66,6 @@ RESULT_FILE = "result.json"
 ROW_OUTPUTS = ("best.pt", "last.pt", RESULT_FILE)
 # A path with a line break cannot be written back into a CSV or a Markdown table unchanged.
 PATH_BREAKS = ("\n", "\r")
-# Validation (and the choice of the best checkpoint) every this many steps; a step
-# count above it is rounded up to a whole number of such rounds.
-VALIDATE_EVERY = 100
 SUMMARY_COLUMNS = ("row", "name", "status", "model", "validation_esr", "test_esr", "steps", "seconds", "out", "error")
 YES = ("1", "true", "yes", "y")
 NO = ("", "0", "false", "no", "n")
@@ -91,17 +88,6 @@ class Row:
     steps: str = ""
     seed: str = ""
     align: str = ""
-
-
-def fixed_steps(steps: int) -> dict:
-    """:class:`~guneamp_lib.training.train.TrainConfig` fields for ``steps`` steps and no clock.
-
-    Validated every :data:`VALIDATE_EVERY` steps; above that, rounded up to whole rounds.
-    """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise GuneampError(f"the number of steps must be a whole number of 1 or more, got {steps!r}")
-    per = min(steps, VALIDATE_EVERY)
-    return {"epochs": math.ceil(steps / per), "steps_per_epoch": per, "time_budget_s": None}
 
 
 # --------------------------------------------------------------------------- the manifest
@@ -198,7 +184,7 @@ def _yes(text: str) -> bool:
 
 def row_config(row: Row, steps: int, seed: int, device: str):
     """The row's training set-up: its model with the per-model defaults, fixed steps, its seed."""
-    from .evaluate import train_config
+    from ..training.train import train_config
 
     spec = ModelSpec.parse(row.model)
     return spec, replace(train_config(spec, device=device, seed=_whole("seed", row.seed, seed)),
