@@ -124,8 +124,8 @@ def test_a_sample_far_beyond_full_scale_is_reported_and_refused(files, capsys):
     code, out, _ = run(capsys, "check", files["clean"], bad)
     assert code == 1
     assert "PROBLEM:" in out and "far beyond full scale" in out and "first at 1.000 s" in out
-    line = refused(capsys, "train", "--clean", files["clean"], "--amp", bad, "--out", files["dir"] / "run",
-                   "--device", "cpu", "--quiet")
+    line = refused(capsys, "train", "--clean", files["clean"], "--amp", bad, "--ir", files["ir"],
+                   "--out", files["dir"] / "run", "--device", "cpu", "--quiet")
     assert str(bad) in line and "1.000 s" in line and "export" in line
     assert not (files["dir"] / "run").exists()
     with pytest.raises(GuneampError, match="far beyond full scale"):
@@ -140,7 +140,8 @@ def test_a_rate_no_interface_uses_is_refused(files, capsys):
     one = files["dir"] / "one_hz.wav"
     sf.write(str(one), x, 1, subtype="FLOAT")
     for argv in (("check", one, one), ("check", files["clean"], one),
-                 ("train", "--clean", one, "--amp", one, "--out", files["dir"] / "run", "--device", "cpu", "--quiet")):
+                 ("train", "--clean", one, "--amp", one, "--ir", files["ir"], "--out", files["dir"] / "run", "--device",
+                  "cpu", "--quiet")):
         assert "no audio interface uses" in refused(capsys, *argv)
     assert not (files["dir"] / "run").exists()
 
