@@ -130,6 +130,9 @@ def test_a_sample_far_beyond_full_scale_is_reported_and_refused(files, capsys):
     assert not (files["dir"] / "run").exists()
     with pytest.raises(GuneampError, match="far beyond full scale"):
         score_files(files["model"], files["clean"], bad)
+    line = refused(capsys, "render", "--model", files["model"], "--input", bad, "--output", files["dir"] / "o.wav")
+    assert "far beyond full scale" in line and "1.000 s" in line
+    assert not (files["dir"] / "o.wav").exists()
 
 
 # --------------------------------------------------------------------------- sample rates

@@ -191,8 +191,11 @@ def bench_check_memory(quick: bool, threads: int) -> dict:
                                   ("score", ["score", "--model", model, "--clean", str(c), "--amp", str(a)])):
                 res = subprocess.run([sys.executable, str(RUN_SCRIPT), "--threads", str(threads), "--_check-memory-child",
                                       json.dumps(argv)], capture_output=True, text=True, check=True)
-                rows[f"{command} {seconds:.0f}"] = {"command": command, "audio_seconds": seconds,
-                                                    **json.loads(res.stdout.strip().splitlines()[-1])}
+                row = rows[f"{command} {seconds:.0f}"] = {"command": command, "audio_seconds": seconds,
+                                                          **json.loads(res.stdout.strip().splitlines()[-1])}
+                # an hour's score takes long on a busy machine: each figure as soon as it is measured
+                print(f"7b. {command} of {seconds:.0f} s: peak RSS {row['peak_rss_bytes'] / 1e9:.2f} GB, "
+                      f"{row['seconds']:.0f} s", file=sys.stderr, flush=True)
     return {"rows": rows, "goal_peak_rss_bytes": CHECK_GOAL_PEAK_BYTES}
 
 

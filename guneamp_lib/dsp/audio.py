@@ -174,10 +174,17 @@ def far_beyond_message(info: AudioInfo) -> str:
 
     Notebook: 01
     """
-    return (f"{info.path} has {info.far_beyond} sample(s) far beyond full scale (peak {info.peak_dbfs:+.0f} dBFS, "
-            f"first at {info.first_far_beyond / info.sample_rate:.3f} s): the file is damaged or was written with "
-            "the wrong scale. Fix or cut that part, or export the file again (as 24-bit, which cannot go past "
-            "full scale)")
+    return far_beyond_text(info.path, info.far_beyond, info.peak, info.first_far_beyond / info.sample_rate)
+
+
+def far_beyond_text(path, count: int, peak: float, first_s: float) -> str:
+    """:func:`far_beyond_message` from the numbers: how many samples, the peak, the first one's time.
+
+    Notebook: 01
+    """
+    return (f"{path} has {count} sample(s) far beyond full scale (peak {20 * np.log10(peak):+.0f} dBFS, "
+            f"first at {first_s:.3f} s): the file is damaged or was written with the wrong scale. Fix or cut "
+            "that part, or export the file again (as 24-bit, which cannot go past full scale)")
 
 
 def audio_info(path: str | os.PathLike, *, what: str = "audio"):
