@@ -232,7 +232,7 @@ def output_lock(*outputs) -> Iterator[None]:
         for out in outputs:
             if out is None:
                 continue
-            key = Path(os.path.abspath(out))
+            key = Path(out).resolve()  # two names of one file (a symlinked folder) share one lock
             if key not in _held:
                 _acquire(key)
             _held[key] = _held.get(key, 0) + 1

@@ -59,6 +59,28 @@ def test_a_second_render_to_one_output_is_refused(files, capsys, other_run, extr
     assert not out.exists()
 
 
+@pytest.mark.parametrize("command", ["export", "synth", "capture-signal", "evaluate", "train-many", "course",
+                                     "pipeline"])
+def test_every_command_that_writes_takes_the_lock(files, capsys, other_run, monkeypatch, command):
+    d = files["dir"]
+    (d / "m.csv").write_text(f"clean,target,model,out\n{files['clean']},{files['amp']},lstm:8,rows/a\n")
+    monkeypatch.setenv("GUNEAMP_OUT", str(d / "pipeline"))
+    argv, held = {
+        "export": (["export", "--model", files["model"], "--output", d / "o.nam"], d / "o.nam"),
+        "synth": (["synth", "--data-dir", d / "data", "--quiet"], d / "data" / "amp.wav"),
+        "capture-signal": (["capture-signal", "--output", d / "s.wav", "--quiet"], d / "s.json"),
+        "evaluate": (["evaluate", "--datasets", "default", "--quick", "--quiet", "--out", d / "ev"], d / "ev"),
+        "train-many": (["train-many", d / "m.csv", "--quiet"], d / "m.summary.md"),
+        "course": (["course", "--output-dir", d / "nb", "--only", "01", "--quiet"], d / "nb"),
+        "pipeline": (["pipeline", "--quiet"], d / "pipeline" / "runs" / "tutorial"),
+    }[command]
+    holder = other_run(held)
+    before = digests(d)  # the other run's lock included
+    line = refused(capsys, *argv)
+    assert f"process {holder.pid}" in line and str(held) in line
+    assert digests(d) == before and not (d / "rows").exists()
+
+
 def test_a_second_train_into_one_out_is_refused(files, capsys, other_run):
     out = files["dir"] / "run"
     out.mkdir()

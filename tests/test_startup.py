@@ -22,6 +22,7 @@ from guneamp_lib import models, runtime, vocabulary
 from guneamp_lib.capture import reamp_signal
 from guneamp_lib.dsp import oversampling
 from guneamp_lib.models import nam
+from guneamp_lib.models.nam_convnet import NamConvNet, NamLinear
 from guneamp_lib.models.nam_lstm import NamLSTM
 from guneamp_lib.models.nam_wavenet import NamWaveNet
 from guneamp_lib.study import datasets, evaluate, many
@@ -34,6 +35,7 @@ HEAVY = ("torch", "scipy", "numba", "librosa")
 BAD = {
     "synth": ["synth", "--seconds", "0"],
     "capture-signal": ["capture-signal", "--seconds", "5"],
+    "capture-plan": ["capture-plan", "--knob", "drive=0", "--out", "plan.csv"],
     "train": ["train", "--lr", "nan"],
     "train-many": ["train-many", "rows.csv", "--steps", "0"],
     "render": ["render", "--model", "m.pt", "--input", "di.wav", "--output", "out.wav", "--gain-db", "nan"],
@@ -50,7 +52,9 @@ MORE_BAD = [
     ["train", "--model", "resnet"], ["train", "--model", "seed_cnn@8x"], ["train", "--model", "lstm:big"],
     ["train", "--time-budget", "inf"], ["evaluate", "--models", "resnet"], ["evaluate", "--datasets", "RAT@x"],
     ["export", "--model", "m.pt", "--output", "m.nam", "--gear-type", "banjo"], ["train-many", "no_such_rows.csv"],
-    ["check", "no_such_clean.wav", "amp.wav"], ["render", "--model", "m.pt", "--input", "di.wav", "--output", "o.wav"],
+    ["check", "no_such_clean.wav", "amp.wav"], ["capture-plan", "--knob", "drive=0:1", "--knob", "drive=0:2", "--out", "p.csv"],
+    ["check", "--manifest", "no_such_knobs.csv"], ["score", "--manifest", "no_such_knobs.csv", "--model", "k.pt"],
+    ["score", "--clean", "di.wav", "--amp", "amp.wav"], ["render", "--model", "m.pt", "--input", "di.wav", "--output", "o.wav"],
 ]
 
 # Runs every case in one fresh interpreter and reports, per case, the exit status, the
@@ -113,7 +117,8 @@ def test_bad_option_is_one_error_line_without_torch(refusals, argv):
 def test_trainable_model_names_are_the_models_table_less_nams_own():
     # --model is checked against the training table, without torch; every model of the
     # table that is offered for training must have a row there, and nothing else.
-    assert set(defaults.TRAINING) == set(models.MODELS) - {NamLSTM.name, NamWaveNet.name}
+    assert set(defaults.TRAINING) == set(models.MODELS) - {NamLSTM.name, NamWaveNet.name, NamConvNet.name,
+                                                           NamLinear.name}
 
 
 def test_library_and_command_line_share_one_vocabulary():

@@ -250,30 +250,11 @@ def _shift(clean: np.ndarray, target: np.ndarray, lag: int) -> tuple[np.ndarray,
     return c[:n], t[:n]
 
 
-def _beyond(h: np.ndarray, limit: int) -> int | None:
-    """The lag of the impulse response's tallest peak if it lies outside the ``±limit`` searched.
-
-    Segments are at least :data:`MIN_NFFT` long, so a short search still computes the
-    response well past its own edge: a peak there means the real lag was not searched.
-    """
-    wide = h.size // 2 - 1
-    if wide <= limit:
-        return None
-    lags = _circular_lags(wide)
-    a = np.abs(h[lags])
-    i = int(np.argmax(a))
-    inside = np.abs(lags) <= limit
-    if abs(lags[i]) <= limit or a[i] <= a[inside].max():
-        return None
-    return int(lags[i])
-
-
-def _bla_lag(pair: PairSignal, sr: int, max_lag: int, outside: list | None = None) -> tuple[int, float]:
+def _bla_lag(pair: PairSignal, sr: int, max_lag: int) -> tuple[int, float]:
     """Two passes: find the peak, then re-fit with the target pre-shifted by it.
 
     The second pass matters for long lags: once shifted, every Welch segment of the
     target shares all of itself with its clean partner instead of only part of it.
-    ``outside``, if given, receives the lag of a taller peak beyond ``max_lag`` (see :func:`_beyond`).
     """
     nbhd = max(int(round(PEAK_NEIGHBOURHOOD_S * sr)), 2)
     nfft = _choose_nfft(pair.n, max_lag)
@@ -281,8 +262,6 @@ def _bla_lag(pair: PairSignal, sr: int, max_lag: int, outside: list | None = Non
     lags = _circular_lags(limit)
     h = _coherence_ir(pair, sr, nfft)
     first, _ = _pick_peak(h[lags], lags, nbhd)
-    if outside is not None:
-        outside.append(_beyond(h, limit))
     moved = pair.shifted(first)
     if moved.n < MIN_NFFT:
         return first, 1.0
@@ -378,16 +357,9 @@ def estimate_pair_lag(pair: PairSignal, sr: int, max_lag_s: float = DEFAULT_MAX_
     if n < 2 * MIN_NFFT:
         return LagEstimate(0, 0.0, 0.0, False, "bla", f"only {n} samples in common; too short to estimate a lag")
     max_lag = max(int(round(max_lag_s * sr)), 1)
-    outside: list = []
-    lag, ratio = _bla_lag(pair, sr, max_lag, outside)
+    lag, ratio = _bla_lag(pair, sr, max_lag)
     notes = []
     reliable = True
-    if outside[0] is not None or abs(lag) >= max_lag:
-        reliable = False
-        where = (f"the response peaks at {outside[0]} samples, outside" if outside[0] is not None
-                 else "the peak sits at the edge of")
-        notes.append(f"{where} the ±{max_lag} samples ({1000 * max_lag / sr:.1f} ms) searched: the lag is probably "
-                     "larger; search wider (--max-lag)")
     if ratio > RELIABLE_PEAK_RATIO:
         reliable = False
         notes.append(
@@ -416,9 +388,10 @@ def estimate_pair_lag(pair: PairSignal, sr: int, max_lag_s: float = DEFAULT_MAX_
         if not confirmed:
             reliable = False
             notes.append("neither half of the recording confirms it on its own")
-    if reliable and max_lag_s < DEFAULT_MAX_LAG_S:
-        # A narrow search can be sure of a wrong answer when the real peak lies outside it:
-        # the default search, sure of a lag beyond it, says so.
+    if max_lag_s < DEFAULT_MAX_LAG_S:
+        # A narrow search can be sure of a wrong answer when the real peak lies outside it
+        # (and the halves then agree on the same wrong one): a default search that is sure
+        # of a lag beyond it says so.
         wide = estimate_pair_lag(pair, sr, DEFAULT_MAX_LAG_S)
         if wide.reliable and abs(wide.lag) > max_lag:
             reliable = False

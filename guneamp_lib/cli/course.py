@@ -24,8 +24,10 @@ def cmd_course(args) -> int:
         except yaml.YAMLError:
             raise GuneampError(f"the value {value!r} of -p {name} is not valid YAML; quote it as a string "
                                "or write a number, list or mapping.") from None
-    run_series(params, Path(args.output_dir) if args.output_dir else None, only=args.only, progress=not args.quiet,
-               cell_timeout_s=args.cell_timeout)
+    output_dir = Path(args.output_dir) if args.output_dir else None
+    # Two runs would write the same executed notebooks (and graphs, models) at once.
+    with paths.output_lock(output_dir or paths.build_dir() / "notebooks"):
+        run_series(params, output_dir, only=args.only, progress=not args.quiet, cell_timeout_s=args.cell_timeout)
     return 0
 
 
