@@ -43,6 +43,7 @@ BAD = {
     "pipeline": ["pipeline", "--time-budget", "nan"],
     "evaluate": ["evaluate", "--time-budget", "-1"],
     "score": ["score", "--model", "no_such_model.pt", "--clean", "di.wav", "--amp", "amp.wav"],
+    "play": ["play", "--model", "m.pt", "--gate-db", "nan"],
 }
 # More options (and missing inputs) each command checks before torch.
 MORE_BAD = [
@@ -51,6 +52,8 @@ MORE_BAD = [
     ["train", "--time-budget", "inf"], ["evaluate", "--models", "resnet"], ["evaluate", "--datasets", "RAT@x"],
     ["export", "--model", "m.pt", "--output", "m.nam", "--gear-type", "banjo"], ["train-many", "no_such_rows.csv"],
     ["check", "no_such_clean.wav", "amp.wav"], ["render", "--model", "m.pt", "--input", "di.wav", "--output", "o.wav"],
+    ["play", "--model", "no_such_model.pt"], ["play", "--model", "m.pt", "--knob", "drive"],
+    ["play", "--model", "m.pt", "--knob", "9lives=3"], ["play", "--model", "m.pt", "--seconds", "0"],
 ]
 
 # Runs every case in one fresh interpreter and reports, per case, the exit status, the

@@ -1,0 +1,277 @@
+"""``guneamp play`` on a real JACK server (issue 19).
+
+Each test starts its own ``jackd --no-realtime -d dummy`` (a server with no sound card,
+under a unique name so parallel runs never meet) at a chosen rate and block size, and
+kills it afterwards. A file player feeds a DI into ``guneamp play`` (a subprocess, as a
+guitarist runs it) and a recorder takes its output; the recording must equal
+``guneamp render`` of the same DI after the latency ``play`` reports. Without jackd or
+the JACK-Client package these tests skip with the reason; CI installs both (``.ci/run``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from guneamp_lib.dsp.error import esr
+from guneamp_lib.models import build_model
+from guneamp_lib.models.checkpoint import Checkpoint, save_checkpoint
+from guneamp_lib.render.files import render_file
+from guneamp_lib.render.streaming import StreamingProcessor
+
+from .conftest import toy_di, write
+
+jack = pytest.importorskip("jack", reason="the JACK-Client package is not installed")
+from guneamp_lib.render.live_chain import DRIVE, GATE, LiveChain  # noqa: E402
+from guneamp_lib.render.live_clients import FilePlayer, PortRecorder  # noqa: E402
+from guneamp_lib.render.live_keys import KeyParser  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+JACKD = shutil.which("jackd")
+needs_jackd = pytest.mark.skipif(JACKD is None, reason="jackd is not installed (Debian: apt install jackd2)")
+RATE = 48000
+SECONDS = 0.6  # of DI per take: enough notes, short enough for a loaded machine
+# How long the server waits for a client's block before it drops the client: generous,
+# since CI machines are shared and this is about numbers, not speed.
+CLIENT_TIMEOUT_MS = 5000
+IR_TAPS = 300
+
+
+class Server:
+    """A dummy JACK server of our own, killed on exit."""
+
+    def __init__(self, rate: int, block: int):
+        self.name = f"guneamp-test-{uuid.uuid4().hex[:8]}"
+        env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1", "JACK_NO_START_SERVER": "1"}
+        # --sync: each cycle waits for every client, so on a loaded machine a late cycle is
+        # late for the whole graph (an xrun), never a client reading another's stale block
+        self.proc = subprocess.Popen([JACKD, "--no-realtime", "--sync", "--timeout", str(CLIENT_TIMEOUT_MS), "-n",
+                                      self.name, "-d", "dummy", "-r", str(rate), "-p", str(block)], env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        jack.set_error_function(lambda m: None)
+        jack.set_info_function(lambda m: None)
+        while True:
+            try:
+                jack.Client("probe", servername=self.name, no_start_server=True).close()
+                return
+            except jack.JackOpenError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.kill()
+                    pytest.fail("jackd did not start")
+                time.sleep(0.1)
+
+    def kill(self) -> None:
+        """Stop it as `kill` does (SIGTERM). A SIGKILLed jackd leaves its entry in JACK's shared
+        registry, and after eight of those no server starts on the machine."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def server(request):
+    rate, block = getattr(request, "param", (RATE, 64))
+    s = Server(rate, block)
+    yield s
+    s.kill()
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    """A small WaveNet at 2x with a cabinet: 70 samples of latency, the convolver on the path."""
+    torch.manual_seed(0)
+    m = build_model("wavenet", preset="nano").eval()
+    ir = torch.zeros(IR_TAPS)
+    t = torch.arange(IR_TAPS - 1)
+    ir[0], ir[1:] = 1.0, 0.3 * torch.exp(-t / 30.0) * torch.cos(t * 0.2)
+    ckpt = Checkpoint(m, "wavenet", RATE, 2, 4096, ir, input_gain=1.3, output_gain=0.7)
+    return save_checkpoint(tmp_path_factory.mktemp("play") / "m.pt", ckpt)
+
+
+def guneamp(*argv, stdin=subprocess.DEVNULL) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "guneamp_lib.cli", *map(str, argv)], stdin=stdin,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def wait_for(proc: subprocess.Popen, text: str, timeout: float = 180) -> list[str]:
+    """Lines of ``proc``'s output up to the one containing ``text``."""
+    lines, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if text in line:
+            return lines
+    proc.kill()
+    pytest.fail(f"play never printed {text!r}: {''.join(lines)}{proc.stderr.read()}")
+
+
+def model_latency(lines: list[str]) -> int:
+    line = next(l for l in lines if l.startswith("latency:"))
+    return int(line.split("the model adds ")[1].split()[0])
+
+
+def take(server, model_path, tmp_path, extra=(), di_seconds=SECONDS, keys_after=None):
+    """Play a DI through ``play``; returns (the recording aligned to the DI, play's stdout
+    lines, its stderr, its exit code, the DI)."""
+    x = toy_di(di_seconds, RATE) * 0.5
+    player = FilePlayer("player", server.name, x)
+    rec = PortRecorder("rec", server.name, x.size + RATE // 4)
+    try:
+        for c in (player, rec):
+            c.client.activate()
+        proc = guneamp("play", "--model", model_path, "--server", server.name, "--no-connect", "--connect",
+                       "player:out", "--connect", "rec:in", "--record", tmp_path / "takes", *extra,
+                       stdin=subprocess.PIPE)
+        lines = wait_for(proc, "keys:")
+        start = rec.client.frame_time + RATE // 2
+        player.start_at(start)
+        rec.start_at(start)
+        if keys_after is not None:
+            at, keys = keys_after
+            while player.done < at:
+                time.sleep(0.005)
+            proc.stdin.write(keys)
+            proc.stdin.flush()
+        while rec.done < rec.audio.size:
+            time.sleep(0.02)
+        out, err = proc.communicate("q", timeout=60)
+        assert player.first_frame == rec.first_frame  # both began in one cycle
+    finally:
+        player.close()
+        rec.close()
+    return rec.audio, lines + out.splitlines(keepends=True), err, proc.returncode, x
+
+
+@needs_jackd
+@pytest.mark.slow
+@pytest.mark.parametrize("server", [(RATE, 64), (RATE, 128)], indirect=True, ids=["block64", "block128"])
+def test_play_equals_render(server, model_path, tmp_path):
+    audio, lines, err, code, x = take(server, model_path, tmp_path)
+    assert code == 0, err
+    lat = model_latency(lines)
+    assert lat == StreamingProcessor.from_checkpoint(model_path).latency == 70
+    di = write(tmp_path / "di.wav", x, RATE)
+    ref = sf.read(str(render_file(model_path, di, tmp_path / "ref.wav", progress=False)), dtype="float32")[0]
+    assert np.abs(ref).max() > 0.01
+    # play's recordings: the DI exactly as the player sent it, and the output the recorder got
+    dry_path = next((tmp_path / "takes").glob("*-dry.wav"))
+    dry, sr = sf.read(str(dry_path), dtype="float32")
+    wet = sf.read(str(dry_path).replace("-dry.wav", "-wet.wav"), dtype="float32")[0]
+    assert sr == RATE and dry.size == wet.size
+    start = int(np.flatnonzero(dry)[0]) - int(np.flatnonzero(x)[0])
+    np.testing.assert_array_equal(dry[start : start + x.size], x)
+    np.testing.assert_array_equal(wet[start : start + x.size + lat], audio[: x.size + lat])
+    # render's cabinet starts from silence at the file's first sample; play's has been
+    # hearing the model's idle output (tanh of its biases) before: they agree one IR later
+    ir = IR_TAPS
+    assert esr(ref[ir:], audio[lat + ir : lat + x.size]) < 1e-6
+    assert esr(ref[:ir], audio[lat : lat + ir]) < 0.1  # and differ only a little before
+
+
+@needs_jackd
+@pytest.mark.slow
+def test_killing_the_server_leaves_valid_recordings(server, model_path, tmp_path):
+    proc = guneamp("play", "--model", model_path, "--server", server.name, "--record", tmp_path / "takes",
+                   "--no-keys")
+    wait_for(proc, "keys:")
+    time.sleep(1.0)
+    server.kill()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    errors = [l for l in err.splitlines() if l.strip()]
+    assert len(errors) == 1 and errors[0].startswith("error: the JACK server stopped"), err
+    assert "Traceback" not in err
+    files = sorted((tmp_path / "takes").iterdir())
+    assert [f.name[-8:] for f in files] == ["-dry.wav", "-wet.wav"]  # no temporaries left
+    for f in files:
+        info = sf.info(str(f))
+        assert info.samplerate == RATE and info.frames > RATE // 2  # about a second was played
+        assert sf.read(str(f))[0].size == info.frames
+
+
+@needs_jackd
+def test_clear_errors(server, model_path, tmp_path):
+    cases = [
+        (["--server", server.name, "--connect", "nosuch:port"], "there is no JACK port 'nosuch:port'"),
+        (["--server", f"{server.name}-absent"], "no JACK server named"),
+    ]
+    m44 = tmp_path / "m44.pt"
+    torch.manual_seed(0)
+    save_checkpoint(m44, Checkpoint(build_model("wavenet", preset="nano"), "wavenet", 44100, 1, 4096))
+    for extra, text in cases:
+        proc = guneamp("play", "--model", model_path, "--no-keys", "--seconds", "1", *extra)
+        out, err = proc.communicate(timeout=180)
+        assert proc.returncode == 2 and err.count("error:") == 1 and text in err, err
+    proc = guneamp("play", "--model", m44, "--server", server.name, "--no-keys")
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 2 and err.count("error:") == 1, err
+    assert "runs at 48000 Hz but the model was trained at 44100 Hz; play does not resample" in err
+
+
+def test_key_parser_reads_arrows_and_letters():
+    p = KeyParser()
+    assert p.feed("\x1b[A\x1b[Bg\t+-q") == ["drive_up", "drive_down", "gate", "next_knob", "knob_up", "knob_down",
+                                             "quit"]
+    assert p.feed("\x1b[") == [] and p.feed("C") == ["level_up"]  # an arrow split across two reads
+    assert p.feed("\x1bOD") == ["level_down"]
+
+
+def test_chain_allocates_no_array_per_block(model_path):
+    """A thousand blocks through the callback's chain: NumPy allocates nothing for them."""
+    m = build_model("wavenet", preset="nano").eval()
+    block = 2048  # a block-sized array would be 8 KB: twice the bound below
+    chain = LiveChain(StreamingProcessor(m, 1), block, RATE, drive=1.2, level=0.8, record_slots=8)
+    chain.controls[GATE] = 1e-3
+    x, y = toy_di(0.5, RATE)[:block].copy(), np.zeros(block, np.float32)
+    for _ in range(10):
+        chain.run(x, y)  # warm: the kernels compiled, the gate's first ramp done
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        for _ in range(1000):
+            chain.run(x, y)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak - before < 4096
+
+
+def test_chain_applies_drive_level_and_gate():
+    """The chain is render's arithmetic: model(DI * drive) * level; a closed gate gives silence."""
+    m = build_model("wavenet", preset="nano").eval()
+    x = toy_di(0.2, RATE)
+    ref = StreamingProcessor(m, 1).process_block(x * np.float32(1.5)) * np.float32(0.5)
+    chain = LiveChain(StreamingProcessor(m, 1), 64, RATE, drive=1.5, level=0.5)
+    silence = LiveChain(StreamingProcessor(m, 1), 64, RATE, drive=1.5, level=0.5)
+    silence.controls[GATE] = 2.0  # above any sample: the gate never opens
+    y, quiet = np.zeros_like(x), np.zeros_like(x)
+    n = x.size // 64 * 64
+    for s in range(0, n, 64):
+        chain.run(x[s : s + 64], y[s : s + 64])
+        silence.run(x[s : s + 64], quiet[s : s + 64])
+    np.testing.assert_array_equal(y[:n], ref[:n])
+    silent = StreamingProcessor(m, 1).process_block(np.zeros(n, np.float32)) * np.float32(0.5)
+    np.testing.assert_array_equal(quiet[:n], silent)
+    assert chain.controls[DRIVE] == np.float32(1.5)
