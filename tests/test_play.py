@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
 import tracemalloc
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +33,7 @@ from .conftest import toy_di, write
 
 jack = pytest.importorskip("jack", reason="the JACK-Client package is not installed")
 from guneamp_lib.render.live_chain import DRIVE, GATE, LiveChain  # noqa: E402
-from guneamp_lib.render.live_clients import FilePlayer, PortRecorder  # noqa: E402
+from guneamp_lib.render.live_clients import DummyServer, FilePlayer, PortRecorder  # noqa: E402
 from guneamp_lib.render.live_keys import KeyParser  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,54 +41,14 @@ JACKD = shutil.which("jackd")
 needs_jackd = pytest.mark.skipif(JACKD is None, reason="jackd is not installed (Debian: apt install jackd2)")
 RATE = 48000
 SECONDS = 0.6  # of DI per take: enough notes, short enough for a loaded machine
-# How long the server waits for a client's block before it drops the client: generous,
-# since CI machines are shared and this is about numbers, not speed.
-CLIENT_TIMEOUT_MS = 5000
 IR_TAPS = 300
-
-
-class Server:
-    """A dummy JACK server of our own, killed on exit."""
-
-    def __init__(self, rate: int, block: int):
-        self.name = f"guneamp-test-{uuid.uuid4().hex[:8]}"
-        env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1", "JACK_NO_START_SERVER": "1"}
-        # --sync: each cycle waits for every client, so on a loaded machine a late cycle is
-        # late for the whole graph (an xrun), never a client reading another's stale block
-        self.proc = subprocess.Popen([JACKD, "--no-realtime", "--sync", "--timeout", str(CLIENT_TIMEOUT_MS), "-n",
-                                      self.name, "-d", "dummy", "-r", str(rate), "-p", str(block)], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        jack.set_error_function(lambda m: None)
-        jack.set_info_function(lambda m: None)
-        while True:
-            try:
-                jack.Client("probe", servername=self.name, no_start_server=True).close()
-                return
-            except jack.JackOpenError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    self.kill()
-                    pytest.fail("jackd did not start")
-                time.sleep(0.1)
-
-    def kill(self) -> None:
-        """Stop it as `kill` does (SIGTERM). A SIGKILLed jackd leaves its entry in JACK's shared
-        registry, and after eight of those no server starts on the machine."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
 
 
 @pytest.fixture
 def server(request):
     rate, block = getattr(request, "param", (RATE, 64))
-    s = Server(rate, block)
-    yield s
-    s.kill()
+    with DummyServer(rate, block, sync=True) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +154,7 @@ def test_killing_the_server_leaves_valid_recordings(server, model_path, tmp_path
                    "--no-keys")
     wait_for(proc, "keys:")
     time.sleep(1.0)
-    server.kill()
+    server.stop()
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     errors = [l for l in err.splitlines() if l.strip()]
@@ -261,7 +219,8 @@ def test_chain_allocates_no_array_per_block(model_path):
 def test_chain_applies_drive_level_and_gate():
     """The chain is render's arithmetic: model(DI * drive) * level; a closed gate gives silence."""
     m = build_model("wavenet", preset="nano").eval()
-    x = toy_di(0.2, RATE)
+    x = toy_di(0.5, RATE)
+    assert np.isfinite(x).all() and np.abs(x).max() > 0.5
     ref = StreamingProcessor(m, 1).process_block(x * np.float32(1.5)) * np.float32(0.5)
     chain = LiveChain(StreamingProcessor(m, 1), 64, RATE, drive=1.5, level=0.5)
     silence = LiveChain(StreamingProcessor(m, 1), 64, RATE, drive=1.5, level=0.5)

@@ -34,6 +34,7 @@ import numpy as np
 from ..dsp.cabinet import load_ir
 from ..errors import GuneampError
 from ..models.nam import load_model_file
+from .live_clients import quiet_libjack
 from .live_chain import BAD_BLOCK, KNOB_ERRORS, LiveChain
 from .live_keys import KEYS_HELP, KeyReader, LiveControls
 from .live_record import TakeRecorder, ring_slots, take_paths, wait_started
@@ -75,9 +76,7 @@ def open_client(name: str, server: str | None) -> jack.Client:
 
     Notebook: 07
     """
-    # libjack prints its own diagnostics on stdout; play says what went wrong in one line
-    jack.set_error_function(lambda msg: None)
-    jack.set_info_function(lambda msg: None)
+    quiet_libjack()
     try:
         return jack.Client(name, servername=server, no_start_server=True)
     except jack.JackOpenError:
