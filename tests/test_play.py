@@ -10,7 +10,9 @@ the JACK-Client package these tests skip with the reason; CI installs both (``.c
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -89,6 +91,17 @@ def model_latency(lines: list[str]) -> int:
     return int(line.split("the model adds ")[1].split()[0])
 
 
+def notebook_command(model_path, record) -> list[str]:
+    """The command notebook 12 shows a guitarist ("play it live"), with our model and folder."""
+    nb = json.loads((ROOT / "notebooks" / "12_your_own_gear.ipynb").read_text())
+    text = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    line = next(l for l in text.splitlines() if l.startswith("guneamp play "))
+    argv = shlex.split(line)[1:]
+    argv[argv.index("--model") + 1] = str(model_path)
+    argv[argv.index("--record") + 1] = str(record)
+    return argv
+
+
 def take(server, model_path, tmp_path, extra=(), di_seconds=SECONDS, keys_after=None):
     """Play a DI through ``play``; returns (the recording aligned to the DI, play's stdout
     lines, its stderr, its exit code, the DI)."""
@@ -98,9 +111,9 @@ def take(server, model_path, tmp_path, extra=(), di_seconds=SECONDS, keys_after=
     try:
         for c in (player, rec):
             c.client.activate()
-        proc = guneamp("play", "--model", model_path, "--server", server.name, "--no-connect", "--connect",
-                       "player:out", "--connect", "rec:in", "--record", tmp_path / "takes", *extra,
-                       stdin=subprocess.PIPE)
+        # the notebook's command, on our server and ports
+        proc = guneamp(*notebook_command(model_path, tmp_path / "takes"), "--server", server.name, "--no-connect",
+                       "--connect", "player:out", "--connect", "rec:in", *extra, stdin=subprocess.PIPE)
         lines = wait_for(proc, "keys:")
         start = rec.client.frame_time + RATE // 2
         player.start_at(start)
@@ -145,6 +158,43 @@ def test_play_equals_render(server, model_path, tmp_path):
     ir = IR_TAPS
     assert esr(ref[ir:], audio[lat + ir : lat + x.size]) < 1e-6
     assert esr(ref[:ir], audio[lat : lat + ir]) < 0.1  # and differ only a little before
+
+
+def replay(model_path, dry, block, drives, level):
+    """What play's chain computes from its dry recording, block by block, with ``drives[b]`` for block b."""
+    proc = StreamingProcessor.from_checkpoint(model_path)
+    out = np.zeros_like(dry)
+    for b, s in enumerate(range(0, dry.size - block + 1, block)):
+        out[s : s + block] = proc.process_block(dry[s : s + block] * drives[b]) * level
+    return out
+
+
+@needs_jackd
+@pytest.mark.slow
+def test_a_drive_key_mid_take_takes_effect_at_one_block(server, model_path, tmp_path):
+    """The up arrow, sent through a pipe half-way through the DI, raises the drive by 1 dB
+    from one block boundary on: before it the take is the model at its trained drive,
+    after it the model 1 dB hotter, with nothing lost or doubled at the switch."""
+    block = 64
+    audio, lines, err, code, x = take(server, model_path, tmp_path, keys_after=(int(0.3 * RATE), "\x1b[A"))
+    assert code == 0, err
+    assert any(l.startswith("drive +1 dB") for l in lines), lines
+    dry_path = next((tmp_path / "takes").glob("*-dry.wav"))
+    dry = sf.read(str(dry_path), dtype="float32")[0]
+    wet = sf.read(str(dry_path).replace("-dry.wav", "-wet.wav"), dtype="float32")[0]
+    ckpt_drive, level = np.float32(1.3), np.float32(1 / 0.7)
+    hot = np.float32(1.3 * 10 ** (1 / 20))
+    blocks = dry.size // block
+    same = replay(model_path, dry, block, [ckpt_drive] * blocks, level)
+    changed = np.flatnonzero(np.abs(wet[: blocks * block] - same[: blocks * block]) > 0)
+    assert changed.size, "the key changed nothing"
+    k = int(changed[0]) // block
+    start = int(np.flatnonzero(dry)[0])
+    assert start + int(0.3 * RATE) - block <= k * block < start + x.size  # after the key was sent, inside the DI
+    expected = replay(model_path, dry, block, [ckpt_drive] * k + [hot] * (blocks - k), level)
+    n = blocks * block
+    np.testing.assert_allclose(wet[:n], expected[:n], rtol=0, atol=1e-6)
+    assert esr(expected[k * block : n], wet[k * block : n]) < 1e-6
 
 
 @needs_jackd

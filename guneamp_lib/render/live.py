@@ -129,7 +129,7 @@ def play(model, *, server: str | None = None, connect=(), auto_connect: bool = T
     ir = None
     if use_ir:
         ir = load_ir(ir_path, ckpt.sample_rate) if ir_path else ckpt.ir
-    proc = StreamingProcessor(ckpt.model, ckpt.oversample, ir)
+    proc = StreamingProcessor.from_checkpoint(ckpt, ir=ir)  # a knob model's processor gets its knob space
     space, set_vector = knob_interface(proc)
     settings = _knob_settings(space, knobs, extrapolate)
     dry_wet = take_paths(record) if record is not None else None
