@@ -160,13 +160,29 @@ def test_play_equals_render(server, model_path, tmp_path):
     assert esr(ref[:ir], audio[lat : lat + ir]) < 0.1  # and differ only a little before
 
 
-def replay(model_path, dry, block, drives, level):
-    """What play's chain computes from its dry recording, block by block, with ``drives[b]`` for block b."""
-    proc = StreamingProcessor.from_checkpoint(model_path)
+def replay(proc, dry, block, drives, level, at=None, then=None):
+    """What play's chain computes from its dry recording, block by block: ``drives[b]`` for
+    block b, and ``then(proc)`` called before block ``at``."""
     out = np.zeros_like(dry)
     for b, s in enumerate(range(0, dry.size - block + 1, block)):
+        if b == at:
+            then(proc)
         out[s : s + block] = proc.process_block(dry[s : s + block] * drives[b]) * level
     return out
+
+
+def recordings(tmp_path):
+    dry_path = next((tmp_path / "takes").glob("*-dry.wav"))
+    dry = sf.read(str(dry_path), dtype="float32")[0]
+    return dry, sf.read(str(dry_path).replace("-dry.wav", "-wet.wav"), dtype="float32")[0]
+
+
+def first_change(wet, same, block) -> int:
+    """The first block where the take leaves what it would have been without the key."""
+    n = min(wet.size, same.size) // block * block
+    changed = np.flatnonzero(wet[:n] != same[:n])
+    assert changed.size, "the key changed nothing"
+    return int(changed[0]) // block
 
 
 @needs_jackd
@@ -175,26 +191,67 @@ def test_a_drive_key_mid_take_takes_effect_at_one_block(server, model_path, tmp_
     """The up arrow, sent through a pipe half-way through the DI, raises the drive by 1 dB
     from one block boundary on: before it the take is the model at its trained drive,
     after it the model 1 dB hotter, with nothing lost or doubled at the switch."""
-    block = 64
-    audio, lines, err, code, x = take(server, model_path, tmp_path, keys_after=(int(0.3 * RATE), "\x1b[A"))
+    block, key_at = 64, int(0.3 * RATE)
+    audio, lines, err, code, x = take(server, model_path, tmp_path, keys_after=(key_at, "\x1b[A"))
     assert code == 0, err
     assert any(l.startswith("drive +1 dB") for l in lines), lines
-    dry_path = next((tmp_path / "takes").glob("*-dry.wav"))
-    dry = sf.read(str(dry_path), dtype="float32")[0]
-    wet = sf.read(str(dry_path).replace("-dry.wav", "-wet.wav"), dtype="float32")[0]
-    ckpt_drive, level = np.float32(1.3), np.float32(1 / 0.7)
-    hot = np.float32(1.3 * 10 ** (1 / 20))
+    dry, wet = recordings(tmp_path)
+    drive, hot, level = np.float32(1.3), np.float32(1.3 * 10 ** (1 / 20)), np.float32(1 / 0.7)
     blocks = dry.size // block
-    same = replay(model_path, dry, block, [ckpt_drive] * blocks, level)
-    changed = np.flatnonzero(np.abs(wet[: blocks * block] - same[: blocks * block]) > 0)
-    assert changed.size, "the key changed nothing"
-    k = int(changed[0]) // block
+    k = first_change(wet, replay(StreamingProcessor.from_checkpoint(model_path), dry, block, [drive] * blocks, level),
+                     block)
     start = int(np.flatnonzero(dry)[0])
-    assert start + int(0.3 * RATE) - block <= k * block < start + x.size  # after the key was sent, inside the DI
-    expected = replay(model_path, dry, block, [ckpt_drive] * k + [hot] * (blocks - k), level)
+    assert start + key_at - block <= k * block < start + x.size  # after the key was sent, inside the DI
+    expected = replay(StreamingProcessor.from_checkpoint(model_path), dry, block, [drive] * k + [hot] * (blocks - k),
+                      level)
     n = blocks * block
     np.testing.assert_allclose(wet[:n], expected[:n], rtol=0, atol=1e-6)
     assert esr(expected[k * block : n], wet[k * block : n]) < 1e-6
+
+
+@pytest.fixture(scope="module")
+def knob_model_path(tmp_path_factory):
+    """A knob WaveNet (drive 0..10, tone 0..10) at 1x, no cabinet."""
+    from guneamp_lib.knobs import Knob, KnobSpace
+
+    torch.manual_seed(1)
+    try:
+        m = build_model("wavenet", preset="nano", num_knobs=2).eval()
+    except TypeError:
+        pytest.skip("this library has no knob models yet (branch knobs-model)")
+    space = KnobSpace([Knob("drive", 0.0, 10.0), Knob("tone", 0.0, 10.0)])
+    ckpt = Checkpoint(m, "wavenet", RATE, 1, 4096, knobs=space)
+    return save_checkpoint(tmp_path_factory.mktemp("knobs") / "k.pt", ckpt)
+
+
+@needs_jackd
+@pytest.mark.slow
+def test_a_knob_key_mid_take(server, knob_model_path, tmp_path):
+    """``--knob drive=2``, then ``+`` through the pipe mid-take: drive 2.5 from one block on,
+    gliding as the model's knob input glides; the take equals the processor told the same."""
+    block, key_at = 64, int(0.3 * RATE)
+    audio, lines, err, code, x = take(server, knob_model_path, tmp_path, extra=("--knob", "drive=2"),
+                                      keys_after=(key_at, "+"))
+    assert code == 0, err
+    assert any("knobs *drive=2.5, tone=5" in l for l in lines), lines
+    dry, wet = recordings(tmp_path)
+    blocks = dry.size // block
+
+    def processor(drive):
+        proc = StreamingProcessor.from_checkpoint(knob_model_path)
+        proc.set_knobs({"drive": drive, "tone": 5.0})
+        proc.reset()
+        return proc
+
+    one = [np.float32(1.0)] * blocks
+    k = first_change(wet, replay(processor(2.0), dry, block, one, np.float32(1.0)), block)
+    start = int(np.flatnonzero(dry)[0])
+    assert start + key_at - block <= k * block < start + x.size
+    expected = replay(processor(2.0), dry, block, one, np.float32(1.0), at=k,
+                      then=lambda p: p.set_knobs({"drive": 2.5, "tone": 5.0}))
+    n = blocks * block
+    assert esr(expected[:n], wet[:n]) < 1e-6
+    assert esr(replay(processor(2.5), dry, block, one, np.float32(1.0))[:n], wet[:n]) > 1e-4  # the glide is heard
 
 
 @needs_jackd

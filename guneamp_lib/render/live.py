@@ -145,10 +145,12 @@ def play(model, *, server: str | None = None, connect=(), auto_connect: bool = T
         chain = LiveChain(proc, block, rate, drive=ckpt.input_gain, level=1.0 / ckpt.output_gain,
                           record_slots=ring_slots(rate, block) if dry_wet else 0, set_knob_vector=set_vector,
                           knob_vector=np.zeros(len(space) if space else 0, np.float32))
-        controls = LiveControls(chain, ckpt.input_gain, 1.0 / ckpt.output_gain, in_db, out_db, gate_db, space, settings)
+        controls = LiveControls(chain, ckpt.input_gain, 1.0 / ckpt.output_gain, in_db, out_db, gate_db, space, settings,
+                                extrapolate)
         if settings:
             controls.set_knobs(settings)
-            set_vector(chain.knob_vector)  # the first block already plays the setting asked for
+            set_vector(chain.knob_vector)
+            proc.reset()  # the first block already plays the setting asked for, without a glide to it
         inport, outport = client.inports.register("in"), client.outports.register("out")
         sources, sinks = find_ports(client, connect, auto_connect)
         chain.attach(inport, outport)

@@ -78,11 +78,11 @@ class LiveControls:
     """
 
     def __init__(self, chain, base_drive: float, base_level: float, in_db: float = 0.0, out_db: float = 0.0,
-                 gate_db: float | None = None, knob_space=None, knobs: dict | None = None):
+                 gate_db: float | None = None, knob_space=None, knobs: dict | None = None, extrapolate: bool = False):
         self.chain, self.base_drive, self.base_level = chain, base_drive, base_level
         self.in_db, self.out_db = in_db, out_db
         self.gate_on, self.gate_db = gate_db is not None, DEFAULT_GATE_DB if gate_db is None else gate_db
-        self.space, self.knobs = knob_space, dict(knobs or {})
+        self.space, self.knobs, self.extrapolate = knob_space, dict(knobs or {}), extrapolate
         self.selected = 0
         self.stop = threading.Event()
         self.apply()
@@ -97,7 +97,7 @@ class LiveControls:
     def set_knobs(self, settings: dict) -> None:
         """New dial settings: the 0..1 vector first, then the version the callback watches."""
         self.knobs.update(settings)
-        np.copyto(self.chain.knob_vector, self.space.normalize(self.knobs))
+        np.copyto(self.chain.knob_vector, self.space.normalize(self.knobs, extrapolate=self.extrapolate))
         self.chain.controls[KNOB_VERSION] += 1.0
 
     def command(self, name: str) -> str:
@@ -118,7 +118,10 @@ class LiveControls:
         else:
             k = self.space.knobs[self.selected]
             step = (k.high - k.low) / KNOB_STEPS * (1 if name == "knob_up" else -1)
-            self.set_knobs({k.name: min(k.high, max(k.low, self.knobs[k.name] + step))})
+            # a key keeps the knob inside the trained range (or as far out as --extrapolate put it)
+            now = self.knobs[k.name]
+            low, high = min(k.low, now), max(k.high, now)
+            self.set_knobs({k.name: min(high, max(low, now + step))})
         self.apply()
         return self.describe()
 
