@@ -11,7 +11,7 @@ the block's deadline, and the DSP load JACK measured. ``play --stats`` writes th
 this module only starts the processes and tabulates.
 
 Goal (issue 19): no xrun at block 64 for the standard WaveNet, lite and the LSTM.
-A knob model is measured once a conditioned model is in the library.
+A knob model (:data:`KNOB_MODEL`) is measured where the library has knob models.
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ MODELS = (
     ("wavenet lite", "wavenet", {"preset": "lite"}),
     ("lstm 16", "lstm", {"hidden_size": 16}),
 )
+# A knob model: the standard WaveNet with five knobs (drive, bass, mid, treble, master), at
+# its middle settings; measured where the library has knob models.
+KNOB_NAMES = ("drive", "bass", "mid", "treble", "master")
+KNOB_MODEL = ("standard, 5 knobs", "wavenet", {"preset": "standard", "num_knobs": 5})
 ROOT = Path(__file__).resolve().parents[2]
 # Where play and its server run, and where the load runs, on a machine with two cores or more.
 PLAY_CPU, LOAD_CPU = "0", "1"
@@ -49,7 +53,22 @@ def _checkpoint(folder: Path, label: str, name: str, kw: dict) -> Path:
     torch.manual_seed(0)
     model = build_model(name, **kw).eval()
     window = 4096 if name == "wavenet" else 2048
-    return save_checkpoint(folder / (label.replace(" ", "_") + ".pt"), Checkpoint(model, name, RATE, 1, window))
+    extra = {}
+    if kw.get("num_knobs"):
+        from guneamp_lib.knobs import Knob, KnobSpace
+
+        extra["knobs"] = KnobSpace(Knob(n, 0.0, 10.0) for n in KNOB_NAMES[: kw["num_knobs"]])
+    return save_checkpoint(folder / (label.replace(" ", "_").replace(",", "") + ".pt"),
+                           Checkpoint(model, name, RATE, 1, window, **extra))
+
+
+def _models(quick: bool) -> tuple:
+    import inspect
+
+    from guneamp_lib.models.wavenet import WaveNet
+
+    knobs = "num_knobs" in inspect.signature(WaveNet).parameters
+    return MODELS[1:2] if quick else MODELS + ((KNOB_MODEL,) if knobs else ())
 
 
 def run_case(model_path: Path, block: int, seconds: float, pin: bool, folder: Path) -> dict:
@@ -105,7 +124,7 @@ def bench(quick: bool = False, seconds: float | None = None) -> dict:
         return {"skipped": "jackd is not installed (Debian: apt install jackd2)"}
     seconds = seconds or (QUICK_SECONDS if quick else SECONDS)
     pin = shutil.which("taskset") is not None and (os.cpu_count() or 1) >= 2
-    models = MODELS[1:2] if quick else MODELS
+    models = _models(quick)
     blocks = (64,) if quick else BLOCKS
     out = {"rate": RATE, "seconds": seconds, "pinned": pin, "load_average": list(os.getloadavg()), "cases": []}
     for block in blocks:

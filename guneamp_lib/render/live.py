@@ -1,4 +1,4 @@
-"""``guneamp play``: a trained model as a JACK client, your guitar through it in real time (notebook 07).
+"""``guneamp play``: a trained model as a JACK client, your guitar through it in real time (notebook 12).
 
 :func:`play` opens a client on a running JACK server (``jackd``, or PipeWire's JACK layer on
 a desktop), with one input port (the DI) and one output port, and runs the streaming
@@ -74,7 +74,7 @@ class PlayReport:
 def open_client(name: str, server: str | None) -> jack.Client:
     """A client on a running server; none running is a :class:`GuneampError`, not a new server.
 
-    Notebook: 07
+    Notebook: 12
     """
     quiet_libjack()
     try:
@@ -90,7 +90,7 @@ def find_ports(client: jack.Client, names, auto: bool) -> tuple[list, list]:
     """The ports to connect our input from and our output to: ``names`` (each a capture or a
     playback port, by its direction), or the first physical capture and playback ports.
 
-    Notebook: 07
+    Notebook: 12
     """
     sources, sinks = [], []
     for name in names:
@@ -123,7 +123,7 @@ def play(model, *, server: str | None = None, connect=(), auto_connect: bool = T
     Stops on Ctrl-C, the ``q`` key, after ``seconds``, or when the server goes away (a
     :class:`GuneampError` after the recordings are finished). ``say`` prints a line.
 
-    Notebook: 07
+    Notebook: 12
     """
     ckpt = load_model_file(model)
     ir = None
@@ -233,7 +233,7 @@ def play(model, *, server: str | None = None, connect=(), auto_connect: bool = T
 def knob_interface(proc):
     """The knob space of a knob model's processor and its vector setter, or ``(None, None)``.
 
-    Notebook: 07
+    Notebook: 12
     """
     space = getattr(proc, "knob_space", None)  # only knob models' processors have one
     if space is None or not len(space):

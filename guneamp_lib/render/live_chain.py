@@ -1,4 +1,4 @@
-"""The audio callback of ``guneamp play``: one JACK block in, one block out (notebook 07).
+"""The audio callback of ``guneamp play``: one JACK block in, one block out (notebook 12).
 
 :class:`LiveChain` is everything the real-time thread runs. It is built, with every array
 it touches, before the JACK client is activated; :meth:`LiveChain.run` then only reads
@@ -69,7 +69,7 @@ class LiveChain:
     rings hold (0: no recording); ``knobs``: the model's knob setter taking a 0..1 vector,
     or None.
 
-    Notebook: 07
+    Notebook: 12
     """
 
     def __init__(self, proc, block: int, rate: int, *, drive: float, level: float, gate: float = 0.0,

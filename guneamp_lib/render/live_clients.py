@@ -1,4 +1,4 @@
-"""A JACK server without a sound card, and two small clients that stand in for a guitar and an ear (notebook 07).
+"""A JACK server without a sound card, and two small clients that stand in for a guitar and an ear (notebook 12).
 
 ``tests/test_play.py`` and ``make bench`` start a :class:`DummyServer` (``jackd -d dummy``:
 JACK's clock and graph, no hardware) and drive ``guneamp play`` on it: a :class:`FilePlayer` plays a DI into ``play``'s input and a :class:`PortRecorder`
@@ -42,7 +42,7 @@ class DummyServer:
     block; the tests use it, the benchmark runs the server as a guitarist would (without).
     ``cpus``: pin the server to these CPUs (``taskset``).
 
-    Notebook: 07
+    Notebook: 12
     """
 
     def __init__(self, rate: int, block: int, *, sync: bool = False, cpus: str | None = None):
@@ -120,7 +120,7 @@ class _Client:
 class FilePlayer(_Client):
     """Plays ``signal`` (float32, the server's rate) from port ``out`` from the start on, then silence.
 
-    Notebook: 07
+    Notebook: 12
     """
 
     def __init__(self, name: str, server: str | None, signal):
@@ -141,7 +141,7 @@ class FilePlayer(_Client):
 class PortRecorder(_Client):
     """Records port ``in`` into :attr:`audio` (``samples`` long) from the start on.
 
-    Notebook: 07
+    Notebook: 12
     """
 
     def __init__(self, name: str, server: str | None, samples: int):

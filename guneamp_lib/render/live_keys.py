@@ -1,4 +1,4 @@
-"""``play``'s keyboard: gains, the gate and knobs changed live from the terminal (notebook 07).
+"""``play``'s keyboard: gains, the gate and knobs changed live from the terminal (notebook 12).
 
 A :class:`KeyReader` thread reads the terminal (raw keys, no Enter needed; the terminal
 is restored on exit) or, when standard input is a pipe, the same bytes from the pipe, so
@@ -42,7 +42,7 @@ def db(value: float) -> float:
 class KeyParser:
     """Bytes from the terminal -> command names; an arrow key is ``ESC [ A`` .. ``ESC [ D``.
 
-    Notebook: 07
+    Notebook: 12
     """
 
     def __init__(self):
@@ -74,7 +74,7 @@ class LiveControls:
     gate threshold in dBFS of the DI, or None (off); ``knobs``: dial settings of a knob
     model, with its :class:`~guneamp_lib.knobs.KnobSpace`.
 
-    Notebook: 07
+    Notebook: 12
     """
 
     def __init__(self, chain, base_drive: float, base_level: float, in_db: float = 0.0, out_db: float = 0.0,
@@ -138,7 +138,7 @@ class LiveControls:
 class KeyReader(threading.Thread):
     """Reads keys from standard input (a terminal in raw mode, or a pipe) into :class:`LiveControls`.
 
-    Notebook: 07
+    Notebook: 12
     """
 
     def __init__(self, controls: LiveControls, say, stream=None):

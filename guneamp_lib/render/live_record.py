@@ -1,4 +1,4 @@
-"""``play --record DIR``: the dry DI and the wet output of a take, as WAV files (notebook 07).
+"""``play --record DIR``: the dry DI and the wet output of a take, as WAV files (notebook 12).
 
 The audio callback copies each block into two preallocated rings
 (:attr:`~guneamp_lib.render.live_chain.LiveChain.dry` and ``wet``, a whole number of blocks
@@ -44,7 +44,7 @@ def ring_slots(rate: int, block: int) -> int:
 def take_paths(folder, when: datetime | None = None) -> tuple[Path, Path]:
     """``DIR/take-YYYYmmdd-HHMMSS-dry.wav`` and ``-wet.wav``, with ``-2``, ``-3``... if taken.
 
-    Notebook: 07
+    Notebook: 12
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
@@ -61,7 +61,7 @@ def take_paths(folder, when: datetime | None = None) -> tuple[Path, Path]:
 class TakeRecorder(threading.Thread):
     """Copies the chain's recording rings into two WAV files until :meth:`stop`.
 
-    Notebook: 07
+    Notebook: 12
     """
 
     def __init__(self, chain, dry_path: Path, wet_path: Path):
