@@ -36,7 +36,7 @@ from .conftest import toy_di, write
 jack = pytest.importorskip("jack", reason="the JACK-Client package is not installed")
 from guneamp_lib.render.live_chain import DRIVE, GATE, LiveChain  # noqa: E402
 from guneamp_lib.render.live_clients import DummyServer, FilePlayer, PortRecorder  # noqa: E402
-from guneamp_lib.render.live_keys import KeyParser  # noqa: E402
+from guneamp_lib.render.live_keys import KeyParser, KeyReader, LiveControls  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 JACKD = shutil.which("jackd")
@@ -341,3 +341,32 @@ def test_chain_applies_drive_level_and_gate():
     silent = StreamingProcessor(m, 1).process_block(np.zeros(n, np.float32)) * np.float32(0.5)
     np.testing.assert_array_equal(quiet[:n], silent)
     assert chain.controls[DRIVE] == np.float32(1.5)
+
+
+def test_keys_from_a_terminal_and_the_terminal_given_back():
+    """On a terminal the keys arrive without Enter, and the terminal's mode is restored after."""
+    import pty
+    import termios
+
+    master, slave = pty.openpty()
+    before = termios.tcgetattr(slave)
+    chain = LiveChain(StreamingProcessor(build_model("wavenet", preset="nano").eval(), 1), 64, RATE, drive=1.0,
+                      level=1.0)
+    controls = LiveControls(chain, 2.0, 0.5)
+    said = []
+    with os.fdopen(slave, "rb", buffering=0) as stream:
+        reader = KeyReader(controls, said.append, stream)
+        reader.start()
+        deadline = time.monotonic() + 10
+        while termios.tcgetattr(slave)[3] & termios.ICANON and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert termios.tcgetattr(slave)[3] & termios.ICANON == 0  # keys, not lines, while playing
+        os.write(master, b"\x1b[A\x1b[A\x1b[Dg")  # no newline
+        while len(said) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        reader.close()
+        assert termios.tcgetattr(slave) == before
+    os.close(master)
+    assert said[-1] == "drive +2 dB, output -1 dB, gate -60 dBFS"
+    assert chain.controls[DRIVE] == np.float32(2.0 * 10 ** (2 / 20))
+    assert chain.controls[GATE] == np.float32(10 ** (-60 / 20))

@@ -43,6 +43,7 @@ from .streaming import StreamingProcessor
 # How often the terminal thread looks at the counters, and how often it prints the load.
 POLL_S = 0.05
 STATUS_S = 5.0
+XRUN_LINE_S = 1.0
 # Playback ports auto-connected: both sides of a stereo pair get the mono output.
 PLAYBACK_PORTS = 2
 
@@ -170,6 +171,7 @@ def play(model, *, server: str | None = None, connect=(), auto_connect: bool = T
         client.set_shutdown_callback(on_shutdown)
         report = PlayReport(rate, block, proc.latency)
         recorder = TakeRecorder(chain, *dry_wet) if dry_wet else None
+        reader = None
         try:
             if recorder:
                 recorder.start()
@@ -181,9 +183,10 @@ def play(model, *, server: str | None = None, connect=(), auto_connect: bool = T
                 client.connect(outport, p)
             _announce(say, model, rate, block, proc.latency, inport, outport, sources, sinks, dry_wet, controls)
             if keys:
-                KeyReader(controls, say).start()
+                reader = KeyReader(controls, say)
+                reader.start()
             t0 = time.monotonic()
-            shown, next_status = 0, t0 + STATUS_S
+            shown, next_status, next_xrun = 0, t0 + STATUS_S, t0
             try:
                 while not controls.stop.is_set():
                     if died.wait(POLL_S):
@@ -191,9 +194,9 @@ def play(model, *, server: str | None = None, connect=(), auto_connect: bool = T
                         break
                     now = time.monotonic()
                     report.seconds = now - t0
-                    if xruns[0] != shown:
-                        shown = xruns[0]
-                        say(f"xrun {shown} at {report.seconds:.1f} s")
+                    if xruns[0] != shown and now >= next_xrun:  # at most a line a second
+                        say(f"xrun at {report.seconds:.1f} s ({xruns[0] - shown} since the last line, {xruns[0]} in all)")
+                        shown, next_xrun = xruns[0], now + XRUN_LINE_S
                     if chain.counts[BAD_BLOCK]:
                         raise GuneampError("the JACK server changed its block size; start play again to follow it")
                     if recorder and recorder.error is not None:
@@ -208,6 +211,8 @@ def play(model, *, server: str | None = None, connect=(), auto_connect: bool = T
             except KeyboardInterrupt:
                 say("stopped (Ctrl-C)")
         finally:
+            if reader is not None:
+                reader.close()
             if alive and not died.is_set():
                 client.deactivate()
             else:

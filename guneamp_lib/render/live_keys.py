@@ -145,13 +145,21 @@ class KeyReader(threading.Thread):
         super().__init__(name="guneamp-keys", daemon=True)
         self.controls, self.say = controls, say
         self.stream = sys.stdin if stream is None else stream
+        self._restore = None
+
+    def close(self) -> None:
+        """Give the terminal back as it was (play calls this on its way out: this thread may
+        still be waiting for a key)."""
+        restore, self._restore = self._restore, None
+        if restore is not None:
+            restore()
 
     def run(self) -> None:
         try:
             fd = self.stream.fileno()
         except (AttributeError, OSError, ValueError):
             return
-        restore = _raw_mode(fd)
+        self._restore = _raw_mode(fd)
         parser = KeyParser()
         try:
             while not self.controls.stop.is_set():
@@ -163,7 +171,7 @@ class KeyReader(threading.Thread):
         except OSError:
             return
         finally:
-            restore()
+            self.close()
 
 
 def _raw_mode(fd: int):
