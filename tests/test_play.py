@@ -276,6 +276,19 @@ def test_killing_the_server_leaves_valid_recordings(server, model_path, tmp_path
 
 
 @needs_jackd
+@pytest.mark.skipif(shutil.which("jack_bufsize") is None, reason="jack_bufsize is not installed")
+def test_a_new_block_size_stops_play_with_one_error(server, model_path, tmp_path):
+    proc = guneamp("play", "--model", model_path, "--server", server.name, "--no-keys", "--record", tmp_path)
+    wait_for(proc, "keys:")
+    env = {**os.environ, "JACK_DEFAULT_SERVER": server.name}
+    subprocess.run(["jack_bufsize", "128"], env=env, capture_output=True, timeout=60)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and err.count("error:") == 1 and "changed its block size" in err, err
+    takes = sorted(tmp_path.glob("take-*.wav"))
+    assert len(takes) == 2 and all(sf.info(str(f)).frames > 0 for f in takes)
+
+
+@needs_jackd
 def test_clear_errors(server, model_path, tmp_path):
     cases = [
         (["--server", server.name, "--connect", "nosuch:port"], "there is no JACK port 'nosuch:port'"),

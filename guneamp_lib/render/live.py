@@ -34,8 +34,8 @@ import numpy as np
 from ..dsp.cabinet import load_ir
 from ..errors import GuneampError
 from ..models.nam import load_model_file
+from .live_chain import BAD_BLOCK, FAILED, KNOB_ERRORS, LiveChain
 from .live_clients import quiet_libjack
-from .live_chain import BAD_BLOCK, KNOB_ERRORS, LiveChain
 from .live_keys import KEYS_HELP, KeyReader, LiveControls
 from .live_record import TakeRecorder, ring_slots, take_paths, wait_started
 from .streaming import StreamingProcessor
@@ -197,6 +197,8 @@ def play(model, *, server: str | None = None, connect=(), auto_connect: bool = T
                     if xruns[0] != shown and now >= next_xrun:  # at most a line a second
                         say(f"xrun at {report.seconds:.1f} s ({xruns[0] - shown} since the last line, {xruns[0]} in all)")
                         shown, next_xrun = xruns[0], now + XRUN_LINE_S
+                    if chain.counts[FAILED]:
+                        raise GuneampError(f"the audio callback failed: {chain.failure!r}")
                     if chain.counts[BAD_BLOCK]:
                         raise GuneampError("the JACK server changed its block size; start play again to follow it")
                     if recorder and recorder.error is not None:

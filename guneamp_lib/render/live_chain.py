@@ -56,7 +56,7 @@ GATE_HOLD_S = 0.05
 # The timings ring: the last this-many callbacks (about 87 s at block 64, 48 kHz).
 TIMINGS = 1 << 16
 # Indices into LiveChain.counts.
-BLOCKS, RECORDED, BAD_BLOCK, KNOB_ERRORS = range(4)
+BLOCKS, RECORDED, BAD_BLOCK, KNOB_ERRORS, FAILED = range(5)
 
 
 class LiveChain:
@@ -94,7 +94,8 @@ class LiveChain:
         self.wet = np.zeros((max(self.slots, 1), n), np.float32)
         self._dry_rows, self._wet_rows = list(self.dry), list(self.wet)
         self.timings = np.zeros(TIMINGS, np.float64)  # seconds per callback, a ring
-        self.counts = np.zeros(4, np.int64)
+        self.counts = np.zeros(5, np.int64)
+        self.failure: Exception | None = None  # what made a block fail, for the terminal thread
         self._ports = None
         self._in_ptr = self._out_ptr = None
         self._in = self._out = None
@@ -109,18 +110,23 @@ class LiveChain:
         """JACK's process callback: the port buffers through :meth:`run`."""
         get = jack._lib.jack_port_get_buffer
         pin, pout = self._ports
+        if frames != self.block:
+            # the server changed its block size: answer silence, and play stops with a message
+            self.counts[BAD_BLOCK] += 1
+            np.frombuffer(jack._ffi.buffer(get(pout, frames), frames * 4), np.float32).fill(0.0)
+            return
         p = get(pin, frames)
         if p != self._in_ptr:  # a new address (after a graph change): wrap it once
             self._in_ptr, self._in = p, np.frombuffer(jack._ffi.buffer(p, frames * 4), np.float32)
         p = get(pout, frames)
         if p != self._out_ptr:
             self._out_ptr, self._out = p, np.frombuffer(jack._ffi.buffer(p, frames * 4), np.float32)
-        if frames != self.block or self._in.size != frames or self._out.size != frames:
-            # the server changed its block size: answer silence, and play stops with a message
-            self._out_ptr = None
-            self.counts[BAD_BLOCK] += 1
-            return
-        self.run(self._in, self._out)
+        try:
+            self.run(self._in, self._out)
+        except Exception as exc:  # noqa: BLE001  a bug must not leave noise on the speakers
+            self.failure = exc
+            self.counts[FAILED] += 1
+            self._out.fill(0.0)
 
     # ---------------------------------------------------------------- one block
 
