@@ -215,10 +215,7 @@ def knob_model_path(tmp_path_factory):
     from guneamp_lib.knobs import Knob, KnobSpace
 
     torch.manual_seed(1)
-    try:
-        m = build_model("wavenet", preset="nano", num_knobs=2).eval()
-    except TypeError:
-        pytest.skip("this library has no knob models yet (branch knobs-model)")
+    m = build_model("wavenet", preset="nano", num_knobs=2).eval()
     space = KnobSpace([Knob("drive", 0.0, 10.0), Knob("tone", 0.0, 10.0)])
     ckpt = Checkpoint(m, "wavenet", RATE, 1, 4096, knobs=space)
     return save_checkpoint(tmp_path_factory.mktemp("knobs") / "k.pt", ckpt)
@@ -263,16 +260,17 @@ def test_killing_the_server_leaves_valid_recordings(server, model_path, tmp_path
     time.sleep(1.0)
     server.stop()
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 2
+    assert proc.returncode == 2, (out, err)
     errors = [l for l in err.splitlines() if l.strip()]
     assert len(errors) == 1 and errors[0].startswith("error: the JACK server stopped"), err
-    assert "Traceback" not in err
     files = sorted((tmp_path / "takes").iterdir())
-    assert [f.name[-8:] for f in files] == ["-dry.wav", "-wet.wav"]  # no temporaries left
+    assert [f.name[-8:] for f in files] == ["-dry.wav", "-wet.wav"], files  # no temporaries left
+    frames = []
     for f in files:
         info = sf.info(str(f))
-        assert info.samplerate == RATE and info.frames > RATE // 2  # about a second was played
-        assert sf.read(str(f))[0].size == info.frames
+        assert info.samplerate == RATE and sf.read(str(f))[0].size == info.frames > 0, info
+        frames.append(info.frames)
+    assert frames[0] == frames[1]  # the two files end at the same block
 
 
 @needs_jackd

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .base import AmpModel, CausalConv1d, count_parameters
-from .lstm import LSTMModel
+from .lstm import GRUModel, LSTMModel
 from .nam_lstm import NamLSTM
 from .nam_wavenet import NamWaveNet
 from .seed_cnn import SeedCNN, seed_cnn_parameter_breakdown
@@ -24,6 +24,7 @@ MODELS: dict[str, type[AmpModel]] = {
     SeedCNN.name: SeedCNN,
     WaveNet.name: WaveNet,
     LSTMModel.name: LSTMModel,
+    GRUModel.name: GRUModel,
     # NAM's own networks, for .nam files read back (models/nam_read.py); not offered for training.
     NamLSTM.name: NamLSTM,
     NamWaveNet.name: NamWaveNet,
@@ -70,6 +71,6 @@ def measure_receptive_field(model: nn.Module, length: int | None = None) -> int:
 
 
 __all__ = [
-    "AmpModel", "CausalConv1d", "LSTMModel", "MODELS", "NamLSTM", "NamWaveNet", "SeedCNN", "WaveNet", "build_model", "count_parameters",
+    "AmpModel", "CausalConv1d", "GRUModel", "LSTMModel", "MODELS", "NamLSTM", "NamWaveNet", "SeedCNN", "WaveNet", "build_model", "count_parameters",
     "measure_receptive_field", "model_config", "receptive_field", "seed_cnn_parameter_breakdown",
 ]

@@ -242,7 +242,7 @@ def knob_interface(proc):
 
     Notebook: 12
     """
-    space = getattr(proc, "knob_space", None)  # only knob models' processors have one
+    space = proc.knob_space
     if space is None or not len(space):
         return None, None
     return space, proc.set_knob_vector
