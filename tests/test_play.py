@@ -291,6 +291,7 @@ def test_clear_errors(server, model_path, tmp_path):
     cases = [
         (["--server", server.name, "--connect", "nosuch:port"], "there is no JACK port 'nosuch:port'"),
         (["--server", f"{server.name}-absent"], "no JACK server named"),
+        (["--server", server.name, "--knob", "drive=3"], "--knob drive: this model has no knobs"),
     ]
     m44 = tmp_path / "m44.pt"
     torch.manual_seed(0)

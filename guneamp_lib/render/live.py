@@ -34,7 +34,7 @@ import numpy as np
 from ..dsp.cabinet import load_ir
 from ..errors import GuneampError
 from ..models.nam import load_model_file
-from .live_chain import BAD_BLOCK, FAILED, KNOB_ERRORS, LiveChain
+from .live_chain import BAD_BLOCK, BLOCKS, FAILED, KNOB_ERRORS, LiveChain
 from .live_clients import quiet_libjack
 from .live_keys import KEYS_HELP, KeyReader, LiveControls
 from .live_record import TakeRecorder, ring_slots, take_paths, wait_started
@@ -150,8 +150,7 @@ def play(model, *, server: str | None = None, connect=(), auto_connect: bool = T
                                 extrapolate)
         if settings:
             controls.set_knobs(settings)
-            set_vector(chain.knob_vector)
-            proc.reset()  # the first block already plays the setting asked for, without a glide to it
+        warm_up(proc, block, chain.knob_vector if settings else None)
         inport, outport = client.inports.register("in"), client.outports.register("out")
         sources, sinks = find_ports(client, connect, auto_connect)
         chain.attach(inport, outport)
@@ -222,8 +221,10 @@ def play(model, *, server: str | None = None, connect=(), auto_connect: bool = T
             if recorder:
                 recorder.stop()
                 report.recordings, report.lost_blocks = dry_wet, recorder.lost_blocks
-        report.xruns, report.blocks = xruns[0], int(chain.counts[0])
+        report.xruns, report.blocks = xruns[0], int(chain.counts[BLOCKS])
         report.callback_ms = _stats(chain.callback_times())
+        if report.lost_blocks:
+            say(f"warning: the disk fell behind; {report.lost_blocks} block(s) of the recordings are silence")
         if chain.counts[KNOB_ERRORS]:
             say(f"warning: the model refused {int(chain.counts[KNOB_ERRORS])} knob setting(s)")
         where = f"; recordings: {dry_wet[0]} and {dry_wet[1]}" if dry_wet else ""
@@ -235,6 +236,25 @@ def play(model, *, server: str | None = None, connect=(), auto_connect: bool = T
     finally:
         if alive:
             client.close()
+
+
+def warm_up(proc, block: int, knob_vector=None) -> None:
+    """Run every path the callback will take once, then start again from silence.
+
+    A compiled kernel is compiled (or read from numba's cache) at its first call: the LSTM's
+    first block took 2.4 to 2.8 s in ``make bench`` before this, a knob model's first glide
+    a few ms. Here that happens before the client is active. With ``knob_vector`` the
+    processor glides once, then starts at that setting (:meth:`reset` jumps to it).
+
+    Notebook: 12
+    """
+    silence = np.zeros(block, np.float32)
+    if knob_vector is not None:
+        proc.set_knob_vector(np.where(knob_vector > 0.5, 0.0, 1.0).astype(np.float32))
+        proc.process_block(silence)
+        proc.set_knob_vector(knob_vector)
+    proc.process_block(silence)
+    proc.reset()
 
 
 def knob_interface(proc):

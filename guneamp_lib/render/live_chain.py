@@ -10,12 +10,12 @@ and writes those arrays. What the callback never does:
   port buffers are wrapped in NumPy views once per buffer address (JACK-Client's
   ``get_array`` would build a new array every block). The network is the streaming
   engine ``render`` uses (:class:`~guneamp_lib.render.streaming.StreamingProcessor`),
-  whose compiled kernels write into the chain's output array; ``tests/test_play.py``
-  counts NumPy's allocations over a thousand blocks. What Python itself makes per call
-  (a float from ``perf_counter``, a cffi pointer) comes from its small-object pool, not
-  the system allocator. One exception, stated where it applies: a cabinet IR inside the
-  model runs through the partitioned convolver, whose FFT once per partition allocates
-  NumPy temporaries.
+  whose compiled kernels write into the chain's output array; ``tests/test_play.py`` holds the
+  peak of what a thousand blocks allocate under 4 KB (one block-sized array would be 8).
+  What Python itself makes per call (a float from ``perf_counter``, a cffi pointer) comes
+  from its small-object pool, not the system allocator. One exception: a cabinet IR runs
+  through the streaming engine's partitioned convolver, which allocates its block's output
+  and, once per partition, its FFT's temporaries.
 * **take a lock.** No ``threading`` object, queue or logger is touched. The one lock a
   Python callback cannot avoid is the interpreter's own (the GIL); the other threads of
   ``play`` hold it only for short steps (a file write releases it) and the compiled
@@ -30,7 +30,8 @@ knob version number. The callback reads them once at the start of each block, so
 takes effect at the next block boundary, whole (one float32 store is atomic). A knob
 change writes the new 0..1 vector into :attr:`LiveChain.knob_vector` first and bumps
 the version last; the callback hands the vector to the knob model when the version
-differs from the one it last applied.
+differs from the one it last applied, and the model glides to it over its own ramp
+(:mod:`guneamp_lib.render.knob_input`: no click, no allocation).
 
 The gate sits before the model, as a pedal would: it opens when a block's peak DI
 passes the threshold and closes, after :data:`GATE_HOLD_S`, below half of it; the gain
