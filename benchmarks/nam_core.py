@@ -168,13 +168,14 @@ def _run(cmd: list[str], verbose: bool) -> None:
 
 def run_driver(build: Path, model: str | Path, x: np.ndarray, block: int = 64, exact_tanh: bool = False,
                repeat: int = 1, prewarm: bool = True, output: bool = True,
-               clock: str = "wall") -> tuple[np.ndarray | None, float | tuple[float, float]]:
+               clock: str = "wall", slim: float | None = None) -> tuple[np.ndarray | None, float | tuple[float, float]]:
     """Stream ``x`` through NAM core in blocks of ``block`` samples.
 
     Returns NAM's output (float64; None when ``output`` is False) and the fastest of
     ``repeat`` runs' time inside ``process``, in seconds: wall-clock time, or with
     ``clock="cpu"`` the processor time, which load from other processes inflates less;
-    ``clock="both"`` gives ``(wall, cpu)``.
+    ``clock="both"`` gives ``(wall, cpu)``. ``slim`` sets the plugin's CPU slider (0 to 1)
+    on a slimmable model; None leaves its default, the full model.
     Every run starts from a fresh
     ``Reset``, which prewarms the model with silence (as our engine's ``reset`` does) unless
     ``prewarm`` is False, when every history starts at zero.
@@ -186,6 +187,7 @@ def run_driver(build: Path, model: str | Path, x: np.ndarray, block: int = 64, e
         np.ascontiguousarray(x, dtype="<f8").tofile(inp)
         cmd = [str(Path(build) / "nam_driver"), "--block", str(block), "--repeat", str(repeat)]
         cmd += ["--exact-tanh"] * exact_tanh + ["--no-prewarm"] * (not prewarm)
+        cmd += [] if slim is None else ["--slim", repr(float(slim))]
         cmd += [str(model), str(inp)] + [str(outp)] * output
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode != 0:

@@ -15,10 +15,11 @@
 
 #include "NAM/dsp.h"
 #include "NAM/get_dsp.h"
+#include "NAM/slimmable.h"
 
 static int usage()
 {
-  std::cerr << "usage: nam_driver [--exact-tanh] [--no-prewarm] [--block N] [--repeat R] "
+  std::cerr << "usage: nam_driver [--exact-tanh] [--no-prewarm] [--block N] [--repeat R] [--slim V] "
                "model.nam input.f64 [output.f64]\n";
   return 2;
 }
@@ -29,6 +30,7 @@ int main(int argc, char* argv[])
   bool prewarm = true;
   int block = 64;
   int repeat = 1;
+  double slim = -1.0; // the plugin's CPU slider (0..1) for slimmable models; < 0: its default
   std::vector<std::string> pos;
   for (int i = 1; i < argc; i++)
   {
@@ -44,6 +46,8 @@ int main(int argc, char* argv[])
         return usage();
       (a == "--block" ? block : repeat) = v;
     }
+    else if (a == "--slim" && i + 1 < argc)
+      slim = std::atof(argv[++i]);
     else
       pos.push_back(a);
   }
@@ -83,6 +87,17 @@ int main(int argc, char* argv[])
   {
     std::cerr << "error: NAM core cannot load " << pos[0] << " as a mono model\n";
     return 3;
+  }
+
+  if (slim >= 0.0)
+  {
+    auto* slimmable = dynamic_cast<nam::SlimmableModel*>(model.get());
+    if (slimmable == nullptr)
+    {
+      std::cerr << "error: " << pos[0] << " is not slimmable\n";
+      return 3;
+    }
+    slimmable->SetSlimmableSize(slim);
   }
 
   double best = 1e300, total = 0.0, bestCpu = 1e300;

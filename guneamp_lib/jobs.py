@@ -33,7 +33,9 @@ see the same paths (a shared filesystem), and have this package installed.
 from __future__ import annotations
 
 import logging
+import os
 import uuid
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +43,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from .errors import GuneampError
+from .errors import GuneampError, GuneampWarning
 
 # Submissions of a job whose worker died: the first, and one retry.
 ATTEMPTS_ON_WORKER_DEATH = 2
@@ -85,6 +87,14 @@ def one_line_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which a batch scheduler sets), at least 1."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except (AttributeError, OSError):  # no affinity on macOS and Windows
+        return max(os.cpu_count() or 1, 1)
+
+
 def check_engine_options(workers: int, scheduler: str | None) -> None:
     """Refuse a worker count below 1, an empty address, or both a count and an address."""
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -117,6 +127,13 @@ class Engine:
 
     def __init__(self, workers: int = 1, scheduler: str | None = None, *, progress: bool = True):
         check_engine_options(workers, scheduler)
+        cores = usable_cores()
+        if workers > cores:
+            # Each worker trains with one thread: more workers than cores only share them,
+            # each with its own copy of PyTorch in memory.
+            warnings.warn(f"--workers {workers} is more than the {cores} cores this process may use; starting "
+                          f"{cores} (give --scheduler to use a cluster of other machines)", GuneampWarning)
+            workers = cores
         self.workers = workers
         self.scheduler = scheduler
         self.progress = progress
@@ -124,6 +141,11 @@ class Engine:
         self._cluster = None
         self._config = None
         self._depth = 0
+
+    def fit(self, jobs: int) -> None:
+        """Start no more local workers than there are ``jobs`` (before the cluster starts)."""
+        if self.client is None and self.scheduler is None and 0 < jobs < self.workers:
+            self.workers = jobs
 
     @property
     def distributed(self) -> bool:

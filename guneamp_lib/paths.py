@@ -13,13 +13,17 @@ It also guards the user's files. :func:`atomic_output` writes every output throu
 temporary that replaces the destination only when complete; :func:`refuse_output_on_inputs`,
 :func:`check_input_file` and :func:`check_output_path` refuse, in one line and before
 any work, an output that would land on an input, an input that cannot be read (a pipe
-included), and an output that cannot be written.
+included), and an output that cannot be written. :func:`output_lock` gives one run at a time
+each output file or folder: a second run that would write it is refused in one line instead
+of both reporting success while one silently replaces the other.
 """
 
 from __future__ import annotations
 
+import errno
 import glob
 import os
+import socket
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -168,9 +172,122 @@ def atomic_output(path, suffix: str = ".tmp") -> Iterator[Path]:
         raise
 
 
+# A run claims an output by creating ``<name>.guneamp-lock`` next to it, exclusively
+# (O_CREAT | O_EXCL: of two runs that try at once, exactly one succeeds), with its
+# process id and host inside, so that a lock left by a run that was killed can be told
+# from a live one on this machine and removed. Locks of another host are never removed:
+# its process ids mean nothing here (a Dask worker on a shared filesystem).
+LOCK_MARK = ".guneamp-lock"
+_held: dict[Path, int] = {}
+
+
+def lock_path(path) -> Path:
+    path = Path(path)
+    return path.parent / (path.name + LOCK_MARK)
+
+
+def _lock_owner(lock: Path) -> tuple[int | None, str]:
+    try:
+        pid, _, host = lock.read_text(encoding="utf-8").strip().partition(" ")
+    except (OSError, UnicodeDecodeError):
+        return None, ""
+    return (int(pid) if pid.isdigit() else None), host
+
+
+def _acquire(path: Path) -> None:
+    lock = lock_path(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    host = socket.gethostname()
+    for _ in range(2):  # a second try after removing a dead run's lock
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            pid, owner = _lock_owner(lock)
+            if pid is not None and owner == host and not _pid_alive(pid):
+                lock.unlink(missing_ok=True)
+                continue
+            who = f"process {pid}" if pid is not None else "another process"
+            where = "" if owner in ("", host) else f" on {owner}"
+            raise GuneampError(
+                f"{path} is being written by another guneamp run ({who}{where}); wait for it to end or choose "
+                f"another output. If no such run is going on, delete {lock}."
+            ) from None
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(f"{os.getpid()} {host}\n")
+        return
+    raise GuneampError(f"cannot claim {path}: its lock {lock} keeps coming back; delete it and try again.")
+
+
+@contextmanager
+def output_lock(*outputs) -> Iterator[None]:
+    """Claim each output (a file or a folder) for this run until the block ends.
+
+    Exclusive: another run that asks for one of them while this block runs gets a
+    :class:`GuneampError` saying which process holds it. Re-entrant within one process
+    (a command that locks its folder and then calls a library function that locks it
+    again). A lock left by a killed run of this machine is removed by the next one.
+    """
+    taken = []
+    try:
+        for out in outputs:
+            if out is None:
+                continue
+            key = Path(out).resolve()  # two names of one file (a symlinked folder) share one lock
+            if key not in _held:
+                _acquire(key)
+            _held[key] = _held.get(key, 0) + 1
+            taken.append(key)
+        yield
+    finally:
+        for key in reversed(taken):
+            _held[key] -= 1
+            if not _held[key]:
+                del _held[key]
+                lock_path(key).unlink(missing_ok=True)
+
+
+# Below this much free space a failed write is taken for a full disk, whatever the writer said.
+NEARLY_FULL_BYTES = 1 << 20
+
+
+def _free_bytes(folder: Path) -> int | None:
+    import shutil
+
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+@contextmanager
+def disk_errors(path) -> Iterator[None]:
+    """Turn a write that the file system refuses (a full disk, a quota, an I/O error) into one line.
+
+    Writers report it each their own way: Python as :class:`OSError`, soundfile as
+    ``LibsndfileError: System error``, ``torch.save`` as a ``RuntimeError`` from
+    ``inline_container.cc``. Wrap only the calls that write ``path`` (a RuntimeError from
+    anything else is not a write failure); :func:`atomic_output` then removes the partial file.
+    """
+    try:
+        yield
+    except GuneampError:
+        raise
+    except (OSError, RuntimeError) as exc:
+        code = exc.errno if isinstance(exc, OSError) else None
+        reason = os.strerror(code) if code else (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        free = _free_bytes(Path(path).parent)
+        if code in (errno.ENOSPC, errno.EDQUOT) or (free is not None and free < NEARLY_FULL_BYTES):
+            why = "the disk is full; free some space or choose another output"
+        else:
+            why = f"{reason.rstrip('.')}; check the disk, the path and its permissions"
+        raise GuneampError(f"cannot write {path}: {why}.") from None
+
+
 def write_text_atomic(path, text: str) -> Path:
     """Write ``text`` to ``path`` through :func:`atomic_output`."""
-    with atomic_output(path) as tmp:
+    with atomic_output(path) as tmp, disk_errors(path):
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
 
@@ -231,6 +348,10 @@ def check_output_path(path, *, folder: bool = False) -> Path:
             raise GuneampError(f"{path} is a file; give a folder for the output.")
         if not folder and path.is_dir():
             raise GuneampError(f"{path} is a folder; give a file name for the output.")
+        if not folder and path.exists() and not path.is_file():
+            # /dev/full, a pipe, a terminal: outputs are written to a temporary file that
+            # then replaces the output, which would put a file where the device was.
+            raise GuneampError(f"{path} is not a regular file (a device or a pipe); give a file name for the output.")
     parent = path if folder else path.parent
     # The first ancestor that exists is where the new files or folders are created.
     while not parent.exists() and parent != parent.parent:

@@ -14,6 +14,8 @@ and ``tests/test_startup.py`` keeps the command line's imports this light).
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 from .errors import GuneampError
 
 # --------------------------------------------------------------------------- running
@@ -28,6 +30,26 @@ DEFAULT_SAVE_EVERY_STEPS = 500
 # What the target recording is: the amp through its cabinet (the IR then goes inside the
 # loss) or the amp before it.
 TARGET_KINDS = ("amp_with_cab", "amp_direct")
+
+# --------------------------------------------------------------------------- audio files
+
+# Audio is written as 32-bit float WAV, the one format that keeps every sample the model
+# computed. An output named x.flac would hold WAV data under a FLAC name, which players
+# then refuse or misread: such a name is refused instead.
+WAV_SUFFIXES = (".wav", ".wave")
+
+
+def check_wav_name(path) -> None:
+    """Refuse an output file whose name says another format than the WAV written into it.
+
+    Notebook: 07
+    """
+    suffix = PurePath(path).suffix.lower()
+    if suffix not in WAV_SUFFIXES:
+        what = f"{suffix} is not WAV" if suffix else "it has no .wav ending"
+        raise GuneampError(f"{path}: audio is written as 32-bit float WAV and {what}; name the output *.wav "
+                           "(convert it afterwards, e.g. `sox out.wav out.flac`).")
+
 
 # --------------------------------------------------------------------------- the capture signal
 
@@ -51,7 +73,10 @@ LEVEL_DBU_RANGE = (-40.0, 60.0)
 # --------------------------------------------------------------------------- comparisons
 
 PEDALS = ("TubeScreamer", "RAT", "BluesDriver")
-DATASETS = ("default", "default_direct") + PEDALS
+# ``knobs``: the reference amp at many settings (``guneamp synth --knobs``), each model
+# trained as a knob model and scored on held-out settings (notebook 13); only when asked.
+KNOB_DATASET = "knobs"
+DATASETS = ("default", "default_direct") + PEDALS + (KNOB_DATASET,)
 DEFAULT_DATASETS = ("default",) + PEDALS
 # The EGFxSet clip a pedal is tested on unless its name says otherwise (``RAT@1``).
 TEST_CLIP = 3

@@ -219,6 +219,25 @@ def test_course_runs_one_notebook(tmp_path, monkeypatch, capsys):
     assert "PRE_EMPHASIS = 0.9" in text  # the override reached the notebook
 
 
+def test_course_run_prints_no_warning_from_the_kernel(tmp_path):
+    """The kernel writes to the terminal's stderr itself, so only a real process shows what
+    a learner sees: no "Kernel is running over TCP without encryption" WARNING."""
+    import os
+    import subprocess
+    import sys
+
+    from guneamp_lib import paths
+
+    env = dict(os.environ, GUNEAMP_OUT=str(tmp_path / "out"))
+    proc = subprocess.run([sys.executable, "-m", "guneamp_lib.cli", "course", "--only", "00", "--quiet",
+                           "--parameters-file", str(paths.notebooks_dir() / "ci_parameters.yaml"),
+                           "--output-dir", str(tmp_path / "nb")], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "[1/1] 00_start_here done" in proc.stdout
+    warnings = [line for line in proc.stderr.splitlines() if "WARNING" in line]
+    assert not warnings, "\n".join(warnings)
+
+
 def test_course_cell_timeout_is_one_clear_error(tmp_path):
     import nbformat
 

@@ -96,12 +96,17 @@ def test_train_many_on_two_workers_equals_serial_and_records_the_broken_row(tmp_
 def test_a_rerun_skips_finished_rows_and_retrains_interrupted_ones(tmp_path, captures):
     manifest = write_manifest(tmp_path / "run", captures)
     first = many.train_many(manifest, steps=STEPS, engine=Engine(progress=False), device="cpu")
-    # the second row's training was cut off: best.pt is there, result.json is not
-    (tmp_path / "run" / "m" / "second" / "result.json").unlink()
+    # the second row's training was cut off: best.pt is there, result.json still says "training"
+    record = tmp_path / "run" / "m" / "second" / "result.json"
+    record.write_text(json.dumps({**json.loads(record.read_text()), "status": "training"}))
     again = many.train_many(manifest, steps=STEPS, engine=Engine(progress=False), device="cpu")
     assert [r["status"] for r in again] == ["skipped", "failed", "trained"]
     assert again[0]["validation_esr"] == first[0]["validation_esr"]
     assert again[2]["validation_esr"] == first[2]["validation_esr"]
+    # without a result.json nothing says train-many wrote that best.pt: it is kept
+    record.unlink()
+    kept = many.train_many(manifest, steps=STEPS, engine=Engine(progress=False), device="cpu")
+    assert kept[2]["status"] == "failed" and "did not write" in kept[2]["error"]
 
 
 @pytest.mark.slow

@@ -188,6 +188,9 @@ def test_cli_trains_a_knob_model_that_resumes_and_refuses(knob_manifest, tmp_pat
     ckpt = load_checkpoint(tmp_path / "run" / "best.pt")
     assert ckpt.knobs == KnobSpace([Knob("drive", 0, 10)]) and ckpt.model.num_knobs == 1
     assert ckpt.meta["source"]["manifest"] == str(knob_manifest.resolve())
+    x = torch.from_numpy(toy_di(seconds=1.0, seed=9)) * ckpt.input_gain
+    lo, hi = (predict(ckpt.model, x, 1, None, knobs=ckpt.knobs.normalize({"drive": d})) for d in (0, 10))
+    assert (lo - hi).abs().max() > 1e-2 * hi.abs().max()  # the trained model's output changes with the knob
     # A run stopped after its first epoch (last.pt saved, unfinished) resumes to the same weights.
     last = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
     ns = build_parser().parse_args([*args, "--out", str(tmp_path / "half")])
@@ -248,7 +251,7 @@ def test_render_follows_a_knob_automation(knob_ckpt):
     sweep, lo, hi = (sf.read(t / f"{n}.wav", dtype="float32")[0] for n in ("sweep", "lo", "hi"))
     # at the start it plays the first row, after the sweep (0.1 s and a glide) the last
     np.testing.assert_allclose(sweep[:64], lo[:64], atol=2e-5)
-    np.testing.assert_allclose(sweep[8000:], hi[8000:], atol=2e-5)  # the glide and the receptive field after it
+    np.testing.assert_allclose(sweep[9000:], hi[9000:], atol=2e-5)  # the glide and the receptive field after it
     assert np.abs(sweep[2000:4000] - lo[2000:4000]).max() > 1e-3
 
 

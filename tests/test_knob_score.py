@@ -134,3 +134,47 @@ def test_refusals_are_one_error_line(knob_set, tmp_path, capsys):
     only_train.write_text("\n".join(ln for ln in knob_set.read_text().splitlines() if ",test," not in ln) + "\n")
     assert main(["score", "--manifest", str(only_train), "--pooled", str(tmp_path / "snap.pt")]) == 2
     assert "no held-out rows" in capsys.readouterr().err
+
+
+def test_evaluate_knob_data_set_agrees_with_score_manifest(tmp_path, monkeypatch):
+    from guneamp_lib import paths
+    from guneamp_lib.study import evaluate as ev
+
+    monkeypatch.setattr(paths, "data_dir", lambda: tmp_path / "data")
+    out = tmp_path / "ev"
+    results = ev.run_evaluation(datasets=("knobs",), quick=True, out_dir=out, models=("lstm:8",), device="cpu",
+                                progress=False)
+    x = results["knobs"][0].extra
+    assert len(x["held_out_esr"]) == 8 and x["held_out_median"] == pytest.approx(np.median(x["held_out_esr"]))
+    assert x["held_out_worst"] == max(x["held_out_esr"])
+    # The same two checkpoints scored by `score --manifest` give the same rows.
+    where = out / "checkpoints" / "knobs" / "lstm_8_1x"
+    scores = score_knob_manifest(tmp_path / "data" / "knobs_4s" / "knobs.csv", where / "knobs" / "best.pt",
+                                 pooled_path=where / "pooled" / "best.pt")
+    assert [r.knob_model for r in scores.rows] == pytest.approx(x["held_out_esr"], rel=1e-5)
+    assert [r.pooled for r in scores.rows] == pytest.approx(x["pooled_esr"], rel=1e-5)
+    assert [r.nearest for r in scores.rows] == pytest.approx(x["nearest_esr"], rel=1e-9)
+    text = (out / "evaluation.md").read_text()
+    assert "## knob models on held-out settings" in text and "lstm:8 @1x (knobs)" in text
+
+
+def test_pooled_snapshot_trains_as_many_steps_as_the_knob_model_by_default():
+    from guneamp_lib.study.knob_score import trained_steps
+
+    model = build_model("lstm", hidden_size=8)
+    ckpt = Checkpoint(model, "lstm", SR, 1, 256, history=[{"step": 100, "epoch": 1}, {"step": 300, "epoch": 3}])
+    assert trained_steps(ckpt) == 300
+    assert trained_steps(Checkpoint(model, "lstm", SR, 1, 256)) == 500
+
+
+@pytest.mark.parametrize("name,kw", [("wavenet", {"preset": "nano"}), ("lstm", {"hidden_size": 8}),
+                                     ("gru", {"hidden_size": 8})])
+def test_the_pooled_snapshot_is_the_knob_models_architecture_without_knobs(name, kw):
+    from guneamp_lib.models import model_config
+    from guneamp_lib.study.knob_score import snapshot_config
+
+    knob = build_model(name, num_knobs=3, **kw)
+    twin = build_model(name, **snapshot_config(model_config(knob)))
+    plain = build_model(name, **kw)
+    assert twin.num_knobs == 0 and model_config(twin) == model_config(plain)
+    assert list(twin.state_dict()) == list(plain.state_dict())

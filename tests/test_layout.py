@@ -82,3 +82,80 @@ def test_modules_stay_short(path):
 
 def test_at_least_four_stage_packages():
     assert sum((PACKAGE / s / "__init__.py").exists() for s in STAGES) >= 4
+
+
+def _module_name(parts: tuple[str, ...]) -> str | None:
+    """The module a dotted target names: ``a/b.py`` or the package ``a/b/__init__.py``."""
+    if (PACKAGE.joinpath(*parts).with_suffix(".py")).exists():
+        return ".".join(parts)
+    if (PACKAGE.joinpath(*parts, "__init__.py")).exists():
+        return ".".join(parts + ("__init__",))
+    return None
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the library modules it imports, at the top or inside a function alike.
+
+    ``from pkg import name`` counts as an import of ``pkg.name`` where that is a module,
+    else of the package's ``__init__``.
+    """
+    graph = {}
+    for path in _modules():
+        here = ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+        edges = set()
+        for target, names in _imports(path):
+            for name in names:
+                sub = _module_name(target + (name,))
+                found = sub or _module_name(target)
+                if found and found != here:
+                    edges.add(found)
+        graph[here] = edges
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle for each strongly connected group of two or more modules (Tarjan)."""
+    index, low, stack, on_stack, groups = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return groups
+
+
+def test_cycle_finder_finds_a_circle_and_only_a_circle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": set()}) == []
+
+
+def test_import_graph_sees_imports_inside_functions():
+    graph = _import_graph()
+    # cli/course.py imports the runner only inside cmd_course (torch loads after the checks)
+    assert "course.runner" in graph["cli.course"]
+
+
+def test_no_import_circle_between_modules():
+    circles = _cycles(_import_graph())
+    assert not circles, "modules that import each other, directly or around a circle (move what they share " \
+                        "into a lower module):\n" + "\n".join(" <-> ".join(c) for c in circles)

@@ -15,7 +15,7 @@ from guneamp_lib.models.checkpoint import load_checkpoint, save_checkpoint
 from guneamp_lib.render.files import render_file, render_streaming
 from guneamp_lib.render.inference import predict
 from guneamp_lib.study.datasets import PairDataset
-from guneamp_lib.study.evaluate import train_config
+from guneamp_lib.training.train import train_config
 from guneamp_lib.study.score import score_files
 from guneamp_lib.training.data import load_training_data
 from guneamp_lib.training.defaults import TRAINING, ModelSpec

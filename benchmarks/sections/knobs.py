@@ -5,7 +5,7 @@
 1. **Cost at a host block of 64.** The conditioned WaveNet (standard) and LSTM (16) against
    the same models without knobs, one thread, compiled engine: knobs still (the per-layer
    bias is computed once), and knobs moving all the time (a new value every block, so the
-   engine glides in sub-blocks and recomputes the biases for each). The two sides of each
+   engine glides in 32-sample sub-blocks and recomputes the biases for each). The two sides of each
    ratio are timed alternately, best of the repeats. The issue's budget: at most 1.2x.
 2. **Zipper noise.** :func:`guneamp_lib.study.knob_sweep.zipper_steps` on an untrained
    conditioned WaveNet nano and LSTM 16: a quiet held note while one knob sweeps its range in

@@ -63,6 +63,8 @@ RELIABLE_PEAK_RATIO = 0.8
 HALVES_TOLERANCE = 2
 # Each half needs this much audio for its own estimate to mean anything.
 MIN_HALF_S = 0.5
+# How each method is named to the user: "bla" is the code's short name, not a word.
+METHOD_NAMES = {"bla": "impulse response", "xcorr": "cross-correlation", "given": "the lag given"}
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ class LagEstimate:
     def describe(self, what: tuple[str, str] = ("clean", "target")) -> str:
         """:meth:`where`, plus how it was measured and how sure it is."""
         sure = "reliable" if self.reliable else "NOT reliable"
-        text = f"{self.where(what)} ({self.method}, confidence {self.confidence:.2f}, {sure})"
+        how = METHOD_NAMES.get(self.method, self.method)
+        text = f"{self.where(what)} (by {how}, confidence {self.confidence:.2f}, {sure})"
         return f"{text}: {self.note}" if self.note else text
 
 
@@ -285,6 +288,15 @@ def estimate_lag(clean, target, sr: int, max_lag_s: float = DEFAULT_MAX_LAG_S) -
         if not confirmed:
             reliable = False
             notes.append("neither half of the recording confirms it on its own")
+    if max_lag_s < DEFAULT_MAX_LAG_S:
+        # A narrow search can be sure of a wrong answer when the real peak lies outside it
+        # (and the halves then agree on the same wrong one): a default search that is sure
+        # of a lag beyond it says so.
+        wide = estimate_lag(clean, target, sr, DEFAULT_MAX_LAG_S)
+        if wide.reliable and abs(wide.lag) > max_lag:
+            reliable = False
+            notes.append(f"a search of ±{DEFAULT_MAX_LAG_S:g} s finds {wide.lag} samples, outside the ±{max_lag} "
+                         "searched; search wider (--max-lag)")
     return LagEstimate(lag, lag / sr, _confidence(ratio), reliable, "bla", "; ".join(notes))
 
 

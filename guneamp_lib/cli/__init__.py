@@ -20,7 +20,7 @@ import warnings
 
 from ..errors import GuneampError
 from . import capture, check, course, data, many, play, render, study, train
-from .common import EXIT_USAGE, Parser, show_warning
+from .common import EXIT_USAGE, Parser, Terminated, show_warning
 
 COMMAND_MODULES = (data, capture, train, many, render, play, check, course, study)
 
@@ -35,10 +35,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 128 + signal.SIGTERM
-
-
-class Terminated(BaseException):
-    """SIGTERM arrived. A BaseException, like KeyboardInterrupt, so no ``except Exception`` swallows it."""
 
 
 def _raise_terminated(signum, frame):
@@ -62,11 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.strerror or exc}{where}. Check the path, its permissions and the free space.",
               file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # a command may say how to go on (train: --resume)
+        print(f"interrupted: {exc}" if str(exc) else "interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Terminated:
-        print("terminated", file=sys.stderr)
+    except Terminated as exc:
+        print(f"terminated: {exc}" if str(exc) else "terminated", file=sys.stderr)
         return EXIT_TERMINATED
     finally:
         warnings.showwarning = previous

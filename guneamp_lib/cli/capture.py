@@ -8,16 +8,17 @@ from .. import paths
 from ..errors import GuneampError
 from ..knobs import KnobSpace, parse_range
 from ..vocabulary import CAPTURE_DEFAULT_SECONDS, CAPTURE_MAX_SECONDS, CAPTURE_MIN_SECONDS, CAPTURE_RATES
-from .common import add_common, argument_type, check_output_file, default_data, number
+from .common import add_common, argument_type, check_output_file, claim, default_data, number
 
 
 def cmd_capture_signal(args) -> int:
     check_output_file(args.output, args.overwrite)
     from ..capture.reamp_signal import sidecar_path, write_capture_signal
 
-    check_output_file(sidecar_path(args.output), args.overwrite)
-    wav, side = write_capture_signal(args.output, seconds=args.seconds, sr=args.rate, seed=args.seed,
-                                     overwrite=args.overwrite)
+    side = check_output_file(sidecar_path(args.output), args.overwrite)
+    with claim(args.output, side, overwrite=args.overwrite):
+        wav, side = write_capture_signal(args.output, seconds=args.seconds, sr=args.rate, seed=args.seed,
+                                         overwrite=args.overwrite)
     print(f"wrote {wav} ({args.seconds:g} s at {args.rate} Hz) and its layout {side}")
     print(f"reamp it from its first sample to its end, then: guneamp check {wav} YOUR_RECORDING.wav")
     return 0
@@ -32,7 +33,8 @@ def cmd_capture_plan(args) -> int:
 
     plan = plan_settings(space, levels=args.levels, test=args.test, seed=args.seed)
     rows = [{"clean": args.clean} if args.clean else {} for _ in plan.settings]
-    paths.write_text_atomic(args.out, manifest_text(plan, rows))
+    with claim(args.out, overwrite=args.overwrite):
+        paths.write_text_atomic(args.out, manifest_text(plan, rows))
     print(f"{space.describe()}: {plan.describe(args.seconds)}")
     print(f"wrote {args.out}: record each row's setting, write the recording's file name in its target column"
           f"{'' if args.clean else ' and the DI you played in its clean column'}, then: "

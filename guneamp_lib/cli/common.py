@@ -7,6 +7,7 @@ import argparse
 import math
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 from .. import paths
@@ -15,6 +16,10 @@ from ..training.defaults import ModelSpec
 
 EXIT_USAGE = 2
 EXIT_CHECK_FAILED = 1
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived. A BaseException, like KeyboardInterrupt, so no ``except Exception`` swallows it."""
 
 
 def show_warning(message, category, filename, lineno, file=None, line=None):
@@ -41,6 +46,17 @@ def check_output_file(path, overwrite: bool, inputs=()) -> Path:
     paths.check_output_path(path)
     refuse_existing(path, overwrite)
     return path
+
+
+@contextmanager
+def claim(*files, overwrite: bool, folders=()):
+    """Hold :func:`~guneamp_lib.paths.output_lock` on the output ``files`` and ``folders`` for
+    the whole command, and check again, under the lock, that no file is there: another run
+    may have written it between the first check and the claim."""
+    with paths.output_lock(*files, *folders):
+        for path in files:
+            refuse_existing(Path(path), overwrite)
+        yield
 
 
 def check_inputs(*named) -> None:

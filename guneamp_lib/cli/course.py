@@ -8,7 +8,7 @@ from pathlib import Path
 from .. import paths
 from ..errors import GuneampError
 from ..vocabulary import DEVICE_CHOICES
-from .common import add_common, check_output_file, count, seconds
+from .common import add_common, check_output_file, claim, count, refuse_existing, seconds
 
 
 def cmd_course(args) -> int:
@@ -24,8 +24,10 @@ def cmd_course(args) -> int:
         except yaml.YAMLError:
             raise GuneampError(f"the value {value!r} of -p {name} is not valid YAML; quote it as a string "
                                "or write a number, list or mapping.") from None
-    run_series(params, Path(args.output_dir) if args.output_dir else None, only=args.only, progress=not args.quiet,
-               cell_timeout_s=args.cell_timeout)
+    output_dir = Path(args.output_dir) if args.output_dir else None
+    # Two runs would write the same executed notebooks (and graphs, models) at once.
+    with paths.output_lock(output_dir or paths.build_dir() / "notebooks"):
+        run_series(params, output_dir, only=args.only, progress=not args.quiet, cell_timeout_s=args.cell_timeout)
     return 0
 
 
@@ -44,11 +46,14 @@ def cmd_pipeline(args) -> int:
     from ..training.train import TrainConfig, train
 
     data_dir = paths.data_dir()
-    files = generate_default_data(data_dir, seed=args.seed, progress=not args.quiet)
-    cfg = TrainConfig(time_budget_s=args.time_budget, epochs=args.epochs, seed=args.seed, device=args.device)
-    data = load_training_data(files["clean"], files["amp"], files["cab_ir"])
-    result = train(data, cfg, out_dir=out, progress=not args.quiet)
-    render_file(result.best_path, files["clean"], modeled, device=args.device, progress=not args.quiet)
+    with claim(modeled, overwrite=args.overwrite, folders=[out]):
+        for name in ("best.pt", "last.pt"):
+            refuse_existing(out / name, args.overwrite)
+        files = generate_default_data(data_dir, seed=args.seed, progress=not args.quiet)
+        cfg = TrainConfig(time_budget_s=args.time_budget, epochs=args.epochs, seed=args.seed, device=args.device)
+        data = load_training_data(files["clean"], files["amp"], files["cab_ir"])
+        result = train(data, cfg, out_dir=out, progress=not args.quiet)
+        render_file(result.best_path, files["clean"], modeled, device=args.device, progress=not args.quiet)
     print(f"held-out ESR of the {cfg.model} model: {result.best_val_esr:.4f}")
     print(f"wrote {modeled} and {result.best_path}")
     return 0

@@ -18,11 +18,12 @@ def cmd_synth(args) -> int:
     out = paths.check_output_path(Path(args.data_dir), folder=True)
     from ..capture.synth import DEFAULT_FILES, generate_default_data
 
-    if all((out / f).exists() for f in DEFAULT_FILES) and not args.overwrite:
-        print(f"default data already in {out} (pass --overwrite to regenerate)")
-        return 0
-    files = generate_default_data(out, seed=args.seed, seconds=args.seconds, overwrite=args.overwrite,
-                                  progress=not args.quiet)
+    with paths.output_lock(*(out / f for f in DEFAULT_FILES)):
+        if all((out / f).exists() for f in DEFAULT_FILES) and not args.overwrite:
+            print(f"default data already in {out} (pass --overwrite to regenerate)")
+            return 0
+        files = generate_default_data(out, seed=args.seed, seconds=args.seconds, overwrite=args.overwrite,
+                                      progress=not args.quiet)
     for key, path in files.items():
         print(f"wrote {path}")
     return 0

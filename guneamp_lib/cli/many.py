@@ -10,9 +10,10 @@ from .common import add_common, add_engine_arguments, check_inputs, count
 def cmd_train_many(args) -> int:
     check_inputs((args.manifest, "manifest"))
     from ..jobs import Engine
-    from ..study.many import summary_paths, train_many
+    from ..study.many import read_manifest, summary_paths, train_many
 
     engine = Engine(args.workers, args.scheduler, progress=not args.quiet)
+    engine.fit(len(read_manifest(args.manifest)))  # so that the line below names the workers that start
     if not args.quiet:
         print(f"training on {engine.describe()}", flush=True)
     results = train_many(args.manifest, engine=engine, steps=args.steps or DEFAULT_STEPS, seed=args.seed,

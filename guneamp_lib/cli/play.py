@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import GuneampError
 from ..knobs import parse_setting
-from .common import MAX_GAIN_DB, argument_type, check_inputs, number
+from .common import MAX_GAIN_DB, argument_type, check_inputs, claim, number
 
 MAX_GATE_DB = 0.0
 MIN_GATE_DB = -120.0
@@ -33,10 +33,18 @@ def cmd_play(args) -> int:
     def say(line: str) -> None:
         print(line, flush=True)
 
-    report = play(args.model, server=args.server, connect=args.connect, auto_connect=not args.no_connect,
-                  ir_path=args.ir, use_ir=not args.no_ir, in_db=args.gain_db, out_db=args.output_db,
-                  gate_db=args.gate_db, knobs=knobs, extrapolate=args.extrapolate, record=args.record,
-                  seconds=args.seconds, keys=not args.no_keys, name=args.client_name, say=say)
+    takes = ()
+    if args.record is not None:
+        from ..render.live_record import take_paths
+
+        Path(args.record).mkdir(parents=True, exist_ok=True)
+        takes = take_paths(args.record)
+    with claim(*takes, overwrite=False):  # two plays recording into one folder never share a take's name
+        report = play(args.model, server=args.server, connect=args.connect, auto_connect=not args.no_connect,
+                      ir_path=args.ir, use_ir=not args.no_ir, in_db=args.gain_db, out_db=args.output_db,
+                      gate_db=args.gate_db, knobs=knobs, extrapolate=args.extrapolate, record=args.record,
+                      takes=takes or None, seconds=args.seconds, keys=not args.no_keys, name=args.client_name,
+                      say=say)
     if args.stats:
         from ..paths import write_text_atomic
 

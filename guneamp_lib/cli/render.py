@@ -7,8 +7,8 @@ import sys
 
 from ..errors import GuneampError
 from ..knobs import KnobAutomation, parse_setting
-from ..vocabulary import DEVICE_CHOICES, GEAR_TYPES, LEVEL_DBU_RANGE, NAM_FORMAT_VERSION, TONE_TYPES
-from .common import MAX_GAIN_DB, add_common, argument_type, check_inputs, check_output_file, number
+from ..vocabulary import DEVICE_CHOICES, check_wav_name, GEAR_TYPES, LEVEL_DBU_RANGE, NAM_FORMAT_VERSION, TONE_TYPES
+from .common import MAX_GAIN_DB, add_common, argument_type, check_inputs, check_output_file, claim, number
 
 # Samples per block when a knob automation is rendered without --block-size: a plugin's block.
 AUTOMATION_BLOCK = 64
@@ -23,26 +23,37 @@ def _knobs(args) -> dict | None:
 
 def cmd_render(args) -> int:
     out = check_output_file(args.output, args.overwrite, [args.model, args.input, args.ir, args.knob_automation])
+    check_wav_name(out)
     check_inputs((args.model, "model"), (args.input, "input"), (args.ir, "cabinet IR"),
                  (args.knob_automation, "knob automation"))
+    if args.slim is not None and not str(args.model).lower().endswith(".nam"):
+        raise GuneampError("--slim picks a size inside a NAM .nam file that holds several; "
+                           f"{args.model} is a guneamp checkpoint")
     knobs = _knobs(args)
     automation = None if args.knob_automation is None else KnobAutomation.read(args.knob_automation)
-    if args.block_size is not None or automation is not None:
-        from ..render.files import render_streaming
+    with claim(out, overwrite=args.overwrite):
+        model = args.model
+        if args.slim is not None:
+            from ..models.nam import load_model_file
 
-        render_streaming(args.model, args.input, out, args.block_size or AUTOMATION_BLOCK, ir_path=args.ir,
-                         use_ir=not args.no_ir, gain_db=args.gain_db, progress=not args.quiet,
-                         normalize_input=args.normalize_input, normalize_output=args.normalize_output,
-                         knobs=knobs, automation=automation, extrapolate=args.extrapolate)
-    else:
-        from ..render.files import render_file
+            model = load_model_file(args.model, slim=args.slim)
+        if args.block_size is not None or automation is not None:
+            from ..render.files import render_streaming
 
-        render_file(args.model, args.input, out, ir_path=args.ir, use_ir=not args.no_ir,
-                    gain_db=args.gain_db, device=args.device, progress=not args.quiet,
-                    normalize_input=args.normalize_input, normalize_output=args.normalize_output, knobs=knobs,
-                    extrapolate=args.extrapolate)
+            render_streaming(model, args.input, out, args.block_size or AUTOMATION_BLOCK, ir_path=args.ir,
+                             use_ir=not args.no_ir, gain_db=args.gain_db, progress=not args.quiet,
+                             normalize_input=args.normalize_input, normalize_output=args.normalize_output,
+                             knobs=knobs, automation=automation, extrapolate=args.extrapolate)
+        else:
+            from ..render.files import render_file
+
+            render_file(model, args.input, out, ir_path=args.ir, use_ir=not args.no_ir,
+                        gain_db=args.gain_db, device=args.device, progress=not args.quiet,
+                        normalize_input=args.normalize_input, normalize_output=args.normalize_output, knobs=knobs,
+                        extrapolate=args.extrapolate)
     print(f"wrote {out}")
     return 0
+
 
 def _export_aidax(args, out) -> int:
     """A knob (or snapshot) LSTM or GRU as an AIDA-X model file (notebook 13)."""
@@ -55,7 +66,8 @@ def _export_aidax(args, out) -> int:
     from ..models.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(args.model)
-    export_aidax(ckpt, out, args.name or out.stem)
+    with claim(out, overwrite=args.overwrite):
+        export_aidax(ckpt, out, args.name or out.stem)
     if ckpt.ir is not None:
         print("note: this model was trained with a cabinet IR in the loss; load that IR in AIDA-X's cabinet slot",
               file=sys.stderr)
@@ -82,15 +94,17 @@ def cmd_export(args) -> int:
                                 "gear_type": args.gear_type, "gear_make": args.gear_make,
                                 "gear_model": args.gear_model, "tone_type": args.tone_type,
                                 "input_level_dbu": args.input_level_dbu, "output_level_dbu": args.output_level_dbu})
-    ckpt = load_checkpoint(args.model)
-    if knobs or ckpt.knobs is not None:
-        if not knobs:
-            raise GuneampError(f"a .nam plays one setting: give every knob with --knob ({ckpt.knobs.describe()}), "
-                               "or export the knob model with --format aidax")
-        ckpt = bake_knobs(ckpt, knobs, extrapolate=args.extrapolate)
-    if ckpt.ir is not None:
-        print("note: this model was trained with a cabinet IR in the loss; load that IR in the player too", file=sys.stderr)
-    export_nam(ckpt, out, meta)
+    with claim(out, overwrite=args.overwrite):
+        ckpt = load_checkpoint(args.model)
+        if knobs or ckpt.knobs is not None:
+            if not knobs:
+                raise GuneampError(f"a .nam plays one setting: give every knob with --knob ({ckpt.knobs.describe()}), "
+                                   "or export the knob model with --format aidax")
+            ckpt = bake_knobs(ckpt, knobs, extrapolate=args.extrapolate)
+        if ckpt.ir is not None:
+            print("note: this model was trained with a cabinet IR in the loss; load that IR in the player too",
+                  file=sys.stderr)
+        export_nam(ckpt, out, meta)
     print(f"wrote {out}")
     return 0
 
@@ -106,8 +120,9 @@ def register(sub) -> None:
                    help="checkpoint written by `guneamp train` (best.pt), or a .nam file (exported by guneamp or NAM)")
     r.add_argument("--input", required=True, help="clean DI file to process")
     r.add_argument("--output", required=True, help="WAV file to write (never one of the inputs)")
-    r.add_argument("--ir", default=None, help="use this cabinet IR instead of the one stored with the model")
-    r.add_argument("--no-ir", action="store_true", help="leave the cabinet out")
+    cabinet = r.add_mutually_exclusive_group()  # --ir with --no-ir would silently drop the IR given
+    cabinet.add_argument("--ir", default=None, help="use this cabinet IR instead of the one stored with the model")
+    cabinet.add_argument("--no-ir", action="store_true", help="leave the cabinet out")
     r.add_argument("--gain-db", type=number(-MAX_GAIN_DB, MAX_GAIN_DB), default=0.0,
                    help="drive: extra gain on the DI, after its level is set (default 0: as trained)")
     r.add_argument("--normalize-input", action="store_true",
@@ -127,6 +142,9 @@ def register(sub) -> None:
                         "between rows; rendered block by block (--block-size, default 64), knobs glided per block")
     r.add_argument("--extrapolate", action="store_true",
                    help="allow knob values outside the range the model was trained on")
+    r.add_argument("--slim", type=number(0.0, 1.0), default=None, metavar="S",
+                   help="for a NAM file that holds the amp at several sizes (NAM 0.13's A2, a slimmable WaveNet): "
+                        "the plugin's CPU slider, 0 (smallest) to 1; by default the full model, as the plugin")
     r.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     add_common(r, seed=False)
     r.set_defaults(func=cmd_render)

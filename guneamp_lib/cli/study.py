@@ -3,24 +3,28 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from .. import paths
 from ..errors import GuneampError
 from ..vocabulary import (DEFAULT_DATASETS, DEFAULT_MODELS, DEFAULT_STEPS, DEFAULT_TIME_BUDGET_S, DEVICE_CHOICES,
                           parse_dataset)
-from .common import add_common, add_engine_arguments, argument_type, check_inputs, check_output_file, count, model_text, seconds
+from .common import (add_common, add_engine_arguments, argument_type, check_inputs, check_output_file, claim,
+                     count, model_text, refuse_existing, seconds)
 
 
 def cmd_evaluate(args) -> int:
     """Train each model for the same budget on each dataset; score it on the held-out test part."""
     out = Path(args.out)
     paths.check_output_path(out, folder=True)
-    for name in ("evaluation.md", "evaluation.json"):
-        check_output_file(out / name, args.overwrite)
+    reports = [check_output_file(out / name, args.overwrite) for name in ("evaluation.md", "evaluation.json")]
     from ..study.evaluate import main
 
-    return main(args)
+    with paths.output_lock(out):  # the folder: its reports and its checkpoints
+        for path in reports:  # again, under the lock: another run may have written them since
+            refuse_existing(path, args.overwrite)
+        return main(args)
 
 
 def cmd_score(args) -> int:
@@ -54,9 +58,12 @@ def _score_manifest(args) -> int:
     read_knob_manifest(args.manifest)  # a broken manifest is refused before torch loads
     from ..study.knob_score import score_knob_manifest
 
-    scores = score_knob_manifest(args.manifest, args.model, pooled_path=args.pooled, pooled_steps=args.pooled_steps,
-                                 pooled_out=args.pooled_out, extrapolate=args.extrapolate, seed=args.seed,
-                                 device=args.device)
+    held = (claim(Path(args.pooled_out) / "best.pt", overwrite=args.overwrite, folders=(args.pooled_out,))
+            if args.pooled_out is not None else contextlib.nullcontext())
+    with held:
+        scores = score_knob_manifest(args.manifest, args.model, pooled_path=args.pooled,
+                                     pooled_steps=args.pooled_steps, pooled_out=args.pooled_out,
+                                     extrapolate=args.extrapolate, seed=args.seed, device=args.device)
     print(scores.json() if args.json else scores.table())
     return 0
 
@@ -71,7 +78,9 @@ def add_evaluate_arguments(parser) -> None:
     parser.add_argument("--datasets", nargs="+", default=None, type=argument_type(_dataset), metavar="NAME",
                         help=f"built-in datasets to evaluate on (default: {' '.join(DEFAULT_DATASETS)}, or none when "
                              "--dataset-pair is given; also default_direct; a pedal may take @N to test on clip N "
-                             "and train on the other three, e.g. RAT@1)")
+                             "and train on the other three, e.g. RAT@1; knobs: the reference amp at many settings, "
+                             "each model trained as a knob model and scored on held-out settings beside a pooled "
+                             "snapshot and the nearest setting)")
     parser.add_argument("--dataset-pair", action="append",
                         metavar="NAME=TRAIN_CLEAN,TRAIN_AMP,TEST_CLEAN,TEST_AMP[,IR]",
                         help="your own dataset (repeatable): a DI and its recording through the gear to train on, "
@@ -116,15 +125,17 @@ def register(sub) -> None:
                          "with --manifest, the knob model")
     sc.add_argument("--clean", default=None, help="held-out clean DI take")
     sc.add_argument("--amp", default=None, help="the same take recorded through the gear (the target)")
-    sc.add_argument("--ir", default=None,
-                    help="cabinet IR to apply after the model (default: the one stored with the model, if any)")
-    sc.add_argument("--no-ir", action="store_true", help="leave the cabinet out")
+    cabinet = sc.add_mutually_exclusive_group()  # --ir with --no-ir would silently drop the IR given
+    cabinet.add_argument("--ir", default=None,
+                         help="cabinet IR to apply after the model (default: the one stored with the model, if any)")
+    cabinet.add_argument("--no-ir", action="store_true", help="leave the cabinet out")
     sc.add_argument("--manifest", default=None, help="a knob manifest: score its held-out rows (split=test)")
     sc.add_argument("--pooled", default=None,
                     help="with --manifest: baseline (a), a snapshot trained on every training row pooled (default: "
                          "train one here, the knob model's architecture without knobs, for --pooled-steps steps)")
-    sc.add_argument("--pooled-steps", type=count, default=DEFAULT_STEPS,
-                    help=f"steps to train the pooled snapshot when --pooled is not given (default {DEFAULT_STEPS})")
+    sc.add_argument("--pooled-steps", type=count, default=None,
+                    help="steps to train the pooled snapshot when --pooled is not given (default: as many as the "
+                         f"knob model trained, {DEFAULT_STEPS} if its checkpoint does not say)")
     sc.add_argument("--pooled-out", default=None, help="folder to keep the pooled snapshot trained here in (best.pt)")
     sc.add_argument("--extrapolate", action="store_true",
                     help="score held-out settings outside the knob model's trained range instead of refusing them")

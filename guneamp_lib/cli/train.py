@@ -10,7 +10,7 @@ from .. import paths
 from ..errors import GuneampError
 from ..training.defaults import KNOB_MODELS, TRAINING, ModelSpec
 from ..vocabulary import DEFAULT_SAVE_EVERY_STEPS, DEVICE_CHOICES, MAX_FACTOR, TARGET_KINDS
-from .common import MAX_BATCH, add_common, argument_type, check_inputs, count, default_data, model_text, number, seconds
+from .common import MAX_BATCH, Terminated, add_common, argument_type, check_inputs, count, default_data, model_text, number, seconds
 
 
 def _train_config(args):
@@ -96,10 +96,22 @@ def _resume(args) -> int:
 
 
 def cmd_train(args) -> int:
-    if args.resume:
-        return _resume(args)
-    out = Path(args.out)
+    out = Path(args.resume or args.out)
     paths.check_output_path(out, folder=True)
+    # One run at a time in a folder: two runs into one --out would both report success
+    # while the later one's best.pt silently replaced the other's.
+    with paths.output_lock(out):
+        try:
+            return _resume(args) if args.resume else _train(args, out)
+        except (KeyboardInterrupt, Terminated) as exc:
+            if not (out / "last.pt").exists():
+                raise
+            # The one `interrupted` line says how to go on from here.
+            raise type(exc)(f"{out / 'last.pt'} keeps the run up to its last save; continue it with "
+                            f"`guneamp train --resume {out}`") from None
+
+
+def _train(args, out: Path) -> int:
     if not args.overwrite:
         if (out / "best.pt").exists():
             raise GuneampError(f"{out} already holds a trained model; pass --overwrite or choose another --out.")

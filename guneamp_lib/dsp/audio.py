@@ -22,7 +22,8 @@ import soundfile as sf
 import torch
 
 from ..errors import GuneampError, GuneampWarning
-from ..paths import atomic_output, check_input_file, refuse_output_on_inputs
+from ..paths import atomic_output, check_input_file, disk_errors, refuse_output_on_inputs
+from ..vocabulary import check_wav_name
 
 # Peak normalization divides by the peak plus this, so silence stays silence (0/eps)
 # instead of becoming NaN (0/0).
@@ -246,13 +247,14 @@ def save_wav(
     Notebook: 01
     """
     path = Path(path)
+    check_wav_name(path)
     refuse_output_on_inputs(path, protect)
     if isinstance(audio, torch.Tensor):
         audio = audio.detach().cpu().numpy()
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
     if not np.all(np.isfinite(audio)):
         raise GuneampError(f"refusing to write {path}: the audio contains NaN or infinite samples.")
-    with atomic_output(path) as tmp:
+    with atomic_output(path) as tmp, disk_errors(path):
         sf.write(str(tmp), audio, int(sr), subtype=subtype, format="WAV")
         zero_peak_timestamp(tmp)
     return path

@@ -15,6 +15,7 @@ from torch import nn
 
 from .base import AmpModel, CausalConv1d, count_parameters
 from .lstm import GRUModel, LSTMModel
+from .nam_convnet import NamConvNet, NamLinear
 from .nam_lstm import NamLSTM
 from .nam_wavenet import NamWaveNet
 from .seed_cnn import SeedCNN, seed_cnn_parameter_breakdown
@@ -28,6 +29,8 @@ MODELS: dict[str, type[AmpModel]] = {
     # NAM's own networks, for .nam files read back (models/nam_read.py); not offered for training.
     NamLSTM.name: NamLSTM,
     NamWaveNet.name: NamWaveNet,
+    NamConvNet.name: NamConvNet,
+    NamLinear.name: NamLinear,
 }
 
 
@@ -71,6 +74,7 @@ def measure_receptive_field(model: nn.Module, length: int | None = None) -> int:
 
 
 __all__ = [
-    "AmpModel", "CausalConv1d", "GRUModel", "LSTMModel", "MODELS", "NamLSTM", "NamWaveNet", "SeedCNN", "WaveNet", "build_model", "count_parameters",
+    "AmpModel", "CausalConv1d", "GRUModel", "LSTMModel", "MODELS", "NamConvNet", "NamLSTM", "NamLinear", "NamWaveNet",
+    "SeedCNN", "WaveNet", "build_model", "count_parameters",
     "measure_receptive_field", "model_config", "receptive_field", "seed_cnn_parameter_breakdown",
 ]

@@ -74,8 +74,9 @@ class CausalConv1d(nn.Conv1d):
     Notebook: 04
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1, bias: bool = True):
-        super().__init__(in_channels, out_channels, kernel_size, dilation=dilation, bias=bias)
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1, bias: bool = True,
+                 groups: int = 1):
+        super().__init__(in_channels, out_channels, kernel_size, dilation=dilation, bias=bias, groups=groups)
         self.left_pad = dilation * (kernel_size - 1)
         self.streaming = False
         self._history: torch.Tensor | None = None

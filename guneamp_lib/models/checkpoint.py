@@ -24,7 +24,7 @@ import torch
 
 from ..errors import GuneampError, GuneampWarning
 from ..knobs import KnobSpace
-from ..paths import atomic_output, check_input_file
+from ..paths import atomic_output, check_input_file, disk_errors
 from ..vocabulary import MAX_FACTOR
 from . import MODELS, build_model, model_config, receptive_field
 
@@ -97,7 +97,7 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
         payload["knobs"] = checked_knobs(path, ckpt.model, ckpt.knobs).to_json()
     if ckpt.training_state is not None:
         payload["training_state"] = ckpt.training_state
-    with atomic_output(path) as tmp:
+    with atomic_output(path) as tmp, disk_errors(path):
         torch.save(payload, tmp)
     return path
 
@@ -194,7 +194,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         raise GuneampError(f"checkpoint not found: {path}. Train one with `guneamp train`.")
     check_input_file(path, "checkpoint")
     try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
+        # torch warns about files it then refuses (a pickle protocol it did not write): the
+        # one-line refusal below says all the user needs, so its warnings stay quiet here.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location=map_location, weights_only=True)
     except OSError as exc:
         raise GuneampError(f"cannot read checkpoint {path}: {exc.strerror or exc}.") from None
     except Exception as exc:

@@ -7,7 +7,7 @@ network in one flat list), ``sample_rate`` (the rate the network runs at) and fr
 (0.13); its Python package and the plugin's C++ core (0.5.5, which reads 0.5.0 to 0.7.x)
 both load these files as written and play them as we do (ESR 1e-13 against our render in
 NAM 0.13, and in NAM core with its exact ``tanh``). :mod:`guneamp_lib.models.nam_read`
-reads 0.5.x (every older NAM) and 0.7.x files; :func:`load_model_file` is the one door
+reads every file NAM core reads (formats 0.5.x to 0.7.x, every architecture); :func:`load_model_file` is the one door
 through which ``render``, ``score`` and the notebooks open either a checkpoint or a ``.nam``.
 
 **WaveNet.** :mod:`guneamp_lib.models.wavenet` keeps its modules in NAM's order, so the
@@ -17,7 +17,7 @@ last number. Format 0.7 spells the same network with more words: per layer array
 ``head`` object instead of ``head_size``/``head_bias``, per-layer ``kernel_sizes``,
 ``activation`` and ``gating_mode`` lists, and switches for features our WaveNet does not
 have (bottleneck, head 1x1, FiLM, groups), written switched off. Reading maps a file onto
-our WaveNet; a file that switches one of those features on is refused, by name.
+our WaveNet where it fits, and onto :class:`~guneamp_lib.models.nam_wavenet.NamWaveNet` where not.
 
 **LSTM.** NAM's LSTM has no skip connection and starts from a stored state, so a file
 is rebuilt as :class:`~guneamp_lib.models.nam_lstm.NamLSTM`. Ours adds the input to its
@@ -181,6 +181,9 @@ def nam_payload(ckpt: Checkpoint, metadata: dict | None = None) -> dict:
     Notebook: 11
     """
     model = ckpt.model
+    if model.num_knobs:
+        raise GuneampError("a .nam plays one setting: bake the knob model at one first "
+                           "(guneamp export --knob NAME=VALUE ..., models.bake.bake_knobs)")
     gain_in, gain_out = float(ckpt.input_gain), float(ckpt.output_gain)
     for what, g in (("input_gain", gain_in), ("output_gain", gain_out)):
         if not (math.isfinite(g) and g > 0):
@@ -224,19 +227,23 @@ def export_nam(ckpt: Checkpoint, path: str | os.PathLike, metadata: dict | None 
     return paths.write_text_atomic(path, text)
 
 
-def load_model_file(path: str | os.PathLike) -> Checkpoint:
+def load_model_file(path: str | os.PathLike, slim: float | None = None) -> Checkpoint:
     """A trained model from a guneamp checkpoint (``.pt``) or a ``.nam`` file, as a :class:`Checkpoint`.
 
     A ``.nam`` model works at the level of the audio it is given: its gains are 1 (ours
     were folded into its weights on export), it is not oversampled and it has no cabinet.
     A file without a sample rate is taken to be at 48 kHz, as NAM's plugin takes it.
+    ``slim`` (0 to 1) picks a smaller size of a file that holds several (the plugin's CPU
+    slider; see :func:`~guneamp_lib.models.nam_read.load_nam`).
 
     Notebook: 11
     """
     path = Path(path)
     if path.suffix.lower() != ".nam":
+        if slim is not None:
+            raise GuneampError(f"{path}: only a NAM .nam file holds several sizes to pick with slim")
         return load_checkpoint(path)
-    nam = load_nam(path)
+    nam = load_nam(path, slim)
     rate = NAM_DEFAULT_RATE if nam.sample_rate is None else nam.sample_rate
     if rate != int(rate):
         raise GuneampError(f"{path} runs at {rate} Hz; guneamp needs a whole number of Hz")

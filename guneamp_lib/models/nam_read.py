@@ -1,46 +1,59 @@
 """Reading Neural Amp Modeler ``.nam`` files into guneamp's torch models (notebook 11_beyond_the_seed).
 
-Reading is JSON only: nothing in a file is ever executed. Both layouts NAM has written
-are understood: format 0.5.x (every NAM up to 0.12) and 0.7.x (NAM 0.13, and ours; see
-:mod:`guneamp_lib.models.nam` for the layout).
+Reading is JSON only: nothing in a file is ever executed. We read what NAM core 0.5.5
+(the plugin's engine) reads, and refuse what it refuses:
 
-A WaveNet that fits our :class:`~guneamp_lib.models.wavenet.WaveNet` (NAM's presets, and
-every 0.5.x file) is rebuilt as it, weights in file order, so it renders through our fast
-engines too. Anything else NAM 0.13 trains (per-layer kernel sizes and activations,
-LeakyReLU, a bottleneck, head 1x1s, gated or blended layers, a long head rechannel) is
-rebuilt as :class:`~guneamp_lib.models.nam_wavenet.NamWaveNet`; FiLM, grouped convolutions
-and a head network are refused by name, never run approximately. A ``SlimmableContainer``
-(what NAM 0.13's trainer writes: one amp at several sizes) gives the submodel the plugin
-plays by default, the largest. An LSTM is rebuilt as
-:class:`~guneamp_lib.models.nam_lstm.NamLSTM`, NAM's own layout: per layer the
-``(4H, input + H)`` matrix of gate weights (rows input, forget, cell, output), the summed
-biases, the start hidden and cell states; then the head's weights and bias.
+* format versions ``x.y.z`` from 0.5.0 up to 0.7.x (0.5 to 0.7: every NAM so far);
+* architectures, one reader each (:data:`READERS`): ``WaveNet``
+  (:mod:`~guneamp_lib.models.nam_wavenet_config`), ``LSTM``, ``ConvNet``, ``Linear``, and
+  ``SlimmableContainer``, NAM 0.13's trainer's default: the same amp at several sizes,
+  ``submodels`` sorted by ``max_value``, the plugin's CPU slider picking the first whose
+  ``max_value`` exceeds its position; by default the last (the largest). ``slim`` (0 to
+  1, the command line's ``--slim``) picks another, and so it does inside a slimmable
+  WaveNet.
 
-Every count is checked against the config before a network is built, so a malformed file
-gets one line saying what is wrong with it.
+A file is hostile until checked. Its nesting depth is measured before the JSON parser
+sees it; every field is type- and range-checked and named when wrong
+(:mod:`~guneamp_lib.models.nam_fields`); the weight count the config implies is
+compared, in integers, with the weights the file holds, and the look-back its dilations
+ask for with a budget, before any tensor exists. So every malformed file gets one line
+naming the field, and no file makes the reader allocate more than its own size.
+
+An LSTM is rebuilt as :class:`~guneamp_lib.models.nam_lstm.NamLSTM`, NAM's own layout:
+per layer the ``(4H, input + H)`` matrix of gate weights (rows input, forget, cell,
+output), the summed biases, the start hidden and cell states; then the head's weights
+and bias.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import numbers
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from ..errors import GuneampError
+from .nam_activations import activation_spec
+from .nam_convnet import NamConvNet, NamLinear, batchnorm_affine
+from .nam_fields import (
+    MAX_JSON_DEPTH, MAX_LAYERS, MAX_RECEPTIVE_FIELD, NamFieldError, field as get, flag, items, json_depth, number,
+    weight_list, whole,
+)
 from .nam_lstm import NamLSTM
-from .nam_wavenet import NamWaveNet, array_config
-from .wavenet import ACTIVATIONS, WaveNet, preset_of
+from .nam_wavenet import FILM_SLOTS
+from .nam_wavenet_config import build_wavenet, wavenet_shape, weight_count
 
-READABLE_VERSIONS = ("0.5", "0.7")  # 0.6 was never a released file format
-# Format 0.7's per-layer FiLM switches (written switched off by guneamp).
-FILM_SLOTS = ("conv_pre_film", "conv_post_film", "input_mixin_pre_film", "input_mixin_post_film",
-              "activation_pre_film", "activation_post_film", "layer1x1_post_film", "head1x1_post_film")
+# NAM core's EARLIEST_SUPPORTED and LATEST_FULLY_SUPPORTED file versions: a patch newer
+# than 0.7.0 plays (NAM core warns); a newer minor or major version does not.
+EARLIEST_VERSION = (0, 5, 0)
+LATEST_VERSION = (0, 7, 0)
+READABLE_VERSIONS = ("0.5", "0.6", "0.7")
 GATE_SECONDARY = "Sigmoid"  # our gated layers multiply by the sigmoid of the second half
+__all__ = ["FILM_SLOTS", "GATE_SECONDARY", "NamFile", "build_network", "load_nam", "read_payload", "run_from_silence"]
 
 
 @dataclass
@@ -63,59 +76,49 @@ def run_from_silence(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
         return model(xp)[:, 0, pad:]
 
 
-def _load_flat(params, flat: torch.Tensor) -> None:
-    i = 0
-    with torch.no_grad():
-        for p in params:
-            p.copy_(flat[i : i + p.numel()].view_as(p))
-            i += p.numel()
-
-
-def _as_our_layers(arrays: list[dict]) -> list[dict] | None:
-    """The arrays in :class:`WaveNet`'s vocabulary, or None where our WaveNet cannot hold them."""
-    layers = []
-    for lc in arrays:
-        acts = {json.dumps(a, sort_keys=True) for a in lc["activations"]}
-        act = lc["activations"][0]
-        plain = set(act) == {"type"} or act == {"type": "Hardtanh", "min_val": -1.0, "max_val": 1.0}
-        modes, gates = set(lc["gating_modes"]), {json.dumps(g) for g in lc["secondary_activations"]}
-        fits = (len(acts) == 1 and plain and act["type"] in ACTIVATIONS and len(set(lc["kernel_sizes"])) == 1
-                and (modes == {"none"} or (modes == {"gated"} and gates == {json.dumps({"type": GATE_SECONDARY})}))
-                and lc["bottleneck"] == lc["channels"] and lc["layer1x1"] and not lc["head1x1_out"]
-                and lc["head_kernel"] == 1)
-        if not fits:
-            return None
-        layers.append({"input_size": lc["input_size"], "condition_size": lc["condition_size"],
-                       "head_size": lc["head_out"], "channels": lc["channels"], "kernel_size": lc["kernel_sizes"][0],
-                       "dilations": lc["dilations"], "activation": act["type"], "gated": modes == {"gated"},
-                       "head_bias": lc["head_bias"]})
-    return layers
-
-
-def _build_wavenet(config: dict, weights: torch.Tensor) -> torch.nn.Module:
-    if config.get("head") is not None or config.get("condition_dsp") is not None:
-        raise ValueError("a head network or condition DSP after the layer arrays, which guneamp does not implement")
-    arrays = [array_config(lc) for lc in config["layers"]]
-    layers = _as_our_layers(arrays)
-    head_scale = float(weights[-1])  # NAM's C++ takes head_scale from the last weight
-    # Built on the meta device first: a config's size is checked before any memory is spent on it.
-    with torch.device("meta"):
-        shape = NamWaveNet(arrays, head_scale) if layers is None else WaveNet(preset_of(layers), layers, head_scale)
-    want = sum(p.numel() for p in shape.parameters()) + 1
+def _count(weights: torch.Tensor, want: int, where: str) -> None:
+    """``where`` is the config's path; the weights sit beside it."""
     if weights.numel() != want:
-        raise ValueError(f"{weights.numel()} weights where its config needs {want}")
-    model = NamWaveNet(arrays, head_scale) if layers is None else WaveNet(preset_of(layers), layers, head_scale)
-    _load_flat(model.parameters(), weights[:-1].float())
-    return model
+        raise NamFieldError(f"{where.removesuffix('config')}weights holds {weights.numel()} numbers where the config "
+                            f"needs {want}")
 
 
-def _build_lstm(config: dict, weights: torch.Tensor) -> NamLSTM:
-    if config.get("input_size", 1) != 1:
-        raise ValueError(f"input_size {config['input_size']}; guneamp's models take one (mono) input")
-    hidden, layers = config["hidden_size"], config.get("num_layers", 1)
-    want = sum(4 * hidden * ((1 if i == 0 else hidden) + hidden) + 6 * hidden for i in range(layers)) + hidden + 1
-    if weights.numel() != want:
-        raise ValueError(f"{weights.numel()} weights where its config needs {want}")
+def _read_wavenet(config, weights, slim, where, nested):
+    arrays, head = wavenet_shape(config, where)
+    _count(weights, weight_count(arrays, head), where)
+    condition = None
+    if config.get("condition_dsp") is not None:
+        condition, _ = nested(config["condition_dsp"], f"{where}.condition_dsp")
+        if not math.isfinite(condition.receptive_field):
+            raise NamFieldError(f"{where}.condition_dsp is an LSTM; guneamp runs convolutional condition DSPs only")
+        outs = condition.config.get("out_channels") or 1
+        if isinstance(condition, torch.nn.Module) and condition.name == "nam_wavenet":
+            outs = condition.config["head"]["out_channels"] if condition.config["head"] else \
+                condition.config["arrays"][-1]["head_out"]
+        if any(lc["condition_size"] != outs for lc in arrays):
+            raise NamFieldError(f"{where}.layers' condition_size must be the condition DSP's {outs} outputs")
+    elif any(lc["condition_size"] != 1 for lc in arrays):
+        raise NamFieldError(f"{where}.layers' condition_size must be 1 (the input) without a condition_dsp")
+    slimmable = any(lc["slimmable"] for lc in arrays)
+    if slim is not None and slimmable:
+        if head is not None:
+            raise NamFieldError(f"{where}.head: NAM does not slim a WaveNet with a post-stack head")
+        for i, lc in enumerate(arrays):
+            if lc["head_kernel"] != 1 or 1 != lc["groups_input"] or 1 != lc["groups_input_mixin"] or (
+                    lc["layer1x1_groups"] != 1) or (lc["head1x1_out"] and lc["head1x1_groups"] != 1):
+                raise NamFieldError(f"{where}.layers[{i}]: NAM slims only arrays without groups and with a 1-tap head")
+    model = build_wavenet(arrays, head, weights, condition, slim if slimmable else None)
+    return model, slimmable
+
+
+def _read_lstm(config, weights, slim, where, nested):
+    layers = whole(get(config, "num_layers", where), f"{where}.num_layers", hi=MAX_LAYERS)
+    whole(get(config, "input_size", where), f"{where}.input_size", hi=1)
+    hidden = whole(get(config, "hidden_size", where), f"{where}.hidden_size")
+    for key in ("in_channels", "out_channels"):
+        whole(config.get(key, 1), f"{where}.{key}", hi=1)
+    _count(weights, sum(4 * hidden * ((1 if i == 0 else hidden) + hidden) + 6 * hidden for i in range(layers))
+           + hidden + 1, where)
     model = NamLSTM(hidden, layers)
     w, i = weights.float(), 0
     with torch.no_grad():
@@ -133,7 +136,122 @@ def _build_lstm(config: dict, weights: torch.Tensor) -> NamLSTM:
             i += 2 * hidden
         model.head.weight.copy_(w[i : i + hidden].view(1, hidden))
         model.head.bias.copy_(w[i + hidden :])
-    return model
+    return model, False
+
+
+def _read_convnet(config, weights, slim, where, nested):
+    channels = whole(get(config, "channels", where), f"{where}.channels")
+    dilations = [whole(d, f"{where}.dilations[{i}]", hi=MAX_RECEPTIVE_FIELD)
+                 for i, d in enumerate(items(get(config, "dilations", where), f"{where}.dilations"))]
+    if not dilations:
+        raise NamFieldError(f"{where}.dilations is empty")
+    if 1 + sum(dilations) > MAX_RECEPTIVE_FIELD:
+        raise NamFieldError(f"{where}.dilations declare a receptive field of {1 + sum(dilations)} samples; guneamp "
+                            f"plays at most {MAX_RECEPTIVE_FIELD}")
+    batchnorm = flag(get(config, "batchnorm", where), f"{where}.batchnorm")
+    act = activation_spec(get(config, "activation", where), f"{where}.activation")
+    groups = whole(config.get("groups", 1), f"{where}.groups")
+    cin = whole(config.get("in_channels", 1), f"{where}.in_channels", hi=1)
+    cout = whole(config.get("out_channels", 1), f"{where}.out_channels")
+    if channels % groups:
+        raise NamFieldError(f"{where}.groups is {groups}, which does not divide the {channels} channels")
+    per_block = [channels * ((cin if i == 0 else channels) // groups) * 2 + (4 * channels + 1 if batchnorm else channels)
+                 for i in range(len(dilations))]
+    _count(weights, sum(per_block) + channels * cout + cout, where)
+    if cin % groups:
+        raise NamFieldError(f"{where}.groups is {groups}, which does not divide the {cin} input channels")
+    model = NamConvNet(channels, dilations, batchnorm, act, groups, cin, cout)
+    w, i = weights.float(), 0
+    with torch.no_grad():
+        for block in model.blocks:
+            conv = block.conv
+            conv.weight.copy_(w[i : i + conv.weight.numel()].view_as(conv.weight))
+            i += conv.weight.numel()
+            if batchnorm:
+                scale, loc = batchnorm_affine(weights[i : i + 4 * channels + 1], channels)
+                block.scale.copy_(scale)
+                block.loc.copy_(loc)
+                i += 4 * channels + 1
+            else:
+                conv.bias.copy_(w[i : i + channels])
+                i += channels
+        model.head.weight.copy_(w[i : i + channels * cout].view_as(model.head.weight))
+        model.head.bias.copy_(w[i + channels * cout :])
+    return model, False
+
+
+def _read_linear(config, weights, slim, where, nested):
+    rf = whole(get(config, "receptive_field", where), f"{where}.receptive_field", hi=MAX_RECEPTIVE_FIELD)
+    bias = flag(get(config, "bias", where), f"{where}.bias")
+    for key in ("in_channels", "out_channels"):
+        whole(config.get(key, 1), f"{where}.{key}", hi=1)
+    _count(weights, rf + bias, where)
+    model = NamLinear(rf, bias)
+    with torch.no_grad():
+        model.fir.weight.copy_(weights[:rf].flip(0).float().view(1, 1, rf))
+        if bias:
+            model.fir.bias.copy_(weights[rf:].float())
+    return model, False
+
+
+READERS = {"WaveNet": _read_wavenet, "LSTM": _read_lstm, "ConvNet": _read_convnet, "Linear": _read_linear}
+
+
+def _version(payload: dict, top: str, where: str) -> str:
+    version = get(payload, "version", top)
+    if not isinstance(version, str) or not re.fullmatch(r"\d+\.\d+\.\d+", version):
+        raise NamFieldError(f"{where}version is {version!r}; NAM files state a version like \"0.7.0\"")
+    v = tuple(int(p) for p in version.split("."))
+    if v < EARLIEST_VERSION or v[:2] > LATEST_VERSION[:2]:
+        raise NamFieldError(f"{where}version is {version}; NAM's plugin (and guneamp) read formats "
+                            f"{', '.join(r + '.x' for r in READABLE_VERSIONS)}")
+    return version
+
+
+def _container(config, slim: float | None, where: str, nested) -> tuple[torch.nn.Module, bool]:
+    subs = items(get(config, "submodels", where), f"{where}.submodels")
+    if not subs:
+        raise NamFieldError(f"{where}.submodels is empty")
+    values = [number(get(s, "max_value", f"{where}.submodels[{i}]"), f"{where}.submodels[{i}].max_value")
+              for i, s in enumerate(subs)]
+    if any(b <= a for a, b in zip(values, values[1:])) or values[-1] < 1.0:
+        raise NamFieldError(f"{where}.submodels' max_value are {values}; NAM needs them rising, the last at least 1")
+    pick = len(subs) - 1 if slim is None else next((i for i, v in enumerate(values) if slim < v), len(subs) - 1)
+    model, _ = nested(get(subs[pick], "model", f"{where}.submodels[{pick}]"), f"{where}.submodels[{pick}].model")
+    return model, True
+
+
+def read_payload(payload, slim: float | None = None, where: str = "") -> tuple[torch.nn.Module, str, bool]:
+    """The network of a parsed ``.nam`` model (checked), its version, and whether ``slim`` could apply to it.
+
+    ``slim`` is the CPU slider's position (0 to 1) for a container or slimmable WaveNet;
+    None plays the plugin's default, the full model. NamFieldError names what is wrong.
+
+    Notebook: 11
+    """
+    top = where or "the file"
+    where = f"{where}." if where else ""
+    if not isinstance(payload, dict):
+        raise NamFieldError(f"{top} is not a model (a JSON object with version, architecture, config, weights)")
+    version = _version(payload, top, where)
+    architecture = get(payload, "architecture", top)
+    config = get(payload, "config", top)
+    if not isinstance(config, dict):
+        raise NamFieldError(f"{where}config must be a JSON object")
+
+    def nested(p, w):
+        model, _, slimmable = read_payload(p, slim, w)
+        return model, slimmable
+
+    if architecture == "SlimmableContainer":
+        model, slimmable = _container(config, slim, f"{where}config", nested)
+        return model, version, slimmable
+    if architecture not in READERS:
+        raise NamFieldError(f"{where}architecture is {architecture!r}; NAM's plugin (and guneamp) read "
+                            f"{', '.join(READERS)} and SlimmableContainer")
+    weights = torch.tensor(weight_list(get(payload, "weights", top), f"{where}weights"), dtype=torch.float64)
+    model, slimmable = READERS[architecture](config, weights, slim, f"{where}config", nested)
+    return model.eval(), version, slimmable
 
 
 def build_network(architecture: str, config: dict, weights) -> torch.nn.Module:
@@ -141,72 +259,57 @@ def build_network(architecture: str, config: dict, weights) -> torch.nn.Module:
 
     Notebook: 11
     """
-    flat = torch.tensor(weights, dtype=torch.float64)
-    if flat.ndim != 1 or not bool(torch.isfinite(flat).all()):
-        raise ValueError("weights that are not a flat list of finite numbers")
-    model = {"WaveNet": _build_wavenet, "LSTM": _build_lstm}[architecture](config, flat).eval()
-    with torch.no_grad():
-        model(torch.zeros(1, 1, 8))  # channel counts that do not chain fail here, not in a render
-    return model
+    payload = {"version": "0.7.0", "architecture": architecture, "config": config, "weights": weights}
+    return read_payload(payload)[0]
 
 
-def _network(payload, path: Path) -> tuple[torch.nn.Module, str, float | None]:
-    """The network of one model in a file, its format version and its sample rate."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("config"), dict):
-        raise GuneampError(f"{path} is not a .nam file (no model config)")
-    version, architecture = payload.get("version"), payload.get("architecture")
-    if not isinstance(version, str) or ".".join(version.split(".")[:2]) not in READABLE_VERSIONS:
-        raise GuneampError(f"{path} is in .nam format {version!r}; guneamp reads formats "
-                           f"{' and '.join(v + '.x' for v in READABLE_VERSIONS)}")
-    if architecture not in ("WaveNet", "LSTM"):
-        raise GuneampError(f"{path} holds a {architecture!r} model; guneamp reads WaveNet and LSTM .nam files "
-                           "(and NAM's containers of them)")
+def _sample_rate(payload: dict, path: Path) -> float | None:
     rate = payload.get("sample_rate")
-    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, numbers.Real)
-                             or not (math.isfinite(rate) and rate > 0)):
-        raise GuneampError(f"{path} has sample_rate {rate!r}; it must be a positive number of Hz")
+    if rate is None:
+        return None
     try:
-        model = build_network(architecture, payload["config"], payload.get("weights"))
-    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
-        detail = f"lacks {exc}" if isinstance(exc, KeyError) else f"has {exc}"
-        raise GuneampError(f"{path} cannot be read as a {architecture}: its config {detail}") from None
-    return model, version, None if rate is None else float(rate)
+        rate = number(rate, "sample_rate")
+    except NamFieldError:
+        rate = -1.0
+    if rate <= 0:
+        raise GuneampError(f"{path} has sample_rate {payload['sample_rate']!r}; it must be a positive number of Hz")
+    return rate
 
 
-def _container_choice(payload: dict, path: Path) -> dict:
-    """The model NAM's plugin plays from a ``SlimmableContainer`` by default: the one with the highest ``max_value``.
+def load_nam(path: str | os.PathLike, slim: float | None = None) -> NamFile:
+    """Rebuild the network of a ``.nam`` file (any NAM core plays; see the module docstring).
 
-    NAM 0.13's trainer writes its models this way: the same amp at several sizes, picked
-    by a CPU slider; the default (and the container's metadata) is the largest.
-    """
-    try:
-        best = max(payload["config"]["submodels"], key=lambda s: float(s["max_value"]))
-        model = dict(best["model"])
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise GuneampError(f"{path} holds a SlimmableContainer without readable submodels ({exc!r})") from None
-    if model.get("architecture") == "SlimmableContainer":
-        raise GuneampError(f"{path} nests one SlimmableContainer in another; NAM does not write such files")
-    if "sample_rate" in payload:
-        model["sample_rate"] = payload["sample_rate"]
-    return model
-
-
-def load_nam(path: str | os.PathLike) -> NamFile:
-    """Rebuild the network of a ``.nam`` file (ours, or NAM's own: format 0.5.x or 0.7.x, WaveNet, LSTM or a container).
-
-    Reading is JSON only: nothing in the file is ever executed.
+    ``slim`` (0 to 1) is the plugin's CPU slider for files that hold several sizes; a file
+    that holds one refuses it. Reading is JSON only: nothing in the file is ever executed.
 
     Notebook: 11
     """
     path = Path(path)
     try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise GuneampError(f".nam file not found: {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GuneampError(f"{path} is not a .nam file (not text: {exc})") from None
+    depth = json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise GuneampError(f"{path} is not a .nam file: its JSON nests {depth} levels deep (NAM's files nest about "
+                           f"ten; guneamp reads at most {MAX_JSON_DEPTH})")
+    try:
+        payload = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise GuneampError(f"{path} is not a .nam file (not JSON: {exc})") from None
-    meta = payload.get("metadata") if isinstance(payload, dict) else None
-    if isinstance(payload, dict) and payload.get("architecture") == "SlimmableContainer":
-        payload = _container_choice(payload, path)
-    model, version, rate = _network(payload, path)
-    return NamFile(model, rate, version, meta if isinstance(meta, dict) else {})
+    if slim is not None and not (isinstance(slim, (int, float)) and 0.0 <= slim <= 1.0):
+        raise GuneampError(f"--slim must be a number from 0 to 1 (the plugin's CPU slider), got {slim!r}")
+    try:
+        model, version, slimmable = read_payload(payload)
+        if slim is not None:
+            if not slimmable:
+                raise GuneampError(f"{path} holds one model size; --slim applies to NAM's slimmable files only")
+            model, version, _ = read_payload(payload, slim)
+        with torch.no_grad():
+            model(torch.zeros(1, 1, 8))  # a last check that the network runs, before any render
+    except NamFieldError as exc:
+        raise GuneampError(f"{path} cannot be read: {exc}") from None
+    meta = payload.get("metadata")
+    return NamFile(model, _sample_rate(payload, path), version, meta if isinstance(meta, dict) else {})

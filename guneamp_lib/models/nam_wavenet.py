@@ -1,59 +1,67 @@
-"""Neural Amp Modeler's WaveNet with every option NAM 0.13 trains, for ``.nam`` files read back (notebook 11_beyond_the_seed).
+"""Neural Amp Modeler's WaveNet with every option NAM core plays, for ``.nam`` files read back (notebook 11_beyond_the_seed).
 
 Our :class:`~guneamp_lib.models.wavenet.WaveNet` is NAM's 0.5-era network: one kernel
 size and one activation per array, a 1x1 head rechannel. NAM 0.13 trains wider choices:
-its default model (two packed WaveNets in a ``SlimmableContainer``) uses kernel sizes 6
-and 15 in one array, LeakyReLU and a 16-tap head rechannel. This class runs any such
-layer array faithfully, so a file NAM writes today renders in guneamp too; files that fit
-our WaveNet are still read into it (see :mod:`guneamp_lib.models.nam_read`).
+its default model (A2: two packed WaveNets in a ``SlimmableContainer``) uses kernel
+sizes 6 and 15 in one array, LeakyReLU and a 16-tap head rechannel. This class runs
+every layer NAM core 0.5.5 (the plugin's engine, ``NAM/wavenet/model.cpp``) can build;
+the file's config is read and checked by :mod:`guneamp_lib.models.nam_wavenet_config`.
 
-One layer, as NAM computes it (``B`` is the bottleneck, ``C`` the channels)::
+One layer, as NAM core computes it (``B`` is the bottleneck, ``C`` the channels, ``c``
+the condition: the input, or a condition DSP's output; ``film_*(v)`` is ``v * s + t``
+with ``(s, t)`` a 1x1 convolution of ``c``, where the file switches that FiLM on)::
 
-    z = dilated_conv(x) + input_mixer(c)              # 2B channels when gated or blended
-    a = act(z)                                         # "none"
-      = act(z[:B]) * gate(z[B:])                       # "gated"
+    z = film_conv_post(conv(film_conv_pre(x))) + film_mix_post(mixer(film_mix_pre(c)))
+    z = film_act_pre(z)                                   # 2B channels when gated or blended
+    a = act(z)                                            # "none"
+      = act(z[:B]) * gate(z[B:])                          # "gated"
       = g * act(z[:B]) + (1 - g) * z[:B],  g = gate(z[B:])   # "blended"
-    x = x + layer1x1(a)       (or x + a without the 1x1)
-    head += head1x1(a)        (or head += a)
+    a = film_act_post(a)
+    x = x + layer1x1(a)    (the layer 1x1's FiLM applies in "blended" layers only, as in NAM core)
+      = x                  (without a layer 1x1: NAM core passes x on unchanged)
+    head += film_head_post(head1x1(a))  (or head += a)
 
-Without the layer 1x1 this follows NAM's Python package (``x + a``). NAM core 0.5.5, the
-plugin's engine, passes ``x`` through unchanged there instead: on such a file the two
-disagree by ESR 0.3 (measured), while with every other option above they agree to 1e-13.
-NAM's trainer and our exports keep the layer 1x1, so only hand-made configs meet this.
-
-Each array ends with a head rechannel of any kernel size, made causal here like every
-dilated convolution, so ``(B, 1, T)`` maps to ``(B, 1, T)``; once the receptive field
-has passed, the numbers are NAM's. Grouped convolutions and FiLM are not implemented:
-a file that uses them is refused by name. The flat weight list is ``parameters()`` in
-registration order, which is NAM's order.
+NAM's Python package adds ``a`` to ``x`` where there is no layer 1x1; the plugin does
+not, and the plugin is what a user hears, so we follow it (NAM's trainer and our exports
+keep the layer 1x1, so only hand-made configs meet the difference). Each array ends with
+a head rechannel of any kernel size and dilation; after the last array, the output is
+``head_scale`` times the head, then optionally a post-stack head (activation, then a
+causal convolution, per stage). Every convolution is causal, so ``(B, 1, T)`` maps to
+``(B, 1, T)``. The flat weight list is ``parameters()`` in registration order, which is
+NAM's order; a condition DSP carries its own weights.
 """
 
 from __future__ import annotations
 
-import functools
-
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from .base import AmpModel, CausalConv1d
+from .nam_activations import activation_function
+from .nam_convnet import NamConvNet, NamLinear
 
 GATING_MODES = ("none", "gated", "blended")
+# NAM core's FiLM slots, in its weight order (``Layer::set_weights_``).
+FILM_SLOTS = ("conv_pre_film", "conv_post_film", "input_mixin_pre_film", "input_mixin_post_film",
+              "activation_pre_film", "activation_post_film", "layer1x1_post_film", "head1x1_post_film")
 
 
-def _activation(spec: dict):
-    """``{"type": name, **params}`` (NAM's export vocabulary) as a function of a tensor."""
-    name, params = spec["type"], {k: v for k, v in spec.items() if k != "type"}
-    simple = {"Tanh": torch.tanh, "ReLU": F.relu, "Sigmoid": torch.sigmoid, "SiLU": F.silu,
-              "Hardswish": F.hardswish, "Softsign": F.softsign}
-    if name in simple and not params:
-        return simple[name]
-    if name == "LeakyReLU" and set(params) <= {"negative_slope"}:
-        return functools.partial(F.leaky_relu, negative_slope=float(params.get("negative_slope", 0.01)))
-    if name == "Hardtanh" and set(params) <= {"min_val", "max_val"}:
-        return functools.partial(F.hardtanh, min_val=float(params.get("min_val", -1.0)),
-                                 max_val=float(params.get("max_val", 1.0)))
-    raise ValueError(f"activation {spec}, which guneamp does not implement")
+class FiLM(nn.Module):
+    """``x * scale + shift`` with ``(scale, shift)`` a grouped 1x1 convolution of the condition (NAM's ``FiLM``)."""
+
+    def __init__(self, condition: int, dim: int, shift: bool, groups: int):
+        super().__init__()
+        self.dim, self.shift = dim, shift
+        self.film = nn.Conv1d(condition, (2 if shift else 1) * dim, 1, groups=groups)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        ss = self.film(c)
+        return x * ss[:, : self.dim] + ss[:, self.dim :] if self.shift else x * ss
+
+
+def _film(lc: dict, slot: str, dim: int) -> FiLM | None:
+    f = lc.get("films", {}).get(slot)
+    return None if f is None else FiLM(lc["condition_size"], dim, f["shift"], f["groups"])
 
 
 class _Layer(nn.Module):
@@ -61,17 +69,28 @@ class _Layer(nn.Module):
         super().__init__()
         c, b, self.mode = lc["channels"], lc["bottleneck"], lc["gating_modes"][i]
         mid = b if self.mode == "none" else 2 * b
-        # Registration order is NAM's weight order: conv, input mixer, layer 1x1, head 1x1.
-        self.conv = CausalConv1d(c, mid, lc["kernel_sizes"][i], lc["dilations"][i])
-        self.input_mixer = nn.Conv1d(lc["condition_size"], mid, 1, bias=False)
-        self.layer1x1 = nn.Conv1d(b, c, 1) if lc["layer1x1"] else None
-        self.head1x1 = nn.Conv1d(b, lc["head1x1_out"], 1) if lc["head1x1_out"] else None
-        self.act = _activation(lc["activations"][i])
-        self.gate = _activation(lc["secondary_activations"][i]) if self.mode != "none" else None
+        cond = lc["condition_size"]
+        # Registration order is NAM's weight order: conv, input mixer, layer 1x1, head 1x1, FiLMs.
+        self.conv = CausalConv1d(c, mid, lc["kernel_sizes"][i], lc["dilations"][i], groups=lc.get("groups_input", 1))
+        self.input_mixer = nn.Conv1d(cond, mid, 1, bias=False, groups=lc.get("groups_input_mixin", 1))
+        self.layer1x1 = nn.Conv1d(b, c, 1, groups=lc.get("layer1x1_groups", 1)) if lc["layer1x1"] else None
+        self.head1x1 = (nn.Conv1d(b, lc["head1x1_out"], 1, groups=lc.get("head1x1_groups", 1))
+                        if lc["head1x1_out"] else None)
+        dims = {"conv_pre_film": c, "conv_post_film": mid, "input_mixin_pre_film": cond, "input_mixin_post_film": mid,
+                "activation_pre_film": mid, "activation_post_film": b, "layer1x1_post_film": c,
+                "head1x1_post_film": lc["head1x1_out"]}
+        self.films = nn.ModuleDict({s: f for s in FILM_SLOTS if (f := _film(lc, s, dims[s])) is not None})
+        self.act = activation_function(lc["activations"][i])
+        self.gate = activation_function(lc["secondary_activations"][i]) if self.mode != "none" else None
         self.b = b
 
+    def _f(self, slot: str, v: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return self.films[slot](v, c) if slot in self.films else v
+
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        z = self.conv(x) + self.input_mixer(c)
+        z = self._f("conv_post_film", self.conv(self._f("conv_pre_film", x, c)), c)
+        z = z + self._f("input_mixin_post_film", self.input_mixer(self._f("input_mixin_pre_film", c, c)), c)
+        z = self._f("activation_pre_film", z, c)
         if self.mode == "none":
             a = self.act(z)
         elif self.mode == "gated":
@@ -79,8 +98,14 @@ class _Layer(nn.Module):
         else:
             g = self.gate(z[:, self.b :])
             a = g * self.act(z[:, : self.b]) + (1 - g) * z[:, : self.b]
-        out = a if self.layer1x1 is None else self.layer1x1(a)
-        return x + out, a if self.head1x1 is None else self.head1x1(a)
+        a = self._f("activation_post_film", a, c)
+        if self.layer1x1 is None:
+            out = x
+        else:
+            r = self.layer1x1(a)
+            out = x + (self._f("layer1x1_post_film", r, c) if self.mode == "blended" else r)
+        head = a if self.head1x1 is None else self._f("head1x1_post_film", self.head1x1(a), c)
+        return out, head
 
 
 class _LayerArray(nn.Module):
@@ -89,7 +114,8 @@ class _LayerArray(nn.Module):
         self.rechannel = nn.Conv1d(lc["input_size"], lc["channels"], 1, bias=False)
         self.layers = nn.ModuleList(_Layer(lc, i) for i in range(len(lc["dilations"])))
         head_in = lc["head1x1_out"] or lc["bottleneck"]
-        self.head_rechannel = CausalConv1d(head_in, lc["head_out"], lc["head_kernel"], bias=lc["head_bias"])
+        self.head_rechannel = CausalConv1d(head_in, lc["head_out"], lc["head_kernel"], lc.get("head_dilation", 1),
+                                           bias=lc["head_bias"])
 
     def forward(self, x, c, head):
         x = self.rechannel(x)
@@ -99,88 +125,65 @@ class _LayerArray(nn.Module):
         return self.head_rechannel(head), x
 
 
+class _PostHead(nn.Module):
+    """NAM's post-stack head: per stage, the activation, then a causal convolution with a bias."""
+
+    def __init__(self, head: dict):
+        super().__init__()
+        sizes = [head["in_channels"]] + [head["channels"]] * (len(head["kernel_sizes"]) - 1) + [head["out_channels"]]
+        self.convs = nn.ModuleList(CausalConv1d(sizes[i], sizes[i + 1], k) for i, k in enumerate(head["kernel_sizes"]))
+        self.act = activation_function(head["activation"])
+
+    def forward(self, x):
+        for conv in self.convs:
+            x = conv(self.act(x))
+        return x
+
+
+# What a condition DSP may be, rebuilt from its own config: the convolutional models NAM
+# core reads (and a WaveNet). An LSTM condition is refused by the reader: its receptive
+# field is unbounded, which our streaming of a convolutional model cannot hold.
+CONDITION_MODELS = {"nam_convnet": NamConvNet, "nam_linear": NamLinear}
+
+
 class NamWaveNet(AmpModel):
-    """``(B, 1, T) -> (B, 1, T)``: a WaveNet as NAM 0.13 configures it (``arrays``: see :func:`array_config`).
+    """``(B, 1, T) -> (B, out, T)``: a WaveNet as NAM configures it (see :mod:`~guneamp_lib.models.nam_wavenet_config`).
+
+    ``head`` is the post-stack head's config (or None); ``condition`` is a condition DSP's
+    ``{"name", "config"}`` (or None). ``out`` is 1 for a file's model; a condition DSP
+    may have several outputs.
 
     Notebook: 11
     """
 
     name = "nam_wavenet"
 
-    def __init__(self, arrays: list[dict], head_scale: float):
+    def __init__(self, arrays: list[dict], head_scale: float, head: dict | None = None, condition: dict | None = None):
         super().__init__()
-        self.config = {"arrays": arrays, "head_scale": float(head_scale)}
+        self.config = {"arrays": arrays, "head_scale": float(head_scale), "head": head, "condition": condition}
         self.head_scale = float(head_scale)
+        if condition is None:
+            self.condition = None
+        else:
+            cls = NamWaveNet if condition["name"] == self.name else CONDITION_MODELS[condition["name"]]
+            self.condition = cls(**condition["config"])
         self.arrays = nn.ModuleList(_LayerArray(lc) for lc in arrays)
+        self.head = None if head is None else _PostHead(head)
 
     @property
-    def receptive_field(self) -> int:
-        return 1 + sum(sum((k - 1) * d for k, d in zip(lc["kernel_sizes"], lc["dilations"])) + lc["head_kernel"] - 1
-                       for lc in self.config["arrays"])
+    def receptive_field(self) -> float:
+        rf = 1 + sum(sum((k - 1) * d for k, d in zip(lc["kernel_sizes"], lc["dilations"]))
+                     + (lc["head_kernel"] - 1) * lc.get("head_dilation", 1) for lc in self.config["arrays"])
+        if self.config["head"] is not None:
+            rf += sum(k - 1 for k in self.config["head"]["kernel_sizes"])
+        if self.condition is not None:
+            rf += self.condition.receptive_field - 1
+        return rf
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c, head = x, None
+        c = x if self.condition is None else self.condition(x)
+        head = None
         for array in self.arrays:
             head, x = array(x, c, head)
-        return self.head_scale * head
-
-
-def _per_layer(value, n: int, what: str) -> list:
-    values = list(value) if isinstance(value, list) else [value] * n
-    if len(values) != n:
-        raise ValueError(f"{len(values)} {what} for {n} layers")
-    return values
-
-
-def _spec(a) -> dict:
-    """An activation as NAM writes it: a name, or ``{"type": name, ...}`` (older files: ``"name"``)."""
-    if isinstance(a, str):
-        return {"type": a}
-    a = dict(a)
-    if "type" not in a:
-        a["type"] = a.pop("name")
-    return a
-
-
-def array_config(lc: dict) -> dict:
-    """One layer array of a ``.nam`` file (format 0.5.x or 0.7.x keys), in this module's plain vocabulary.
-
-    ValueError names whatever it holds that guneamp does not run (FiLM, groups).
-
-    Notebook: 11
-    """
-    n = len(lc["dilations"])
-    if "head" in lc:  # 0.7
-        head = lc["head"]
-        head_out, head_kernel, head_bias = head["out_channels"], head.get("kernel_size", 1), head["bias"]
-        if head.get("head_dilation", 1) != 1:
-            raise ValueError("a dilated head rechannel, which guneamp does not implement")
-    else:  # 0.5
-        head_out, head_kernel, head_bias = lc["head_size"], 1, lc["head_bias"]
-    kernels = lc["kernel_sizes"] if "kernel_sizes" in lc else lc["kernel_size"]
-    modes = lc.get("gating_mode", "gated" if lc.get("gated", False) else "none")
-    modes = _per_layer(modes, n, "gating modes")
-    secondary = lc.get("secondary_activation", "Sigmoid")
-    unsupported = [m for m in set(modes) if m not in GATING_MODES]
-    unsupported += [f"FiLM ({k})" for k, v in lc.items() if k.endswith("_film") and (v or {}).get("active", False)]
-    groups = [lc.get("groups_input", 1), lc.get("groups_input_mixin", 1), (lc.get("layer1x1") or {}).get("groups", 1)]
-    head1x1 = lc.get("head1x1") or {"active": False}
-    if any(g != 1 for g in groups) or (head1x1.get("active") and head1x1.get("groups", 1) != 1):
-        unsupported.append("grouped convolutions")
-    if lc.get("condition_size", 1) != 1:
-        unsupported.append(f"a {lc['condition_size']}-channel condition")
-    if unsupported:
-        raise ValueError(f"{', '.join(unsupported)}, which guneamp does not implement")
-    return {
-        "input_size": int(lc["input_size"]), "condition_size": 1, "channels": int(lc["channels"]),
-        "bottleneck": int(lc.get("bottleneck", lc["channels"])),
-        "kernel_sizes": [int(k) for k in _per_layer(kernels, n, "kernel sizes")],
-        "dilations": [int(d) for d in lc["dilations"]],
-        "activations": [_spec(a) for a in _per_layer(lc["activation"], n, "activations")],
-        "gating_modes": modes,
-        "secondary_activations": [None if m == "none" else _spec(s or "Sigmoid")
-                                  for m, s in zip(modes, _per_layer(secondary, n, "secondary activations"))],
-        "layer1x1": bool((lc.get("layer1x1") or {"active": True}).get("active", True)),
-        "head1x1_out": int(head1x1["out_channels"]) if head1x1.get("active") else 0,
-        "head_out": int(head_out), "head_kernel": int(head_kernel), "head_bias": bool(head_bias),
-    }
+        y = self.head_scale * head
+        return y if self.head is None else self.head(y)

@@ -23,6 +23,11 @@ Two changes from NAM, neither of which touches the weights:
   convolutions, tanh, additions), so :meth:`WaveNet.set_streaming` is all it takes
   to run the model block by block.
 
+A knob model (``num_knobs``, notebook 13) uses NAM's own conditioning path: the condition
+``c`` is the input and the knob vector, ``condition_size = 1 + K`` in every layer array, so
+the input mixer sees the knobs in every layer. Held still, the knobs' columns of the mixer
+are one more bias per layer (:mod:`guneamp_lib.models.bake`).
+
 Parameter layout: ``model.parameters()`` yields the tensors in exactly the order of
 NAM's flat ``.nam`` weight list. For each array: rechannel weight; then for each layer
 the dilated conv's weight and bias, the input mixer's weight, the 1x1's weight and
@@ -248,8 +253,8 @@ class WaveNet(AmpModel):
         """The network as plain tensors, one dict per layer array, for engines that run it
         outside torch (the compiled streaming engine): ``rechannel`` ``(channels, input_size)``;
         ``layers``, each ``{"conv": (mid, channels, kernel), "conv_bias", "mixer": (mid,),
-        "knob_mixer": (mid, num_knobs), "res": (channels, channels), "res_bias", "dilation", "activation", "gated"}`` (``mid``
-        is twice the channels when gated); ``head`` ``(head_size, channels)`` and
+        "knob_mixer": (mid, num_knobs), "res": (channels, channels), "res_bias", "dilation",
+        "activation", "gated"}`` (``mid`` is twice the channels when gated); ``head`` ``(head_size, channels)`` and
         ``head_bias`` (None without one). Together with :attr:`head_scale` this is the
         whole model, in NAM's roles.
 

@@ -21,18 +21,10 @@ import torch
 from ..errors import GuneampError
 from ..models import CausalConv1d, LSTMModel, SeedCNN, WaveNet, receptive_field
 from ..models.nam_lstm import NamLSTM
+from ..models.nam_wavenet import NamWaveNet
+from .buffers import COMPACT_SPAN, MAX_MODEL_BLOCK, ROW_PAD, prime
 from .knob_input import KnobInput
-
-# Network samples per compiled call: a 32-channel activation of this length (256 KB)
-# stays in the L2 cache; longer host blocks are cut into pieces of this size.
-MAX_MODEL_BLOCK = 2048
-# Room in each history buffer beyond the history itself: the buffer is compacted once
-# per this many samples, instead of being shifted at every block.
-COMPACT_SPAN = 4 * MAX_MODEL_BLOCK
-# Extra columns per channel row of every work array. Rows a power-of-two bytes apart
-# all fall into the same few L1 cache sets and evict each other; one cache line (16
-# floats) more per row spreads them out (measured: the standard WaveNet runs 1.7x faster).
-ROW_PAD = 16
+from .nam_engines import FastNamWaveNet
 
 
 class TorchEngine(KnobInput):
@@ -145,6 +137,7 @@ class FastWaveNet(_RingEngine):
     def __init__(self, model, k, oversample: int = 1):
         self.k = k
         self.init_knobs(model.num_knobs, oversample)
+        self._retarget = k.knob_retarget
         arrays = model.stream_weights()
         layers = [l for a in arrays for l in a["layers"]]
         cmax = max(max(a["rechannel"].shape[0], a["rechannel"].shape[1], a["head"].shape[0]) for a in arrays)
@@ -189,15 +182,17 @@ class FastWaveNet(_RingEngine):
         self.out = np.zeros(MAX_MODEL_BLOCK, np.float32)
         self._conv_b_base = self.conv_b.reshape(-1).copy()
         self._conv_b_flat = self.conv_b.reshape(-1)  # the same memory as conv_b
-        self._knob_bias = np.zeros_like(self._conv_b_base)
 
     @staticmethod
     def supports(model) -> bool:
         return all(not lc["gated"] and lc["activation"] == "Tanh" for lc in model.config["layers"])
 
     def _apply_knobs(self) -> None:
-        np.dot(self.knob_w, self.knob_now, out=self._knob_bias)
-        np.add(self._conv_b_base, self._knob_bias, out=self._conv_b_flat)
+        self.k.fold_knobs(self._conv_b_base, self.knob_w, self.knob_now, self._conv_b_flat)
+
+    def _step_knobs(self, last: bool) -> None:
+        self.k.knob_step(self.knob_now, self._knob_delta, self.knob_target, last, self._conv_b_base, self.knob_w,
+                         self._conv_b_flat)
 
     def _push(self, u: np.ndarray, out: np.ndarray) -> None:
         self.pos = self.k.wavenet_block(u, out, self.pos, self.bufs, self.conv_w, self.conv_b, self.mix_w,
@@ -260,7 +255,7 @@ class FastLSTM(KnobInput):
         self._bias0 = self.params[start : start + 4 * width]  # a view: _apply_knobs writes through it
         self._bias0_base = self._bias0.copy()
         self._knob_w = np.ascontiguousarray(gate_rows(weight("weight_ih", 0)[:, 1:]))
-        self._knob_bias = np.zeros(4 * width, np.float32)
+        self._fold, self._knob_step_k, self._retarget = k.fold_knobs, k.knob_step, k.knob_retarget
         put("act", [scale.ravel()[order], shift.ravel()[order]])
         skip = 0.0 if isinstance(model, NamLSTM) else 1.0
         head = np.zeros(width, np.float32)
@@ -290,23 +285,14 @@ class FastLSTM(KnobInput):
         self.state[:] = self.start
 
     def _apply_knobs(self) -> None:
-        np.dot(self._knob_w, self.knob_now, out=self._knob_bias)
-        np.add(self._bias0_base, self._knob_bias, out=self._bias0)
+        self._fold(self._bias0_base, self._knob_w, self.knob_now, self._bias0)
+
+    def _step_knobs(self, last: bool) -> None:
+        self._knob_step_k(self.knob_now, self._knob_delta, self.knob_target, last, self._bias0_base, self._knob_w,
+                          self._bias0)
 
     def _push(self, u: np.ndarray, out: np.ndarray) -> None:
         self._block(u, out, self.params, self._state_flat, self.gates)
-
-
-def prime(stream, n: int) -> None:
-    """Run ``n`` samples of silence through a freshly zeroed stream, as ``process`` does before a signal.
-
-    Notebook: 07
-    """
-    zeros = np.zeros(MAX_MODEL_BLOCK, np.float32)
-    while n > 0:
-        m = min(n, MAX_MODEL_BLOCK)
-        stream.push(zeros[:m])
-        n -= m
 
 
 def fast_engine(model: torch.nn.Module, k, oversample: int = 1):
@@ -322,4 +308,6 @@ def fast_engine(model: torch.nn.Module, k, oversample: int = 1):
         return FastWaveNet(model, k, oversample)
     if type(model) in (LSTMModel, NamLSTM) and FastLSTM.supports(model):
         return FastLSTM(model, k, oversample)
+    if type(model) is NamWaveNet and FastNamWaveNet.supports(model):
+        return FastNamWaveNet(model, k)
     return None

@@ -52,8 +52,9 @@ from ..errors import GuneampError, GuneampWarning
 from ..knobs import KnobAutomation
 from ..models.checkpoint import Checkpoint
 from ..models.nam import load_model_file
-from ..paths import atomic_output, refuse_output_on_inputs
+from ..paths import atomic_output, disk_errors, refuse_output_on_inputs
 from ..runtime import pick_device
+from ..vocabulary import check_wav_name
 from .inference import render_chunks
 from .knob_input import knob_vector
 from .streaming import StreamingProcessor
@@ -108,6 +109,7 @@ def prepare_render(checkpoint, input_path, output_path, *, ir_path=None, use_ir:
     Notebook: 07
     """
     input_path, output_path = Path(input_path), Path(output_path)
+    check_wav_name(output_path)
     inputs = [input_path, ir_path] + ([checkpoint] if isinstance(checkpoint, (str, os.PathLike)) else [])
     refuse_output_on_inputs(output_path, inputs)
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_model_file(checkpoint)
@@ -175,7 +177,11 @@ def write_output(job: RenderJob, blocks, normalize_output: bool = False) -> Path
     level = np.float32(1.0) if normalize_output else np.float32(1.0 / job.ckpt.output_gain)
     with atomic_output(output_path) as tmp:
         out_peak = 0.0
-        with sf.SoundFile(str(tmp), "w", samplerate=job.sample_rate, channels=1, subtype="FLOAT", format="WAV") as fout:
+        # Only the writes are read as disk errors: the blocks come from the network, whose
+        # own failures must keep their names.
+        with disk_errors(output_path):
+            fout = sf.SoundFile(str(tmp), "w", samplerate=job.sample_rate, channels=1, subtype="FLOAT", format="WAV")
+        try:
             for y in blocks:
                 y = y.numpy() if isinstance(y, torch.Tensor) else y
                 if not np.all(np.isfinite(y)):
@@ -183,16 +189,21 @@ def write_output(job: RenderJob, blocks, normalize_output: bool = False) -> Path
                 if y.size:
                     y = y * level
                     out_peak = max(out_peak, float(np.max(np.abs(y))))
-                    fout.write(y)
-        if normalize_output:
-            scale = np.float32(out_peak + NORMALIZE_EPS)
-            with sf.SoundFile(str(tmp), "r+") as f:
-                for start in range(0, f.frames, FILE_BLOCK):
-                    f.seek(start)
-                    y = f.read(FILE_BLOCK, dtype="float32")
-                    f.seek(start)
-                    f.write(y / scale)
-        zero_peak_timestamp(tmp)
+                    with disk_errors(output_path):
+                        fout.write(y)
+        finally:
+            with disk_errors(output_path):
+                fout.close()
+        with disk_errors(output_path):
+            if normalize_output:
+                scale = np.float32(out_peak + NORMALIZE_EPS)
+                with sf.SoundFile(str(tmp), "r+") as f:
+                    for start in range(0, f.frames, FILE_BLOCK):
+                        f.seek(start)
+                        y = f.read(FILE_BLOCK, dtype="float32")
+                        f.seek(start)
+                        f.write(y / scale)
+            zero_peak_timestamp(tmp)
     return output_path
 
 

@@ -6,8 +6,9 @@ layer's bias at once, and a step in a bias is a step in the output: a click per 
 while a knob turns ("zipper noise"). Instead the engine ramps the vector linearly to its
 new target over :data:`KNOB_RAMP` file-rate samples, in sub-blocks of :data:`KNOB_STEP`
 samples: the bias moves by at most ``1 / (KNOB_RAMP / KNOB_STEP)`` of the change per
-sub-block, far below the output's own sample-to-sample movement
-(``benchmarks/sections/knobs.py`` measures the worst step of a sweep and prints it). A knob
+sub-block. On a quiet held note through an untrained WaveNet nano, a one-second sweep's
+worst sample-to-sample step is 1.8 times the output's own largest step with the knob still,
+against 59 times without the glide (``benchmarks/sections/knobs.py`` prints both). A knob
 that is not moving costs nothing: the block runs whole.
 
 Within a sub-block the knobs are constant, so they fold into biases: the WaveNet's input
@@ -29,11 +30,14 @@ import numpy as np
 from ..errors import GuneampError
 from ..knobs import Knob, KnobSpace
 
-# File-rate samples over which a knob glides to a new value (21 ms at 48 kHz): long
+# File-rate samples over which a knob glides to a new value (43 ms at 48 kHz): long
 # enough that a jump from 0 to 10 makes no click, short enough to feel immediate.
-KNOB_RAMP = 1024
-# File-rate samples per sub-block while a knob glides: the biases move in 64 steps.
-KNOB_STEP = 16
+KNOB_RAMP = 2048
+# File-rate samples per sub-block while a knob glides: the biases move in 64 steps. At a
+# host block of 64 that is two kernel calls per block while a knob moves: a standard WaveNet
+# then costs 1.16x the same model without knobs, an LSTM of 16 1.38x (64-sample steps: 1.02x
+# and 1.39x, with 1.7 times the zipper step; benchmarks/sections/knobs.py, load 13 on 2 cores).
+KNOB_STEP = 32
 
 
 def default_space(num_knobs: int) -> KnobSpace:
@@ -50,6 +54,9 @@ class KnobInput:
     Engines call :meth:`init_knobs` in their constructor, implement ``_apply_knobs()``
     (write the current vector ``self.knob_now`` into their biases) and ``_push(u, out)``
     (run one block with the biases as they are), and call :meth:`snap_knobs` at reset.
+    The compiled engines also replace ``_retarget`` and ``_step_knobs`` by one compiled
+    call each (:func:`~guneamp_lib.render.kernels.knob_retarget`, ``knob_step``): at a host
+    block of 64, NumPy's per-call overhead would double a small LSTM's time while a knob moves.
 
     Notebook: 13
     """
@@ -61,7 +68,6 @@ class KnobInput:
         self.knob_target = np.full(self.num_knobs, 0.5, np.float32)  # the middle of every range
         self.knob_now = self.knob_target.copy()
         self._knob_delta = np.zeros(self.num_knobs, np.float32)
-        self._knob_diff = np.zeros(self.num_knobs, np.float32)
         self._knob_left = 0  # sub-blocks of ramp still to go
         self._knob_step = KNOB_STEP * int(oversample)
         self._knob_steps = KNOB_RAMP // KNOB_STEP
@@ -78,16 +84,26 @@ class KnobInput:
 
         Notebook: 13
         """
-        if not self.num_knobs:
-            return
-        np.subtract(vector, self.knob_target, out=self._knob_diff)
-        np.abs(self._knob_diff, out=self._knob_diff)
-        if self._knob_diff.max() == 0.0:
-            return
-        self.knob_target[:] = vector
-        np.subtract(self.knob_target, self.knob_now, out=self._knob_delta)
-        self._knob_delta *= 1.0 / self._knob_steps
-        self._knob_left = self._knob_steps
+        if self.num_knobs and self._retarget(vector, self.knob_target, self.knob_now, self._knob_delta,
+                                             1.0 / self._knob_steps):
+            self._knob_left = self._knob_steps
+
+    @staticmethod
+    def _retarget(vector, target, now, delta, inv_steps) -> bool:
+        """NumPy's form of :func:`~guneamp_lib.render.kernels.knob_retarget`."""
+        if np.array_equal(vector, target):
+            return False
+        target[:] = vector
+        np.subtract(target, now, out=delta)
+        delta *= inv_steps
+        return True
+
+    def _step_knobs(self, last: bool) -> None:
+        if last:
+            self.knob_now[:] = self.knob_target  # land exactly, whatever the rounding
+        else:
+            self.knob_now += self._knob_delta
+        self._apply_knobs()
 
     def snap_knobs(self) -> None:
         """Jump to the target (at reset: a stream starts at its knobs, not gliding to them)."""
@@ -105,11 +121,7 @@ class KnobInput:
         while s < n:
             if self._knob_left:
                 self._knob_left -= 1
-                if self._knob_left:
-                    self.knob_now += self._knob_delta
-                else:
-                    self.knob_now[:] = self.knob_target  # land exactly, whatever the rounding
-                self._apply_knobs()
+                self._step_knobs(self._knob_left == 0)
                 e = min(n, s + self._knob_step)
             else:
                 e = n

@@ -117,9 +117,12 @@ def _stats(times: np.ndarray) -> dict:
 
 def play(model, *, server: str | None = None, connect=(), auto_connect: bool = True, ir_path=None,
          use_ir: bool = True, in_db: float = 0.0, out_db: float = 0.0, gate_db: float | None = None,
-         knobs: dict | None = None, extrapolate: bool = False, record=None, seconds: float | None = None,
-         keys: bool = True, name: str = "guneamp", say=print) -> PlayReport:
+         knobs: dict | None = None, extrapolate: bool = False, record=None, takes=None,
+         seconds: float | None = None, keys: bool = True, name: str = "guneamp", say=print) -> PlayReport:
     """Play ``model`` (a checkpoint or ``.nam`` path) live on a JACK server until stopped.
+
+    ``record``: a folder for the take's two files (named by :func:`take_paths`), or ``takes``:
+    the two paths (dry, wet) themselves.
 
     Stops on Ctrl-C, the ``q`` key, after ``seconds``, or when the server goes away (a
     :class:`GuneampError` after the recordings are finished). ``say`` prints a line.
@@ -133,7 +136,7 @@ def play(model, *, server: str | None = None, connect=(), auto_connect: bool = T
     proc = StreamingProcessor.from_checkpoint(ckpt, ir=ir)  # a knob model's processor gets its knob space
     space, set_vector = knob_interface(proc)
     settings = _knob_settings(space, knobs, extrapolate)
-    dry_wet = take_paths(record) if record is not None else None
+    dry_wet = tuple(takes) if takes else (take_paths(record) if record is not None else None)
 
     client = open_client(name, server)
     alive = True

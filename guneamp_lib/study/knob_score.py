@@ -9,9 +9,10 @@ player has without one, so the same rows are scored, in the same table, under:
   architecture as the knob model (its configuration, no knob inputs), trained on all the
   training captures joined (each capture's last fifth as validation, one input and one
   output gain for all, as the knob model trains). ``--pooled pooled.pt`` gives one trained
-  earlier; without it, it is trained here for ``--pooled-steps`` fixed steps (500 by
-  default, validated every 100, seed ``--seed``, so the number is the same on any machine),
-  and kept with ``--pooled-out``. A snapshot of every setting pooled learns their average,
+  earlier; without it, it is trained here for ``--pooled-steps`` fixed steps (by default as
+  many as the knob model's checkpoint says it trained, so the two had the same effort;
+  validated every 100, seed ``--seed``, so the number is the same on any machine), and kept
+  with ``--pooled-out``. A snapshot of every setting pooled learns their average,
   which is as far from any one setting as the settings are from each other.
 * **(b) the nearest setting**: the recording, at the training setting nearest the held-out
   one (each knob scaled over its range, :func:`~guneamp_lib.capture.plan.nearest_setting`),
@@ -46,7 +47,7 @@ from ..errors import GuneampError
 from ..models import build_model, model_config
 from ..models.checkpoint import Checkpoint
 from ..models.nam import load_model_file
-from ..render.inference import predict
+from ..training.budget import fixed_steps
 from ..training.data import DEFAULT_VAL_FRACTION, TrainingData, peak_gain, split_point
 from ..vocabulary import DEFAULT_STEPS
 from .datasets import join_clips
@@ -219,6 +220,22 @@ def pooled_training_data(manifest: KnobManifest, val_fraction: float = DEFAULT_V
                         input_gain=g_in, output_gain=g_out)
 
 
+def snapshot_config(config: dict) -> dict:
+    """A knob model's configuration without its knobs: no ``num_knobs``, and every layer whose
+    condition held the knobs beside the input (a WaveNet's ``condition_size``) back to the input alone.
+
+    Notebook: 13
+    """
+    def strip(value):
+        if isinstance(value, dict):
+            return {k: (1 if k == "condition_size" else strip(v)) for k, v in value.items() if k != "num_knobs"}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return strip(config)
+
+
 def train_pooled(manifest: KnobManifest, like: Checkpoint, *, steps: int = DEFAULT_STEPS, seed: int = 0,
                  device: str = "auto", out_dir=None) -> Checkpoint:
     """Baseline (a): ``like``'s architecture without knobs, trained ``steps`` fixed steps on every training row.
@@ -226,9 +243,8 @@ def train_pooled(manifest: KnobManifest, like: Checkpoint, *, steps: int = DEFAU
     Notebook: 13
     """
     from ..training.train import TrainConfig, segment_length, train
-    from .many import fixed_steps
 
-    config = {k: v for k, v in model_config(like.model).items() if k != "num_knobs"}
+    config = snapshot_config(model_config(like.model))
     data = pooled_training_data(manifest)
     cfg = TrainConfig(model=like.model_name, model_kwargs=config, oversample=like.oversample, seed=seed,
                       device=device, **fixed_steps(steps))
@@ -252,12 +268,19 @@ def knob_model_output(ckpt: Checkpoint, clean: np.ndarray, settings: dict, *, ex
     return predict_at_level(ckpt, clean, ckpt.ir, knobs=vec)
 
 
-def score_knob_manifest(manifest_path, model_path=None, *, pooled_path=None, pooled_steps: int = DEFAULT_STEPS,
+def trained_steps(ckpt: Checkpoint) -> int:
+    """How many steps a checkpoint's model trained for (:data:`DEFAULT_STEPS` when it does not say)."""
+    steps = [h.get("step") for h in ckpt.history if isinstance(h, dict) and isinstance(h.get("step"), int)]
+    return max(steps) if steps else DEFAULT_STEPS
+
+
+def score_knob_manifest(manifest_path, model_path=None, *, pooled_path=None, pooled_steps: int | None = None,
                         pooled_out=None, extrapolate: bool = False, seed: int = 0, device: str = "auto") -> KnobScores:
     """Every held-out row of a knob manifest under the knob model and baselines (a) and (b).
 
     Without ``model_path`` the knob model's column is empty, and baseline (a) needs ``pooled_path``
-    (it copies the knob model's architecture otherwise).
+    (it copies the knob model's architecture otherwise). ``pooled_steps`` defaults to as many
+    steps as the knob model trained (its checkpoint's history says).
 
     Notebook: 13
     """
@@ -266,18 +289,19 @@ def score_knob_manifest(manifest_path, model_path=None, *, pooled_path=None, poo
         raise GuneampError(f"{manifest_path} holds no held-out rows: mark the settings to score split=test")
     model = load_model_file(model_path) if model_path is not None else None
     if model is not None:
+        if model.knobs is None:
+            knob_model_output(model, np.zeros(1, dtype=np.float32), {})  # refuses a snapshot model
         for row in manifest.test:  # every refusal before any audio is read or model trained
             try:
-                model.knobs.normalize(row.settings, extrapolate=extrapolate) if model.knobs is not None else None
+                model.knobs.normalize(row.settings, extrapolate=extrapolate)
             except GuneampError as exc:
                 raise GuneampError(f"{manifest_path}, row {row.index}: {exc}") from None
-        if model.knobs is None:
-            knob_model_output(model, np.zeros(1, dtype=np.float32), {})
     if pooled_path is not None:
         pooled, pooled_from = load_model_file(pooled_path), str(pooled_path)
         if pooled.knobs is not None:
             raise GuneampError(f"--pooled {pooled_path} is a knob model; baseline (a) is a snapshot without knobs")
     elif model is not None:
+        pooled_steps = trained_steps(model) if pooled_steps is None else pooled_steps
         pooled = train_pooled(manifest, model, steps=pooled_steps, seed=seed, device=device, out_dir=pooled_out)
         pooled_from = (f"{model.model_name} without knobs, trained here for {pooled_steps} steps"
                        + (f" (kept in {pooled_out})" if pooled_out is not None else ""))
@@ -298,4 +322,5 @@ def score_knob_manifest(manifest_path, model_path=None, *, pooled_path=None, poo
 
 
 __all__ = ["KnobScores", "RowScore", "knob_model_output", "nearest_baseline", "nearest_recording",
-           "pooled_training_data", "read_take", "score_knob_manifest", "train_pooled"]
+           "pooled_training_data", "read_take", "score_knob_manifest", "snapshot_config", "train_pooled",
+           "trained_steps"]

@@ -33,6 +33,7 @@ loading them.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,14 +100,16 @@ def read_records(path: Path) -> list[dict]:
 
 
 def _csv_records(path: Path, text: str) -> list[dict]:
-    reader = csv.DictReader(text.splitlines())
+    # newline="": a quoted value keeps a line break it holds (splitlines would drop it
+    # silently), so that a reader can refuse it.
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     if reader.fieldnames is None:
         raise GuneampError(f"{path} is empty: write a header line ({','.join(MANY_REQUIRED)},...) and one line per capture")
     rows = []
     for r in reader:
         if None in r:
             raise GuneampError(f"{path}, line {reader.line_num}: more values than columns in the header")
-        rows.append({k.strip(): (v or "").strip() for k, v in r.items()})
+        rows.append({k.strip(): (v or "").strip(" \t") for k, v in r.items()})
     return rows
 
 

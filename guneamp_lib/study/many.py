@@ -19,10 +19,18 @@ is one row's problem: it is written into the summary with its one-line error and
 other rows go on. Only a manifest that cannot be read as a whole (no such file, a
 column missing or misspelt, two rows writing one folder) stops the run before it starts.
 
-**Resuming.** A row that finishes writes ``result.json`` into its folder, last, next to
-``best.pt``. A rerun skips every row whose folder holds one (``--overwrite`` retrains
-them), so a run stopped half-way is picked up where it stopped; ``best.pt`` without
-``result.json`` is a row cut off mid-training, and it trains again from the start.
+**Resuming.** A row's job first claims its folder (:func:`guneamp_lib.paths.output_lock`)
+and writes ``result.json`` saying it is training, with a fingerprint of the row's inputs
+(its fields, and the size and SHA-256 of each of its files); when it finishes it writes
+``result.json`` again, last, with the SHA-256 of its ``best.pt``. A rerun skips a row
+only if that record is there and the row, its files and its ``best.pt`` are unchanged; a
+row whose inputs changed trains again (the run says why), and a row cut off mid-training
+trains again from the start. ``--overwrite`` retrains every row.
+
+**Nothing of the user's is replaced.** As with ``guneamp train``, a ``best.pt`` or
+``last.pt`` that train-many did not write (no ``result.json`` of its own beside it), or one
+changed since, is never replaced without ``--overwrite``: that row fails and says so. No
+row's output files may be another row's input.
 
 **The same numbers wherever a row runs.** Each row trains a fixed number of steps from
 its own seed (no time budget), with one PyTorch thread, so the summary does not depend
@@ -33,8 +41,8 @@ The summary is rewritten (atomically) after every row, as CSV, Markdown and JSON
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
-import math
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -43,7 +51,8 @@ import torch
 
 from .. import paths
 from ..errors import GuneampError
-from ..jobs import Engine, Outcome, Task
+from ..jobs import Engine, Outcome, Task, one_line_error
+from ..training.budget import fixed_steps
 from ..training.defaults import ModelSpec
 from ..vocabulary import DEFAULT_STEPS, TARGET_KINDS
 from .manifest import MANY_OPTIONAL, MANY_REQUIRED, PATH_COLUMNS, read_records
@@ -51,9 +60,10 @@ from .manifest import MANY_OPTIONAL, MANY_REQUIRED, PATH_COLUMNS, read_records
 REQUIRED_COLUMNS = MANY_REQUIRED
 OPTIONAL_COLUMNS = MANY_OPTIONAL
 RESULT_FILE = "result.json"
-# Validation (and the choice of the best checkpoint) every this many steps; a step
-# count above it is rounded up to a whole number of such rounds.
-VALIDATE_EVERY = 100
+# What a row's job writes into its folder; none of them may be any row's input.
+ROW_OUTPUTS = ("best.pt", "last.pt", RESULT_FILE)
+# A path with a line break cannot be written back into a CSV or a Markdown table unchanged.
+PATH_BREAKS = ("\n", "\r")
 SUMMARY_COLUMNS = ("row", "name", "status", "model", "validation_esr", "test_esr", "steps", "seconds", "out", "error")
 YES = ("1", "true", "yes", "y")
 NO = ("", "0", "false", "no", "n")
@@ -78,17 +88,6 @@ class Row:
     align: str = ""
 
 
-def fixed_steps(steps: int) -> dict:
-    """:class:`~guneamp_lib.training.train.TrainConfig` fields for ``steps`` steps and no clock.
-
-    Validated every :data:`VALIDATE_EVERY` steps; above that, rounded up to whole rounds.
-    """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise GuneampError(f"the number of steps must be a whole number of 1 or more, got {steps!r}")
-    per = min(steps, VALIDATE_EVERY)
-    return {"epochs": math.ceil(steps / per), "steps_per_epoch": per, "time_budget_s": None}
-
-
 # --------------------------------------------------------------------------- the manifest
 
 
@@ -108,6 +107,9 @@ def read_manifest(path) -> list[Row]:
             raise GuneampError(f"{path}, row {i}: every row needs an 'out' folder")
         vals = {k: rec.get(k, "") for k in known}
         for k in PATH_COLUMNS + ("out",):
+            if any(c in vals[k] for c in PATH_BREAKS):
+                raise GuneampError(f"{path}, row {i}: the {k} path {vals[k]!r} contains a line break; rename the "
+                                   "file or folder (train-many does not guess which path was meant)")
             vals[k] = (base / vals[k]) if vals[k] else None
         out = vals["out"].resolve()
         if out in outs:
@@ -120,6 +122,11 @@ def read_manifest(path) -> list[Row]:
             p = getattr(row, k)
             if p is not None and p.resolve() in outs:
                 raise GuneampError(f"{path}: row {row.index}'s {k} {p} is row {outs[p.resolve()]}'s output folder")
+            for other in rows if p is not None else ():
+                for name in ROW_OUTPUTS:
+                    if paths.same_file(p, other.out / name):
+                        raise GuneampError(f"{path}: row {row.index}'s {k} {p} is row {other.index}'s output "
+                                           f"{name}, which training that row would replace; copy it elsewhere first")
     return rows
 
 
@@ -143,26 +150,109 @@ def _yes(text: str) -> bool:
 
 def row_config(row: Row, steps: int, seed: int, device: str):
     """The row's training set-up: its model with the per-model defaults, fixed steps, its seed."""
-    from .evaluate import train_config
+    from ..training.train import train_config
 
     spec = ModelSpec.parse(row.model)
     return spec, replace(train_config(spec, device=device, seed=_whole("seed", row.seed, seed)),
                          **fixed_steps(_whole("steps", row.steps, steps)))
 
 
-def finished(row: Row) -> dict | None:
-    """The result a previous run left in the row's folder, or ``None``."""
+def _record(row: Row) -> dict | None:
     try:
-        return json.loads((row.out / RESULT_FILE).read_text(encoding="utf-8"))
+        record = json.loads((row.out / RESULT_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return record if isinstance(record, dict) else None
 
 
-def train_row(row: Row, steps: int = DEFAULT_STEPS, seed: int = 0, device: str = "auto") -> dict:
+def finished(row: Row) -> dict | None:
+    """The result a previous run left in the row's folder (a finished training), or ``None``."""
+    record = _record(row)
+    return record if record is not None and record.get("status") == "trained" else None
+
+
+def _sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def fingerprint(row: Row, steps: int = DEFAULT_STEPS, seed: int = 0) -> dict:
+    """What a row's model depends on: its fields (defaults filled in) and each file's size and SHA-256.
+
+    Stored in ``result.json``; a rerun retrains the row when it differs.
+    """
+    fields = {k: getattr(row, k) for k in ("model", "target_kind", "align")}
+    fields.update(steps=row.steps or str(steps), seed=row.seed or str(seed))
+    files = {}
+    for k in PATH_COLUMNS:
+        p = getattr(row, k)
+        if p is not None:
+            st = p.stat() if p.is_file() else None
+            files[k] = {"path": str(p), "size": st and st.st_size, "sha256": st and _sha256(p)}
+    return {"fields": fields, "files": files}
+
+
+def _changed(old: dict, new: dict) -> str:
+    """Which parts of a row differ between two fingerprints, for the reason a row trains again."""
+    old = old if isinstance(old, dict) else {}
+    names = [k for k in new["fields"] if (old.get("fields") or {}).get(k) != new["fields"][k]]
+    names += [k for k in set(new["files"]) | set(old.get("files") or {})
+              if (old.get("files") or {}).get(k) != new["files"].get(k)]
+    return ", ".join(sorted(names)) or "its record"
+
+
+def plan_row(row: Row, inputs: dict) -> tuple[str, str]:
+    """``("skip" | "train" | "refuse", why)`` for a row, without ``--overwrite``."""
+    record, best = _record(row), row.out / "best.pt"
+    ours = record is not None and record.get("status") in ("trained", "training", "failed")
+    if ours and record.get("status") == "trained" and "best_pt" in record and best.exists():
+        if _sha256(best) != record["best_pt"]:
+            return "refuse", (f"{best} changed since train-many wrote it; pass --overwrite to train the row "
+                              "again and replace it, or move it away")
+    if ours and record.get("status") == "trained":
+        if record.get("inputs") != inputs:
+            return "train", f"{_changed(record.get('inputs'), inputs)} changed since its model was trained"
+        if not best.is_file():
+            return "train", f"its {best.name} is gone"
+        return "skip", ""
+    if ours:
+        return "train", "its last training was cut off" if record.get("status") == "training" else ""
+    for name in ("best.pt", "last.pt"):
+        if (row.out / name).exists() or (row.out / name).is_symlink():
+            return "refuse", (f"{row.out} already holds a {name} that train-many did not write; pass --overwrite "
+                              "to replace it, or give the row another out")
+    return "train", ""
+
+
+def train_row(row: Row, steps: int = DEFAULT_STEPS, seed: int = 0, device: str = "auto", *,
+              inputs: dict | None = None) -> dict:
     """Train one row's model, score its test pair, write ``best.pt`` and ``result.json``.
 
-    The job that :func:`train_many` runs for each row, here or on a worker.
+    The job that :func:`train_many` runs for each row, here or on a worker, once
+    :func:`plan_row` (or ``--overwrite``) has allowed it to replace what the folder holds.
+    ``inputs``: the row's :func:`fingerprint`, recorded in ``result.json``.
     """
+    with paths.output_lock(row.out):  # held for the whole training: no other run writes this folder
+        record = {"row": row.index, "name": row.name, "status": "training", "inputs": inputs}
+        paths.write_text_atomic(row.out / RESULT_FILE, json.dumps(record, indent=2))
+        try:
+            summary = _train_row(row, steps, seed, device)
+        except Exception as exc:
+            failed = {**record, "status": "failed", "error": one_line_error(exc)}
+            paths.write_text_atomic(row.out / RESULT_FILE, json.dumps(failed, indent=2))
+            raise
+        paths.write_text_atomic(row.out / RESULT_FILE, json.dumps(
+            {**summary, "inputs": inputs, "best_pt": _sha256(row.out / "best.pt")}, indent=2))
+    return summary
+
+
+def _train_row(row: Row, steps: int, seed: int, device: str) -> dict:
     from ..training.data import load_training_data
     from ..training.train import evaluate, segment_length, train
 
@@ -187,12 +277,10 @@ def train_row(row: Row, steps: int = DEFAULT_STEPS, seed: int = 0, device: str =
     if test is not None:
         with torch.no_grad():
             test_esr = float(evaluate(result.model, test, cfg, start=0)["esr"])
-    summary = {"row": row.index, "name": row.name, "status": "trained", "model": spec.label,
-               "validation_esr": float(result.best_val_esr), "test_esr": test_esr,
-               "steps": int(result.history[-1]["step"]), "seconds": round(time.perf_counter() - t0, 3),
-               "out": str(row.out), "error": None}
-    paths.write_text_atomic(row.out / RESULT_FILE, json.dumps(summary, indent=2))
-    return summary
+    return {"row": row.index, "name": row.name, "status": "trained", "model": spec.label,
+            "validation_esr": float(result.best_val_esr), "test_esr": test_esr,
+            "steps": int(result.history[-1]["step"]), "seconds": round(time.perf_counter() - t0, 3),
+            "out": str(row.out), "error": None}
 
 
 # --------------------------------------------------------------------------- the summary
@@ -240,18 +328,31 @@ def train_many(manifest, *, engine: Engine | None = None, steps: int = DEFAULT_S
     Returns one summary record per row, in manifest order, and writes the summary files.
     """
     fixed_steps(steps)
+    if any(c in str(manifest) for c in PATH_BREAKS):
+        raise GuneampError(f"the manifest path {str(manifest)!r} contains a line break; rename it")
     rows = read_manifest(manifest)
     where = summary_paths(manifest, summary_dir)
     inputs = [manifest] + [getattr(r, k) for r in rows for k in PATH_COLUMNS]
     for target in where.values():
         paths.refuse_output_on_inputs(target, inputs)
+    with paths.output_lock(*where.values()):  # two runs of one manifest would mix their summaries
+        return _train_many(rows, where, engine, steps, seed, device, overwrite)
+
+
+def _train_many(rows, where, engine, steps, seed, device, overwrite) -> list[dict]:
     results: dict[int, dict] = {}
-    todo = []
+    todo, prints = [], {}
     for row in rows:
-        previous = None if overwrite else finished(row)
-        if previous is not None:
+        prints[row.index] = fingerprint(row, steps, seed)
+        action, why = ("train", "") if overwrite else plan_row(row, prints[row.index])
+        if action == "skip":
+            previous = {k: v for k, v in finished(row).items() if k in SUMMARY_COLUMNS}
             results[row.index] = {**previous, "row": row.index, "name": row.name, "status": "skipped"}
+        elif action == "refuse":
+            results[row.index] = _failed(row, why)
         else:
+            if why:
+                print(f"row {row.index} ({row.name}): training again: {why}", flush=True)
             todo.append(row)
 
     def record(outcome: Outcome) -> None:
@@ -260,8 +361,10 @@ def train_many(manifest, *, engine: Engine | None = None, steps: int = DEFAULT_S
         write_summary([results[i] for i in sorted(results)], where)
 
     by_key = {f"row {r.index}": r for r in todo}
-    tasks = [Task(key, train_row, (row, steps, seed, device)) for key, row in by_key.items()]
+    tasks = [Task(key, train_row, (row, steps, seed, device), {"inputs": prints[row.index]})
+             for key, row in by_key.items()]
     engine = engine or Engine()
+    engine.fit(len(tasks))
     if tasks:
         with engine:
             engine.run(tasks, desc="captures", on_outcome=record)
@@ -270,5 +373,5 @@ def train_many(manifest, *, engine: Engine | None = None, steps: int = DEFAULT_S
     return ordered
 
 
-__all__ = ["DEFAULT_STEPS", "Row", "finished", "fixed_steps", "read_manifest", "summary_paths", "train_many",
-           "train_row", "write_summary"]
+__all__ = ["DEFAULT_STEPS", "Row", "fingerprint", "finished", "fixed_steps", "plan_row", "read_manifest",
+           "summary_paths", "train_many", "train_row", "write_summary"]

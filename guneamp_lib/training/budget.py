@@ -29,14 +29,21 @@ as it would without a clock (the clock only reads the time).
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
+
+from ..errors import GuneampError
 
 # How many of the latest steps the step-time estimate looks at: enough that one fast
 # step does not hide a slow machine, few enough that the first step's one-time costs
 # stop counting soon.
 RECENT_STEPS = 8
+# Validation (and the choice of the best checkpoint) every this many steps when a run is
+# given a step count (``train-many``, ``evaluate --steps``); a count above it is rounded up
+# to a whole number of such rounds.
+VALIDATE_EVERY = 100
 
 
 @dataclass
@@ -95,3 +102,16 @@ class Clock:
         return {"budget_s": self.budget_s, "elapsed_s": self.elapsed(), "setup_s": self.setup_s,
                 "slowest_step_s": self.slowest_step,
                 "validation_estimate_s": self.validation_estimate, "validation_overrun_s": self.validation_overrun}
+
+
+def fixed_steps(steps: int) -> dict:
+    """:class:`~guneamp_lib.training.train.TrainConfig` fields for ``steps`` steps and no clock.
+
+    Validated every :data:`VALIDATE_EVERY` steps; above that, rounded up to whole rounds.
+
+    Notebook: 06
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise GuneampError(f"the number of steps must be a whole number of 1 or more, got {steps!r}")
+    per = min(steps, VALIDATE_EVERY)
+    return {"epochs": math.ceil(steps / per), "steps_per_epoch": per, "time_budget_s": None}

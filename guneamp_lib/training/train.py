@@ -40,7 +40,7 @@ from ..models.checkpoint import Checkpoint, save_checkpoint
 from .budget import Clock
 from .data import TrainingData
 from .knob_data import KnobSampler, KnobTrainingData
-from .defaults import KNOB_MODELS, training_defaults
+from .defaults import KNOB_MODELS, ModelSpec, training_defaults
 from ..errors import GuneampError, GuneampWarning
 from ..render.inference import predict
 from .losses import design_loss, esr
@@ -49,6 +49,7 @@ from .step import SegmentSampler, context_samples, cosine_lr, train_step
 from ..models import build_model, count_parameters, receptive_field
 from ..dsp.oversampling import MAX_FACTOR
 from ..runtime import describe_device, pick_device, set_seed
+from ..vocabulary import DEFAULT_TIME_BUDGET_S
 
 
 
@@ -105,6 +106,20 @@ class TrainResult:
     last_path: Path | None
     device: str
     timing: dict = field(default_factory=dict)  # the budget and what the run measured (training.budget.Clock)
+
+
+def train_config(spec: ModelSpec, *, time_budget_s=DEFAULT_TIME_BUDGET_S, epochs=None, steps_per_epoch=None,
+                 device="auto", seed=0) -> TrainConfig:
+    """The set-up of a model written ``name[:size][@rate]``, with its row of the defaults table.
+
+    What ``guneamp evaluate`` and ``train-many`` train with (and ``guneamp train``, which must
+    agree: ``tests/test_levels.py``).
+
+    Notebook: 11
+    """
+    return TrainConfig(model=spec.model, model_kwargs=spec.kwargs(), oversample=spec.oversample,
+                       time_budget_s=time_budget_s, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                       device=device, seed=seed)
 
 
 def segment_length(cfg: TrainConfig, has_ir: bool) -> int:

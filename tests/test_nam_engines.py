@@ -1,0 +1,95 @@
+"""NAM's WaveNets as NAM 0.13 writes them run on the compiled engine, with the torch model's numbers.
+
+:class:`~guneamp_lib.render.nam_engines.FastNamWaveNet` is selected by one ``supports()``
+test and checked here against the general path (the torch model streaming the same
+blocks): ESR < 1e-10 for A2 Full and Lite, a slimmable WaveNet, gated and blended layers
+with a bottleneck, head 1x1 and a 4-tap head, and every activation code the kernel has.
+Blocks of 1, 64 and 2048 cross the ring buffers' compaction. What the kernel does not
+cover (FiLM, groups, a condition DSP, a post-stack head) stays on torch, by ``supports()``.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from benchmarks import nam_written
+from guneamp_lib.capture.guitar import synth_di
+from guneamp_lib.models import NamWaveNet
+from guneamp_lib.models.nam import load_model_file
+from guneamp_lib.render.streaming import StreamingProcessor
+
+SR = 48000
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    pytest.importorskip("nam.models", reason="neural-amp-modeler is not installed")
+    d = tmp_path_factory.mktemp("nam-written")
+    return {name: nam_written.write(name, d, seed=i) for i, name in enumerate(("a2", "slimmable", "gated", "film"))}
+
+
+@pytest.fixture(scope="module")
+def signal():
+    return synth_di(0.4, SR, 4).astype(np.float32)
+
+
+def stream(model, x, engine, block):
+    proc = StreamingProcessor(model, 1, engine=engine)
+    assert proc.engine == engine
+    return np.concatenate([proc.process_block(x[s : s + block]) for s in range(0, x.size, block)])
+
+
+def esr(ref, y):
+    ref = np.asarray(ref, np.float64)
+    return float(np.sum((np.asarray(y, np.float64) - ref) ** 2) / np.sum(ref**2))
+
+
+@pytest.mark.parametrize("name, slim", [("a2", None), ("a2", 0.2), ("slimmable", None), ("slimmable", 0.4),
+                                        ("gated", None)])
+def test_nam_written_wavenets_run_compiled_as_on_torch(files, signal, name, slim):
+    model = load_model_file(files[name], slim=slim).model
+    assert isinstance(model, NamWaveNet)
+    ref = stream(model, signal, "torch", 64)
+    assert np.sqrt(np.mean(ref.astype(np.float64) ** 2)) > 1e-4
+    for block in (1, 64, 2048) if name == "a2" and slim is None else (64,):
+        assert esr(ref, stream(model, signal, "compiled", block)) < 1e-10, block
+
+
+ACTIVATIONS = [{"type": "Tanh"}, {"type": "Hardtanh"}, {"type": "Fasttanh"}, {"type": "ReLU"},
+               {"type": "LeakyReLU", "negative_slope": 0.2}, {"type": "PReLU", "negative_slope": -0.3},
+               {"type": "Sigmoid"}, {"type": "SiLU"}, {"type": "Hardswish"},
+               {"type": "LeakyHardtanh", "min_val": -0.5, "max_val": 0.7, "min_slope": 0.05, "max_slope": 0.1},
+               {"type": "Softsign"}]
+
+
+def _array(acts, modes, seconds, **kw):
+    n = len(acts)
+    lc = {"input_size": 1, "condition_size": 1, "channels": 5, "bottleneck": 3, "kernel_sizes": [2, 5, 3] * n,
+          "dilations": [1, 3, 7] * n, "activations": acts, "gating_modes": modes, "secondary_activations": seconds,
+          "layer1x1": True, "head1x1_out": 0, "head_out": 1, "head_kernel": 3, "head_dilation": 2,
+          "head_bias": True, "films": {}}
+    lc.update(kw)
+    lc["kernel_sizes"], lc["dilations"] = lc["kernel_sizes"][:n], lc["dilations"][:n]
+    return lc
+
+
+def test_every_activation_and_gating_mode_runs_compiled_as_on_torch(signal):
+    n = len(ACTIVATIONS)
+    plain = _array(ACTIVATIONS, ["none"] * n, [None] * n, head_out=5)
+    gated = _array(ACTIVATIONS[::-1], ["gated", "blended"] * (n // 2) + ["gated"], ACTIVATIONS, input_size=5,
+                   head1x1_out=5, layer1x1=False, bottleneck=5, head_kernel=1, head_dilation=1)
+    torch.manual_seed(3)
+    model = NamWaveNet([plain, gated], 0.3).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.5)
+    ref = stream(model, signal, "torch", 64)
+    assert np.sqrt(np.mean(ref.astype(np.float64) ** 2)) > 1e-3
+    assert esr(ref, stream(model, signal, "compiled", 64)) < 1e-10
+
+
+def test_what_the_kernel_does_not_cover_stays_on_torch(files):
+    model = load_model_file(files["film"]).model
+    assert StreamingProcessor(model, 1, engine="auto").engine == "torch"
+    with pytest.raises(Exception, match="does not cover"):
+        StreamingProcessor(model, 1, engine="compiled")
