@@ -228,7 +228,8 @@ def knob_model_path(tmp_path_factory):
 @pytest.mark.slow
 def test_a_knob_key_mid_take(server, knob_model_path, tmp_path):
     """``--knob drive=2``, then ``+`` through the pipe mid-take: drive 2.5 from one block on,
-    gliding as the model's knob input glides; the take equals the processor told the same."""
+    gliding as the model's knob input glides; the take equals the processor told the same, and
+    before the key it equals `guneamp render --knob drive=2` of the DI."""
     block, key_at = 64, int(0.3 * RATE)
     audio, lines, err, code, x = take(server, knob_model_path, tmp_path, extra=("--knob", "drive=2"),
                                       keys_after=(key_at, "+"))
@@ -252,6 +253,13 @@ def test_a_knob_key_mid_take(server, knob_model_path, tmp_path):
     n = blocks * block
     assert esr(expected[:n], wet[:n]) < 1e-6
     assert esr(replay(processor(2.5), dry, block, one, np.float32(1.0))[:n], wet[:n]) > 1e-4  # the glide is heard
+    # before the key, the take is `guneamp render --knob drive=2` of the DI (tone at its middle)
+    lead = start - int(np.flatnonzero(x)[0])
+    di = write(tmp_path / "di.wav", x, RATE)
+    ref = sf.read(str(render_file(knob_model_path, di, tmp_path / "ref.wav", progress=False,
+                                  knobs={"drive": 2.0, "tone": 5.0})), dtype="float32")[0]
+    m = k * block - lead
+    assert m > RATE // 10 and esr(ref[:m], wet[lead : lead + m]) < 1e-6
 
 
 @needs_jackd
