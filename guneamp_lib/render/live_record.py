@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -70,6 +69,7 @@ class TakeRecorder(threading.Thread):
         self.lost_blocks = 0
         self.written_blocks = 0
         self.error: BaseException | None = None
+        self.opened = threading.Event()  # set once both files are open (or opening failed)
         self._stop_event = threading.Event()
 
     def stop(self) -> None:
@@ -83,6 +83,8 @@ class TakeRecorder(threading.Thread):
             self._record()
         except BaseException as exc:  # noqa: BLE001  reported by play's terminal thread
             self.error = exc
+        finally:
+            self.opened.set()
 
     def _record(self) -> None:
         c = self.chain
@@ -93,6 +95,7 @@ class TakeRecorder(threading.Thread):
                 tmp = stack.enter_context(atomic_output(path))
                 files.append(stack.enter_context(
                     sf.SoundFile(str(tmp), "w", samplerate=c.rate, channels=1, subtype="FLOAT", format="WAV")))
+            self.opened.set()
             stopping = False
             while not stopping:
                 stopping = self._stop_event.wait(DRAIN_S)
@@ -116,10 +119,11 @@ class TakeRecorder(threading.Thread):
             self.written_blocks += e - s
 
 
-def wait_started(recorder: TakeRecorder, timeout: float = 5.0) -> None:
-    """Fail now, not at the end of a take, if the files cannot be opened."""
-    t0 = time.monotonic()
-    while recorder.error is None and time.monotonic() - t0 < min(timeout, 2 * DRAIN_S):
-        time.sleep(DRAIN_S / 5)
+def wait_started(recorder: TakeRecorder, timeout: float = 10.0) -> None:
+    """Fail now, not at the end of a take, if the files cannot be opened.
+
+    Notebook: 12
+    """
+    recorder.opened.wait(timeout)
     if recorder.error is not None:
         raise GuneampError(f"cannot record to {recorder.paths[0].parent}: {recorder.error}")
