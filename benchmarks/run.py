@@ -52,7 +52,7 @@ from vs_nam import bench_nam_core, report_lines  # noqa: E402
 # Sections after the eighth, run at the end of a full run: (key in the JSON, module in
 # benchmarks/). The module has ``bench(quick: bool) -> dict`` (the figures, written under
 # the key) and ``report_lines(figures: dict) -> list[str]`` (what is printed).
-EXTRA_SECTIONS: tuple[tuple[str, str], ...] = (("startup", "startup"),)
+EXTRA_SECTIONS: tuple[tuple[str, str], ...] = (("startup", "startup"), ("knobs", "sections.knobs"))
 
 
 def machine() -> dict:

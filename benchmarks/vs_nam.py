@@ -8,7 +8,14 @@ the file's rate. NAM core streams it in 64-sample blocks through our small drive
 blocks of 16, 64, 256 and 2048. Runs alternate (NAM, then ours at every block size, then
 NAM again), so that load from other processes falls on both alike, and each figure is the
 fastest of its repeats. The ratio is ours / NAM core at block 64: below 1, ours is faster.
-NAM core is timed at block 16 too, for the ratio where the cost of each call weighs most.
+NAM core is timed at blocks 16 and 256 too, for the ratios where the cost of each call
+weighs most and least.
+
+Beside our own exports, three files NAM 0.13's own package writes (``nam_written.py``,
+NAM's initial weights): its trainer's default A2 (a ``SlimmableContainer``) played at
+full size (``nam:a2-full``, 8 channels) and with the plugin's CPU slider low
+(``nam:a2-lite``, 3 channels), and a slimmable WaveNet (``nam:slimmable``). NAM core runs
+A2 on its dedicated fast path (``NAM/wavenet/a2_fast.*``, on in both builds).
 
 NAM's figure comes from its ``fast`` build (upstream's ``-Ofast`` release flags) with the
 plugin's default fast ``tanh``; the output difference that costs is printed as an ESR
@@ -29,7 +36,19 @@ from nam_core import DESCRIPTION, build_nam_core, missing_requirements, run_driv
 
 BLOCKS = (16, 64, 256, 2048)
 RATIO_BLOCK = 64
-NAM_BLOCKS = (16, RATIO_BLOCK)
+NAM_BLOCKS = (16, RATIO_BLOCK, 256)
+# NAM-written files: (name, file made by nam_written.write, the plugin's CPU slider or None)
+NAM_FILES = (("nam:a2-full", "a2", None), ("nam:a2-lite", "a2", 0.2), ("nam:slimmable", "slimmable", None))
+
+
+def _nam_files(folder: Path) -> list[tuple[str, Path, float | None]]:
+    """NAM's own files (see the module docstring), or none where NAM's package is missing."""
+    try:
+        import nam_written
+        written = {kind: nam_written.write(kind, folder, perturb=0.0) for kind in {k for _, k, _ in NAM_FILES}}
+    except ImportError:
+        return []
+    return [(name, written[kind], slim) for name, kind, slim in NAM_FILES]
 
 
 def _models():
@@ -84,6 +103,7 @@ def bench_nam_core(quick: bool, sample_rate: int, build: bool = True, seconds: f
               "nam_build_exact": None if exact is None else f"exact: {DESCRIPTION['exact']}, exact tanh",
               "models": {}}
     with tempfile.TemporaryDirectory(prefix="guneamp-nam-") as d:
+        cases = []
         for name, model in _models():
             path = Path(d) / f"{name.replace(':', '-')}.nam"
             try:
@@ -91,37 +111,42 @@ def bench_nam_core(quick: bool, sample_rate: int, build: bool = True, seconds: f
             except GuneampError as exc:
                 result["models"][name] = {"skipped": f"guneamp export cannot write it yet: {exc}"}
                 continue
-            reread = load_model_file(path).model
+            cases.append((name, path, None, model))
+        cases += [(name, path, slim, None) for name, path, slim in _nam_files(Path(d))]
+        for name, path, slim, model in cases:
+            reread = load_model_file(path, slim=slim).model
             # Ours runs what it reads back from the file (the compiled engine covers every form
             # ours exports, NAM's LSTM layout included); otherwise the exported model, same weights.
             from guneamp_lib.render.streaming import StreamingProcessor
 
             fast = StreamingProcessor(reread, 1, engine="auto").engine == "compiled"
-            model = reread if fast else model
+            model = reread if fast or model is None else model
             ours_t = {b: np.inf for b in BLOCKS}
             nam_by_block = {b: np.inf for b in NAM_BLOCKS}
             nam_exact_t, nam_cpu, ours_cpu = np.inf, np.inf, np.inf
             y_ours = y_nam = y_exact = None
             for _ in range(repeats):
-                y_nam, (t, c) = run_driver(fast_build, path, x, RATIO_BLOCK, clock="both")
+                y_nam, (t, c) = run_driver(fast_build, path, x, RATIO_BLOCK, clock="both", slim=slim)
                 nam_by_block[RATIO_BLOCK], nam_cpu = min(nam_by_block[RATIO_BLOCK], t), min(nam_cpu, c)
                 for b in NAM_BLOCKS:
                     if b != RATIO_BLOCK:
-                        nam_by_block[b] = min(nam_by_block[b], run_driver(fast_build, path, x, b, output=False)[1])
+                        nam_by_block[b] = min(nam_by_block[b],
+                                              run_driver(fast_build, path, x, b, output=False, slim=slim)[1])
                 for b in BLOCKS:
                     y, (t, c) = _ours(model, x, b)
                     ours_t[b] = min(ours_t[b], t)
                     if b == RATIO_BLOCK:
                         y_ours, ours_cpu = y, min(ours_cpu, c)
                 if exact is not None:
-                    y_exact, t = run_driver(exact, path, x, RATIO_BLOCK, exact_tanh=True)
+                    y_exact, t = run_driver(exact, path, x, RATIO_BLOCK, exact_tanh=True, slim=slim)
                     nam_exact_t = min(nam_exact_t, t)
             nam_t = nam_by_block[RATIO_BLOCK]
             entry = {
                 "nam_core_rtf": nam_t / seconds,
                 "nam_core_rtf_by_block": {str(b): t / seconds for b, t in nam_by_block.items()},
                 "ours_rtf": {str(b): ours_t[b] / seconds for b in BLOCKS},
-                "ours_runs": "the model read back from the .nam" if fast else "the exported model (same weights)",
+                "ours_runs": ("the model read back from the .nam (compiled)" if fast
+                              else "the model on torch" if model is reread else "the exported model (same weights)"),
                 "ratio": ours_t[RATIO_BLOCK] / nam_t,
                 "ratio_by_block": {str(b): ours_t[b] / t for b, t in nam_by_block.items()},
                 # processor time: what each engine itself used, less disturbed by other load

@@ -198,3 +198,64 @@ class KnobSpace:
     def center(self) -> dict[str, float]:
         """Every knob at the middle of its range: a default where none is given."""
         return {k.name: (k.low + k.high) / 2 for k in self.knobs}
+
+
+class KnobAutomation:
+    """Knob values over time, as ``render --knob-automation sweep.csv`` reads them (notebook 13).
+
+    The CSV has a header ``time`` (seconds, rising) then one column per knob (dial units,
+    ``treble`` or ``knob:treble``); between rows each knob moves linearly, before the first
+    row and after the last it holds.
+    """
+
+    def __init__(self, times: list[float], names: tuple[str, ...], rows: list[tuple[float, ...]]):
+        self.times, self.names, self.rows = times, names, rows
+
+    @classmethod
+    def read(cls, path) -> "KnobAutomation":
+        import csv
+        from pathlib import Path
+
+        path = Path(path)
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise GuneampError(f"cannot read the knob automation {path}: {exc.strerror or exc}") from None
+        reader = csv.reader(line for line in lines if line.strip())
+        header = [h.strip() for h in next(reader, [])]
+        if len(header) < 2 or header[0] != "time":
+            raise GuneampError(f"{path}: the header must be time, then one column per knob (for example time,treble)")
+        names = tuple(check_knob_name(h[len(KNOB_COLUMN_PREFIX):] if h.startswith(KNOB_COLUMN_PREFIX) else h)
+                      for h in header[1:])
+        if len(set(names)) != len(names):
+            raise GuneampError(f"{path}: a knob column appears twice")
+        times, rows = [], []
+        for i, rec in enumerate(reader, start=2):
+            if len(rec) != len(header):
+                raise GuneampError(f"{path}, line {i}: {len(rec)} values for {len(header)} columns")
+            t = _finite(rec[0].strip(), f"{path}, line {i}: time")
+            if times and t <= times[-1]:
+                raise GuneampError(f"{path}, line {i}: the times must rise from row to row")
+            times.append(t)
+            rows.append(tuple(_finite(v.strip(), f"{path}, line {i}: knob {n}") for n, v in zip(names, rec[1:])))
+        if not rows:
+            raise GuneampError(f"{path} holds no rows; give at least one time and its knob values")
+        return cls(times, names, rows)
+
+    def check(self, space: KnobSpace, *, extrapolate: bool = False) -> None:
+        """Every row against the model's knobs: all named, none unknown, in range unless ``extrapolate``."""
+        for row in self.rows:
+            space.check(dict(zip(self.names, row)), extrapolate=extrapolate)
+
+    def at(self, t: float) -> dict[str, float]:
+        """The knob values at ``t`` seconds."""
+        import bisect
+
+        j = bisect.bisect_right(self.times, t)
+        if j == 0:
+            return dict(zip(self.names, self.rows[0]))
+        if j == len(self.times):
+            return dict(zip(self.names, self.rows[-1]))
+        t0, t1 = self.times[j - 1], self.times[j]
+        w = (t - t0) / (t1 - t0)
+        return {n: a + w * (b - a) for n, a, b in zip(self.names, self.rows[j - 1], self.rows[j])}

@@ -97,7 +97,10 @@ LEVEL_DBU_RANGE = (-40.0, 60.0)
 # --------------------------------------------------------------------------- comparisons
 
 PEDALS = ("TubeScreamer", "RAT", "BluesDriver")
-DATASETS = ("default", "default_direct") + PEDALS
+# ``knobs``: the reference amp at many settings (``guneamp synth --knobs``), each model
+# trained as a knob model and scored on held-out settings (notebook 13); only when asked.
+KNOB_DATASET = "knobs"
+DATASETS = ("default", "default_direct") + PEDALS + (KNOB_DATASET,)
 DEFAULT_DATASETS = ("default",) + PEDALS
 # The EGFxSet clip a pedal is tested on unless its name says otherwise (``RAT@1``).
 TEST_CLIP = 3

@@ -60,3 +60,27 @@ def toy_pair(tmp_path):
         "cab_ir": write(tmp_path / "cab_ir.wav", ir / np.abs(ir).max()),
         "dir": tmp_path,
     }
+
+
+def toy_knob_amp(x: np.ndarray, drive: float) -> np.ndarray:
+    """The toy amp with a drive knob (0..10): the input gain rises 3.5 dB a step."""
+    return toy_amp(x * 10.0 ** ((drive - 5.0) * 3.5 / 20.0) * 0.25)
+
+
+def toy_knob_set(folder, drives, test_drives, seconds=2.0):
+    """A knob manifest of the toy amp: one training DI at each of ``drives``, a separate test DI at
+    each of ``test_drives`` and, as each training row's test take, at its own drive too."""
+    di, di_test = toy_di(seconds, seed=1), toy_di(seconds, seed=2)
+    write(folder / "di.wav", di)
+    write(folder / "di_test.wav", di_test)
+    lines = ["name,clean,target,split,test_clean,test_target,knob:drive"]
+    for d in drives:
+        write(folder / f"amp_{d}.wav", toy_knob_amp(di, d))
+        write(folder / f"amp_test_{d}.wav", toy_knob_amp(di_test, d))
+        lines.append(f"train {d},di.wav,amp_{d}.wav,train,di_test.wav,amp_test_{d}.wav,{d}")
+    for d in test_drives:
+        write(folder / f"held_{d}.wav", toy_knob_amp(di_test, d))
+        lines.append(f"held {d},di_test.wav,held_{d}.wav,test,,,{d}")
+    path = folder / "knobs.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path

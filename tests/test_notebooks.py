@@ -80,6 +80,35 @@ def test_notebook_structure(stem):
     assert 10 <= len(cells) <= 45
 
 
+@pytest.mark.parametrize("stem", PRESENT)
+def test_every_parameter_is_declared(stem):
+    """papermill skips a parameters line it cannot parse (an `=` inside its comment was
+    enough), and the runner then drops that parameter's overrides without a word: CI's
+    short EPOCHS never reached notebook 06 that way. Every assignment must be declared."""
+    import ast
+
+    nb = load(NB_DIR / f"{stem}.ipynb")
+    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    assigned = {t.id for node in ast.parse("".join(cell["source"])).body if isinstance(node, ast.Assign)
+                for t in node.targets if isinstance(t, ast.Name)}
+    assert set(course.notebook_parameters(NB_DIR / f"{stem}.ipynb")) == assigned
+
+
+@pytest.mark.parametrize("stem", ["06_gpu_training", "07_overlap_add_inference", "08_cabinet_ir",
+                                  "09_transfer_curve", "10_playground", "11_beyond_the_seed", "12_your_own_gear"])
+def test_heavier_runs_are_behind_full(stem):
+    """The default run is the short one; `make tutorial FULL=1` (``-p FULL true``) the heavier one."""
+    params = course.notebook_parameters(NB_DIR / f"{stem}.ipynb")
+    assert params["FULL"] == "False"
+
+
+def test_course_schedule_fills_only_what_is_not_given():
+    assert course.course_schedule() == course.COURSE_SCHEDULE[False] == (10, 30)
+    assert course.course_schedule(True) == (15, 40)
+    assert course.course_schedule(False, 2, 4) == (2, 4)
+    assert course.course_schedule(True, None, 4) == (15, 4)
+
+
 @pytest.fixture(scope="session")
 def executed(tmp_path_factory):
     """Run the whole series once, in order, with the CI parameters."""

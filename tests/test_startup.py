@@ -35,6 +35,7 @@ HEAVY = ("torch", "scipy", "numba", "librosa")
 BAD = {
     "synth": ["synth", "--seconds", "0"],
     "capture-signal": ["capture-signal", "--seconds", "5"],
+    "capture-plan": ["capture-plan", "--knob", "drive=0", "--out", "plan.csv"],
     "train": ["train", "--lr", "nan"],
     "train-many": ["train-many", "rows.csv", "--steps", "0"],
     "render": ["render", "--model", "m.pt", "--input", "di.wav", "--output", "out.wav", "--gain-db", "nan"],
@@ -51,7 +52,9 @@ MORE_BAD = [
     ["train", "--model", "resnet"], ["train", "--model", "seed_cnn@8x"], ["train", "--model", "lstm:big"],
     ["train", "--time-budget", "inf"], ["evaluate", "--models", "resnet"], ["evaluate", "--datasets", "RAT@x"],
     ["export", "--model", "m.pt", "--output", "m.nam", "--gear-type", "banjo"], ["train-many", "no_such_rows.csv"],
-    ["check", "no_such_clean.wav", "amp.wav"], ["render", "--model", "m.pt", "--input", "di.wav", "--output", "o.wav"],
+    ["check", "no_such_clean.wav", "amp.wav"], ["capture-plan", "--knob", "drive=0:1", "--knob", "drive=0:2", "--out", "p.csv"],
+    ["check", "--manifest", "no_such_knobs.csv"], ["score", "--manifest", "no_such_knobs.csv", "--model", "k.pt"],
+    ["score", "--clean", "di.wav", "--amp", "amp.wav"], ["render", "--model", "m.pt", "--input", "di.wav", "--output", "o.wav"],
 ]
 
 # Runs every case in one fresh interpreter and reports, per case, the exit status, the

@@ -6,44 +6,86 @@ from __future__ import annotations
 import sys
 
 from ..errors import GuneampError
+from ..knobs import KnobAutomation, parse_setting
 from ..vocabulary import DEVICE_CHOICES, check_wav_name, GEAR_TYPES, LEVEL_DBU_RANGE, NAM_FORMAT_VERSION, TONE_TYPES
-from .common import MAX_GAIN_DB, add_common, check_inputs, check_output_file, claim, number
+from .common import MAX_GAIN_DB, add_common, argument_type, check_inputs, check_output_file, claim, number
+
+# Samples per block when a knob automation is rendered without --block-size: a plugin's block.
+AUTOMATION_BLOCK = 64
+
+
+def _knobs(args) -> dict | None:
+    settings = dict(args.knob or [])
+    if len(settings) != len(args.knob or []):
+        raise GuneampError("a knob is given twice with --knob; give each knob once")
+    return settings or None
 
 
 def cmd_render(args) -> int:
-    out = check_output_file(args.output, args.overwrite, [args.model, args.input, args.ir])
+    out = check_output_file(args.output, args.overwrite, [args.model, args.input, args.ir, args.knob_automation])
     check_wav_name(out)
-    check_inputs((args.model, "model"), (args.input, "input"), (args.ir, "cabinet IR"))
+    check_inputs((args.model, "model"), (args.input, "input"), (args.ir, "cabinet IR"),
+                 (args.knob_automation, "knob automation"))
     if args.slim is not None and not str(args.model).lower().endswith(".nam"):
         raise GuneampError("--slim picks a size inside a NAM .nam file that holds several; "
                            f"{args.model} is a guneamp checkpoint")
+    knobs = _knobs(args)
+    automation = None if args.knob_automation is None else KnobAutomation.read(args.knob_automation)
     with claim(out, overwrite=args.overwrite):
         model = args.model
         if args.slim is not None:
             from ..models.nam import load_model_file
 
             model = load_model_file(args.model, slim=args.slim)
-        if args.block_size is not None:
+        if args.block_size is not None or automation is not None:
             from ..render.files import render_streaming
 
-            render_streaming(model, args.input, out, args.block_size, ir_path=args.ir, use_ir=not args.no_ir,
-                             gain_db=args.gain_db, progress=not args.quiet, normalize_input=args.normalize_input,
-                             normalize_output=args.normalize_output)
+            render_streaming(model, args.input, out, args.block_size or AUTOMATION_BLOCK, ir_path=args.ir,
+                             use_ir=not args.no_ir, gain_db=args.gain_db, progress=not args.quiet,
+                             normalize_input=args.normalize_input, normalize_output=args.normalize_output,
+                             knobs=knobs, automation=automation, extrapolate=args.extrapolate)
         else:
             from ..render.files import render_file
 
             render_file(model, args.input, out, ir_path=args.ir, use_ir=not args.no_ir,
                         gain_db=args.gain_db, device=args.device, progress=not args.quiet,
-                        normalize_input=args.normalize_input, normalize_output=args.normalize_output)
+                        normalize_input=args.normalize_input, normalize_output=args.normalize_output, knobs=knobs,
+                        extrapolate=args.extrapolate)
     print(f"wrote {out}")
     return 0
 
+
+def _export_aidax(args, out) -> int:
+    """A knob (or snapshot) LSTM or GRU as an AIDA-X model file (notebook 13)."""
+    if out.suffix.lower() != ".json":
+        raise GuneampError(f"{out}: name the output *.json; AIDA-X loads its models from .json files.")
+    if args.knob:
+        raise GuneampError("--knob bakes one setting into a .nam; an AIDA-X model keeps its knobs (drop --knob)")
+    check_inputs((args.model, "model"))
+    from ..models.aidax import export_aidax
+    from ..models.checkpoint import load_checkpoint
+
+    with claim(out, overwrite=args.overwrite):
+        ckpt = load_checkpoint(args.model)
+        export_aidax(ckpt, out, args.name or out.stem)
+    if ckpt.ir is not None:
+        print("note: this model was trained with a cabinet IR in the loss; load that IR in AIDA-X's cabinet slot",
+              file=sys.stderr)
+    print(f"wrote {out}" + (f" (knobs: {ckpt.knobs.describe()})" if ckpt.knobs is not None else ""))
+    return 0
+
+
 def cmd_export(args) -> int:
-    """Write a trained WaveNet or LSTM as a Neural Amp Modeler (.nam) file, its levels folded in."""
+    """Write a trained WaveNet or LSTM as a Neural Amp Modeler (.nam) file, its levels folded in;
+    a knob model at the settings given (``--knob``); or an LSTM/GRU as an AIDA-X model."""
     out = check_output_file(args.output, args.overwrite, [args.model])
+    if args.format == "aidax":
+        return _export_aidax(args, out)
     if out.suffix.lower() != ".nam":
         raise GuneampError(f"{out}: name the output *.nam; NAM's plugin lists only .nam files.")
     check_inputs((args.model, "model"))
+    knobs = _knobs(args)
+    from ..models.bake import bake_knobs
     from ..models.checkpoint import load_checkpoint
     from ..models.nam import check_user_metadata, export_nam
 
@@ -54,6 +96,11 @@ def cmd_export(args) -> int:
                                 "input_level_dbu": args.input_level_dbu, "output_level_dbu": args.output_level_dbu})
     with claim(out, overwrite=args.overwrite):
         ckpt = load_checkpoint(args.model)
+        if knobs or ckpt.knobs is not None:
+            if not knobs:
+                raise GuneampError(f"a .nam plays one setting: give every knob with --knob ({ckpt.knobs.describe()}), "
+                                   "or export the knob model with --format aidax")
+            ckpt = bake_knobs(ckpt, knobs, extrapolate=args.extrapolate)
         if ckpt.ir is not None:
             print("note: this model was trained with a cabinet IR in the loss; load that IR in the player too",
                   file=sys.stderr)
@@ -87,6 +134,14 @@ def register(sub) -> None:
     r.add_argument("--block-size", type=number(1, 1 << 20, integer=True), default=None, metavar="N",
                    help="render N samples at a time, as a real-time plugin would (CPU; memory stays flat "
                         "for any file length; the same result to 1e-5)")
+    r.add_argument("--knob", action="append", type=argument_type(parse_setting), metavar="NAME=VALUE",
+                   help="a knob model's setting in dial units, e.g. --knob treble=7.5 (repeat for each knob; "
+                        "default: the middle of each range)")
+    r.add_argument("--knob-automation", default=None, metavar="CSV",
+                   help="turn a knob model's knobs over time: a CSV of time (s) then one column per knob, linear "
+                        "between rows; rendered block by block (--block-size, default 64), knobs glided per block")
+    r.add_argument("--extrapolate", action="store_true",
+                   help="allow knob values outside the range the model was trained on")
     r.add_argument("--slim", type=number(0.0, 1.0), default=None, metavar="S",
                    help="for a NAM file that holds the amp at several sizes (NAM 0.13's A2, a slimmable WaveNet): "
                         "the plugin's CPU slider, 0 (smallest) to 1; by default the full model, as the plugin")
@@ -100,7 +155,13 @@ def register(sub) -> None:
                     f"{NAM_FORMAT_VERSION}). The training levels are folded into the weights, so NAM's plugin at unity "
                     "gain plays your DI as `guneamp render` does; the file's metadata carries NAM's loudness and gain.")
     ex.add_argument("--model", required=True, help="checkpoint of a wavenet or lstm model (best.pt)")
-    ex.add_argument("--output", required=True, help=".nam file to write")
+    ex.add_argument("--output", required=True, help=".nam file to write (.json with --format aidax)")
+    ex.add_argument("--format", choices=("nam", "aidax"), default="nam",
+                    help="nam (default): NAM's .nam, one setting of a knob model (--knob); aidax: AIDA-X's RTNeural "
+                         "JSON of an LSTM or GRU with 0, 1 or 2 knobs and 8, 12, 16, 20, 24, 32, 40, 64 or 80 units")
+    ex.add_argument("--knob", action="append", type=argument_type(parse_setting), metavar="NAME=VALUE",
+                    help="bake a knob model at this setting (dial units; repeat for every knob) into a plain .nam")
+    ex.add_argument("--extrapolate", action="store_true", help="allow --knob values outside the trained range")
     ex.add_argument("--name", default=None, help="the model's name in the player (default: the output's file name)")
     ex.add_argument("--modeled-by", default=None, help="who made the model")
     ex.add_argument("--gear-type", choices=GEAR_TYPES, default=None, help="what was modeled")

@@ -1,4 +1,5 @@
-"""``guneamp train``: a model from a clean/amp pair, or the rest of an interrupted run (``--resume``).
+"""``guneamp train``: a model from a clean/amp pair, a knob model from a knob manifest
+(``--manifest``, notebook 13), or the rest of an interrupted run (``--resume``).
 """
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import GuneampError
-from ..training.defaults import TRAINING, ModelSpec
+from ..training.defaults import KNOB_MODELS, TRAINING, ModelSpec
 from ..vocabulary import DEFAULT_SAVE_EVERY_STEPS, DEVICE_CHOICES, MAX_FACTOR, TARGET_KINDS
 from .common import MAX_BATCH, Terminated, add_common, argument_type, check_inputs, count, default_data, model_text, number, seconds
 
@@ -36,8 +37,43 @@ def _report(result, cfg) -> None:
     print(f"saved {result.best_path}")
 
 
-def _resume(args) -> int:
+def _knob_rows(manifest_path, args) -> tuple[dict, list]:
+    """The training rows of a knob manifest as ``(clean, target, settings)``, and the run's ``source``."""
+    from ..study.manifest import read_knob_manifest
+
+    manifest = read_knob_manifest(manifest_path)
+    rows = manifest.train
+    kinds = {r.target_kind for r in rows if r.target_kind} or {args.target_kind}
+    irs = {r.ir for r in rows if r.ir is not None}
+    if len(kinds) > 1 or len(irs) > 1:
+        raise GuneampError(f"{manifest_path}: the training rows name {len(kinds)} target kinds and {len(irs)} IRs; "
+                           "a knob model is one amp recorded one way: give every row the same")
+    kind = kinds.pop()
+    ir = None if kind == "amp_direct" else (irs.pop() if irs else args.ir)
+    for r in rows:
+        check_inputs((r.clean, f"clean DI of row {r.index}"), (r.target, f"target of row {r.index}"))
+    check_inputs((ir, "cabinet IR"))
+    source = {"manifest": str(Path(manifest_path).resolve()), "ir": None if ir is None else str(Path(ir).resolve()),
+              "target_kind": kind, "align": bool(args.align)}
+    return source, [(r.clean, r.target, r.settings) for r in rows]
+
+
+def _load(source: dict, args):
+    """The training data a run's ``source`` names: one pair, or a knob manifest's training rows."""
+    if "manifest" in source:
+        from ..training.knob_data import load_knob_training_data
+
+        _, rows = _knob_rows(source["manifest"], args)
+        return load_knob_training_data(rows, source.get("ir"), target_kind=source["target_kind"],
+                                       align=source["align"])
     from ..training.data import load_training_data
+
+    check_inputs((source["clean"], "clean DI"), (source["amp"], "amp"), (source.get("ir"), "cabinet IR"))
+    return load_training_data(source["clean"], source["amp"], source.get("ir"), target_kind=source["target_kind"],
+                              align=source["align"])
+
+
+def _resume(args) -> int:
     from ..training.resume import read_last
     from ..training.train import TrainConfig, train
 
@@ -51,9 +87,7 @@ def _resume(args) -> int:
         cfg = TrainConfig(**{**config, "device": args.device})
     except TypeError:
         raise GuneampError(f"{out} was started by another guneamp version; its settings cannot be read back.") from None
-    check_inputs((source["clean"], "clean DI"), (source["amp"], "amp"), (source.get("ir"), "cabinet IR"))
-    data = load_training_data(source["clean"], source["amp"], source.get("ir"), target_kind=source["target_kind"],
-                              align=source["align"])
+    data = _load(source, args)
     print(f"resuming {out} at step {last.training_state['step']}")
     result = train(data, cfg, out_dir=out, progress=not args.quiet, resume=True, save_every=args.save_every,
                    source=source)
@@ -84,6 +118,8 @@ def _train(args, out: Path) -> int:
         if (out / "last.pt").exists():
             raise GuneampError(f"{out} holds the last.pt of an interrupted run: continue it with --resume {out}, "
                                "or pass --overwrite to start again.")
+    if args.manifest:
+        return _train_knobs(args, out)
     ir = None if args.target_kind == "amp_direct" else args.ir
     check_inputs((args.clean, "clean DI"), (args.amp, "amp"), (ir, "cabinet IR"))
     for name in ("best.pt", "last.pt"):
@@ -101,6 +137,25 @@ def _train(args, out: Path) -> int:
     source = {"clean": str(Path(args.clean).resolve()), "amp": str(Path(args.amp).resolve()),
               "ir": None if ir is None else str(Path(ir).resolve()), "target_kind": args.target_kind,
               "align": bool(args.align)}
+    result = train(data, cfg, out_dir=out, progress=not args.quiet, save_every=args.save_every, source=source)
+    _report(result, cfg)
+    return 0
+
+
+def _train_knobs(args, out: Path) -> int:
+    """One knob model on every training row of a knob manifest (notebook 13)."""
+    check_inputs((args.manifest, "knob manifest"))
+    if ModelSpec.parse(args.model).model not in KNOB_MODELS:
+        raise GuneampError(f"--manifest trains a knob model: choose --model {', '.join(KNOB_MODELS)} "
+                           f"(a {ModelSpec.parse(args.model).model} model takes no knobs)")
+    source, rows = _knob_rows(args.manifest, args)
+    for name in ("best.pt", "last.pt"):
+        paths.refuse_output_on_inputs(out / name, [p for r in rows for p in r[:2]] + [source["ir"]])
+    from ..training.train import train
+
+    data = _load(source, args)
+    print(f"knob model on {len(rows)} captures: {data.space.describe()}")
+    cfg = _train_config(args)
     result = train(data, cfg, out_dir=out, progress=not args.quiet, save_every=args.save_every, source=source)
     _report(result, cfg)
     return 0
@@ -127,7 +182,7 @@ def register(sub) -> None:
     t.add_argument("--target-kind", choices=TARGET_KINDS, default="amp_with_cab",
                    help="amp_with_cab: target recorded through the cabinet (IR goes in the loss); amp_direct: before it")
     t.add_argument("--model", default="seed_cnn", type=argument_type(_model),
-                   help="network: seed_cnn (the design's CNN, default), wavenet[:standard|lite|feather|nano], lstm[:8..32]")
+                   help="network: seed_cnn (the design's CNN, default), wavenet[:standard|lite|feather|nano], lstm[:8..80], gru[:8..80]")
     t.add_argument("--oversample", type=number(1, MAX_FACTOR, integer=True), default=None,
                    help=f"oversampling factor the network runs at (default: the model's, {_per_model('oversample')})")
     t.add_argument("--epochs", type=count, default=None, help="stop after this many epochs")
@@ -143,6 +198,9 @@ def register(sub) -> None:
     t.add_argument("--align", action="store_true", help="shift the target to line up with the clean file automatically")
     t.add_argument("--out", default=str(paths.runs_dir() / "default"), help="folder for best.pt and last.pt (default runs/default)")
     t.add_argument("--overwrite", action="store_true", help="replace a model (or an interrupted run) already in --out")
+    t.add_argument("--manifest", metavar="M", default=None,
+                   help="train one knob model (wavenet, lstm or gru) on every split=train row of this knob manifest "
+                        "(a CSV with knob:<name> columns, or YAML); --clean and --amp are then not used")
     t.add_argument("--resume", metavar="DIR", default=None,
                    help="continue the interrupted run in DIR from its last.pt, with its own data and settings "
                         "(the other options but --device and --quiet are not used)")

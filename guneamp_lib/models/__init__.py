@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .base import AmpModel, CausalConv1d, count_parameters
-from .lstm import LSTMModel
+from .lstm import GRUModel, LSTMModel
 from .nam_convnet import NamConvNet, NamLinear
 from .nam_lstm import NamLSTM
 from .nam_wavenet import NamWaveNet
@@ -25,6 +25,7 @@ MODELS: dict[str, type[AmpModel]] = {
     SeedCNN.name: SeedCNN,
     WaveNet.name: WaveNet,
     LSTMModel.name: LSTMModel,
+    GRUModel.name: GRUModel,
     # NAM's own networks, for .nam files read back (models/nam_read.py); not offered for training.
     NamLSTM.name: NamLSTM,
     NamWaveNet.name: NamWaveNet,
@@ -73,6 +74,7 @@ def measure_receptive_field(model: nn.Module, length: int | None = None) -> int:
 
 
 __all__ = [
-    "AmpModel", "CausalConv1d", "LSTMModel", "MODELS", "NamConvNet", "NamLSTM", "NamLinear", "NamWaveNet", "SeedCNN", "WaveNet", "build_model", "count_parameters",
+    "AmpModel", "CausalConv1d", "GRUModel", "LSTMModel", "MODELS", "NamConvNet", "NamLSTM", "NamLinear", "NamWaveNet",
+    "SeedCNN", "WaveNet", "build_model", "count_parameters",
     "measure_receptive_field", "model_config", "receptive_field", "seed_cnn_parameter_breakdown",
 ]

@@ -14,6 +14,11 @@ these attributes; it never probes with ``getattr``.
 Convolutional models are built from :class:`CausalConv1d` and pointwise operations
 only, so they stream block by block by switching those layers to streaming mode.
 Recurrent models provide ``forward_stateful(x, state) -> (y, state)`` instead.
+
+A knob ("conditioned") model is the same class with ``num_knobs`` in its config: its
+``forward`` takes ``knobs``, the settings scaled to 0..1 (:mod:`guneamp_lib.knobs`), as
+``(B, K)`` (constant over the signal) or ``(B, K, T)`` (one vector per sample);
+:func:`with_knobs` puts them beside the audio as extra input channels.
 """
 
 from __future__ import annotations
@@ -52,6 +57,11 @@ class AmpModel(nn.Module):
     @property
     def num_parameters(self) -> int:
         return count_parameters(self)
+
+    @property
+    def num_knobs(self) -> int:
+        """Knob inputs beside the audio (notebook 13); 0 for a snapshot model."""
+        return int(self.config.get("num_knobs", 0))
 
 
 class CausalConv1d(nn.Conv1d):
@@ -92,3 +102,33 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+
+
+def check_num_knobs(num_knobs) -> int:
+    """A model's knob count: a whole number from 0 to :data:`~guneamp_lib.knobs.MAX_KNOBS`."""
+    from ..knobs import MAX_KNOBS
+
+    if isinstance(num_knobs, bool) or not isinstance(num_knobs, int) or not 0 <= num_knobs <= MAX_KNOBS:
+        raise ValueError(f"num_knobs must be a whole number from 0 to {MAX_KNOBS}, got {num_knobs!r}")
+    return num_knobs
+
+
+def with_knobs(x: torch.Tensor, knobs: torch.Tensor | None, num_knobs: int) -> torch.Tensor:
+    """``(B, 1, T)`` audio and ``(B, K)`` or ``(B, K, T)`` knobs -> ``(B, 1 + K, T)``: the knobs as channels.
+
+    Notebook: 13
+    """
+    if num_knobs == 0:
+        if knobs is not None and knobs.numel():
+            raise ValueError("this is a snapshot model: it takes no knobs")
+        return x
+    if knobs is None:
+        raise ValueError(f"this model takes {num_knobs} knob(s): pass knobs=(B, {num_knobs}) or (B, {num_knobs}, T)")
+    knobs = knobs.to(x)
+    if knobs.ndim == 2:
+        knobs = knobs.unsqueeze(-1).expand(-1, -1, x.shape[-1])
+    if knobs.ndim != 3 or knobs.shape[1] != num_knobs or knobs.shape[2] != x.shape[-1]:
+        raise ValueError(f"knobs must be (B, {num_knobs}) or (B, {num_knobs}, {x.shape[-1]}), got {tuple(knobs.shape)}")
+    if knobs.shape[0] != x.shape[0]:
+        knobs = knobs.expand(x.shape[0], -1, -1)
+    return torch.cat([x, knobs], dim=1)

@@ -2,7 +2,8 @@
 
 A checkpoint holds only tensors and plain values (strings, numbers, lists, dicts): the
 weights, the model's name and constructor arguments, the rates it was trained at, the
-cabinet IR it was trained with and the loss history. It is read with
+cabinet IR it was trained with, the loss history and, for a knob model, its knobs' names
+and dial ranges (:class:`~guneamp_lib.knobs.KnobSpace`, notebook 13). It is read with
 ``torch.load(..., weights_only=True)``, which refuses pickled code, so opening a model
 file someone sent you cannot run anything. Files are written atomically.
 
@@ -33,6 +34,7 @@ from pathlib import Path
 import torch
 
 from ..errors import GuneampError, GuneampWarning
+from ..knobs import KnobSpace
 from ..paths import atomic_output, check_input_file, disk_errors
 from ..vocabulary import AUDIO_RATES, IR_MAX_SECONDS, MAX_FACTOR
 from . import MODELS, build_model, count_parameters, model_config, receptive_field
@@ -65,6 +67,8 @@ class Checkpoint:
     # What an interrupted run needs to go on (optimizer, step, generators); only in
     # last.pt, see guneamp_lib.training.resume.
     training_state: dict | None = None
+    # A knob model's knobs: the names and the dial ranges its 0..1 inputs stand for.
+    knobs: KnobSpace | None = None
 
     @property
     def min_input_samples(self) -> int:
@@ -105,11 +109,26 @@ def save_checkpoint(path: str | os.PathLike, ckpt: Checkpoint) -> Path:
         "input_gain": float(ckpt.input_gain),
         "output_gain": float(ckpt.output_gain),
     }
+    if ckpt.model.num_knobs:  # only knob models: a snapshot's checkpoint stays as it always was
+        payload["knobs"] = checked_knobs(path, ckpt.model, ckpt.knobs).to_json()
     if ckpt.training_state is not None:
         payload["training_state"] = ckpt.training_state
     with atomic_output(path) as tmp, disk_errors(path):
         torch.save(payload, tmp)
     return path
+
+
+def checked_knobs(path, model: torch.nn.Module, knobs: KnobSpace | None) -> KnobSpace | None:
+    """The knob space of ``model``, refused where it does not fit the model's knob inputs.
+
+    Notebook: 13
+    """
+    want = model.num_knobs
+    have = 0 if knobs is None else len(knobs)
+    if want != have:
+        raise GuneampError(f"{path}: the model takes {want} knob(s) but {have} are described"
+                           + ("" if have else " (the checkpoint holds no knob list)"))
+    return knobs
 
 
 def _field_error(path: Path, name: str, value, expected: str) -> GuneampError:
@@ -276,6 +295,13 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     _validate(path, payload)
     model = _build_in_budget(path, payload)
     model.load_state_dict(payload["state_dict"])
+    knobs = None
+    if "knobs" in payload:
+        try:
+            knobs = KnobSpace.from_json(payload["knobs"])
+        except GuneampError as exc:
+            raise GuneampError(f"{path} is a malformed checkpoint: {exc}") from None
+    knobs = checked_knobs(path, model, knobs)
     if "input_gain" not in payload:
         warnings.warn(
             f"{path} predates stored training levels, so its input and output gains are taken as 1.0. It was "
@@ -294,4 +320,5 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         input_gain=float(payload.get("input_gain", 1.0)),
         output_gain=float(payload.get("output_gain", 1.0)),
         training_state=payload.get("training_state"),
+        knobs=knobs,
     )

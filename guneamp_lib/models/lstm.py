@@ -1,4 +1,4 @@
-"""A one-layer LSTM amp model with a skip connection (notebook 11_beyond_the_seed).
+"""One-layer LSTM and GRU amp models with a skip connection (notebook 11_beyond_the_seed).
 
 A recurrent network remembers through its state ``(h, c)`` instead of a window, so
 its receptive field is unbounded (``math.inf``): the training loop gives every segment
@@ -14,6 +14,11 @@ of ``tbptt`` samples, and the state passed from one chunk to the next is detache
 gradients never reach further back than the start of their own chunk. The forward
 values are exactly those of one pass over the whole sequence; only the gradient is cut,
 which bounds the cost of a step and keeps long-range gradients from exploding.
+
+Knobs (notebook 13): a conditioned LSTM or GRU takes the knob vector as extra inputs
+beside the sample (input size ``1 + K``), the way GuitarML's Proteus and AIDA-X do, so
+its export to AIDA-X is the same network (:mod:`guneamp_lib.models.aidax`). The skip
+connection carries the audio input only.
 """
 
 from __future__ import annotations
@@ -23,13 +28,13 @@ import operator
 import torch
 from torch import nn
 
-from .base import AmpModel
+from .base import AmpModel, check_num_knobs, with_knobs
 
-# Brackets NAM's one-layer LSTM presets (12 to 24 units); beyond 32 the sample-by-sample
-# recurrence makes training on a CPU slow.
-MIN_HIDDEN, MAX_HIDDEN = 8, 32
+# From NAM's one-layer LSTM presets (12 to 24 units) up to the largest AIDA-X ships (80);
+# beyond 32 the sample-by-sample recurrence makes training on a CPU slow.
+MIN_HIDDEN, MAX_HIDDEN = 8, 80
 
-State = tuple[torch.Tensor, torch.Tensor]
+State = tuple[torch.Tensor, torch.Tensor] | torch.Tensor
 
 
 def _as_int(value, what: str) -> int:
@@ -41,44 +46,74 @@ def _as_int(value, what: str) -> int:
         raise ValueError(f"{what} must be an integer, got {value!r}") from None
 
 
-class LSTMModel(AmpModel):
+def _detach(state: State) -> State:
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+class _Recurrent(AmpModel):
+    """``(B, 1, T) -> (B, 1, T)``: one recurrent layer (``cell``), a linear head, plus the input."""
+
+    cell: type[nn.RNNBase] = nn.LSTM
+
+    def __init__(self, hidden_size: int = 16, tbptt: int = 2048, num_knobs: int = 0):
+        super().__init__()
+        hidden_size, tbptt = _as_int(hidden_size, "hidden_size"), _as_int(tbptt, "tbptt")
+        num_knobs = check_num_knobs(num_knobs)
+        if not MIN_HIDDEN <= hidden_size <= MAX_HIDDEN:
+            raise ValueError(f"hidden_size must be from {MIN_HIDDEN} to {MAX_HIDDEN}, got {hidden_size}")
+        if tbptt < 1:
+            raise ValueError(f"tbptt must be a positive number of samples, got {tbptt}")
+        self.config = {"hidden_size": hidden_size, "tbptt": tbptt}
+        if num_knobs:  # a snapshot model's config (and checkpoint) stays as it always was
+            self.config["num_knobs"] = num_knobs
+        # Registered under the model's name ("lstm", "gru"): the checkpoint's weight names.
+        self.add_module(self.name, self.cell(1 + num_knobs, hidden_size, batch_first=True))
+        self.head = nn.Linear(hidden_size, 1)
+
+    @property
+    def rnn_layer(self) -> nn.RNNBase:
+        return self._modules[self.name]
+
+    def _run(self, x: torch.Tensor, state: State | None, knobs: torch.Tensor | None) -> tuple[torch.Tensor, State]:
+        seq = with_knobs(x, knobs, self.num_knobs).transpose(1, 2)  # (B, T, 1 + K): time in the middle
+        if self.training and torch.is_grad_enabled():
+            chunk = self.config["tbptt"]
+            outs = []
+            for s in range(0, seq.shape[1], chunk):
+                if state is not None:
+                    state = _detach(state)
+                h, state = self.rnn_layer(seq[:, s : s + chunk], state)
+                outs.append(h)
+            h = torch.cat(outs, dim=1)
+        else:
+            h, state = self.rnn_layer(seq, state)
+        return (self.head(h) + seq[..., :1]).transpose(1, 2), state
+
+    def forward(self, x: torch.Tensor, knobs: torch.Tensor | None = None) -> torch.Tensor:
+        """The whole signal from silence (zero state); ``knobs`` as in :func:`~guneamp_lib.models.base.with_knobs`."""
+        return self._run(x, None, knobs)[0]
+
+    def forward_stateful(self, x: torch.Tensor, state: State | None = None,
+                         knobs: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+        """Continue from ``state`` (``None``: silence) and return the state after ``x``."""
+        return self._run(x, state, knobs)
+
+
+class LSTMModel(_Recurrent):
     """``(B, 1, T) -> (B, 1, T)``: one LSTM layer, a linear head, plus the input.
 
     Notebook: 11
     """
 
     name = "lstm"
+    cell = nn.LSTM
 
-    def __init__(self, hidden_size: int = 16, tbptt: int = 2048):
-        super().__init__()
-        hidden_size, tbptt = _as_int(hidden_size, "hidden_size"), _as_int(tbptt, "tbptt")
-        if not MIN_HIDDEN <= hidden_size <= MAX_HIDDEN:
-            raise ValueError(f"hidden_size must be from {MIN_HIDDEN} to {MAX_HIDDEN}, got {hidden_size}")
-        if tbptt < 1:
-            raise ValueError(f"tbptt must be a positive number of samples, got {tbptt}")
-        self.config = {"hidden_size": hidden_size, "tbptt": tbptt}
-        self.lstm = nn.LSTM(1, hidden_size, batch_first=True)
-        self.head = nn.Linear(hidden_size, 1)
 
-    def _run(self, x: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
-        seq = x.transpose(1, 2)  # (B, T, 1): nn.LSTM wants time in the middle
-        if self.training and torch.is_grad_enabled():
-            chunk = self.config["tbptt"]
-            outs = []
-            for s in range(0, seq.shape[1], chunk):
-                if state is not None:
-                    state = (state[0].detach(), state[1].detach())
-                h, state = self.lstm(seq[:, s : s + chunk], state)
-                outs.append(h)
-            h = torch.cat(outs, dim=1)
-        else:
-            h, state = self.lstm(seq, state)
-        return (self.head(h) + seq).transpose(1, 2), state
+class GRUModel(_Recurrent):
+    """``(B, 1, T) -> (B, 1, T)``: one GRU layer, a linear head, plus the input (AIDA-X's other cell).
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The whole signal from silence (zero state)."""
-        return self._run(x, None)[0]
+    Notebook: 13
+    """
 
-    def forward_stateful(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        """Continue from ``state`` (``None``: silence) and return the state after ``x``."""
-        return self._run(x, state)
+    name = "gru"
+    cell = nn.GRU

@@ -181,6 +181,9 @@ def nam_payload(ckpt: Checkpoint, metadata: dict | None = None) -> dict:
     Notebook: 11
     """
     model = ckpt.model
+    if model.num_knobs:
+        raise GuneampError("a .nam plays one setting: bake the knob model at one first "
+                           "(guneamp export --knob NAME=VALUE ..., models.bake.bake_knobs)")
     gain_in, gain_out = float(ckpt.input_gain), float(ckpt.output_gain)
     for what, g in (("input_gain", gain_in), ("output_gain", gain_out)):
         if not (math.isfinite(g) and g > 0):

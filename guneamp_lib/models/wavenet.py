@@ -23,6 +23,11 @@ Two changes from NAM, neither of which touches the weights:
   convolutions, tanh, additions), so :meth:`WaveNet.set_streaming` is all it takes
   to run the model block by block.
 
+A knob model (``num_knobs``, notebook 13) uses NAM's own conditioning path: the condition
+``c`` is the input and the knob vector, ``condition_size = 1 + K`` in every layer array, so
+the input mixer sees the knobs in every layer. Held still, the knobs' columns of the mixer
+are one more bias per layer (:mod:`guneamp_lib.models.bake`).
+
 Parameter layout: ``model.parameters()`` yields the tensors in exactly the order of
 NAM's flat ``.nam`` weight list. For each array: rechannel weight; then for each layer
 the dilated conv's weight and bias, the input mixer's weight, the 1x1's weight and
@@ -42,7 +47,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..dsp.activations import tanh
-from .base import AmpModel, CausalConv1d
+from .base import AmpModel, CausalConv1d, check_num_knobs, with_knobs
 
 # NAM's own presets (nam/train/core.py). Every one sees 4,093 samples: 85 ms at 48 kHz.
 # lite/feather/nano spend 7 dilations in the first array and 13 in the second, the
@@ -135,12 +140,13 @@ class _LayerArray(nn.Module):
         return self.head_rechannel(head), x
 
 
-def _check_layers(layers: list[dict]) -> None:
+def _check_layers(layers: list[dict], num_knobs: int = 0) -> None:
     if not layers:
         raise ValueError("a WaveNet needs at least one layer array")
     for i, lc in enumerate(layers):
-        if lc["condition_size"] != 1:
-            raise ValueError(f"layer array {i}: the condition is the mono input, so condition_size must be 1")
+        if lc["condition_size"] != 1 + num_knobs:
+            raise ValueError(f"layer array {i}: the condition is the mono input and the {num_knobs} knob(s), so "
+                             f"condition_size must be {1 + num_knobs}")
         if lc["kernel_size"] < 1 or lc["channels"] < 1 or lc["head_size"] < 1:
             raise ValueError(f"layer array {i}: kernel_size, channels and head_size must be positive")
         if not lc["dilations"] or min(lc["dilations"]) < 1:
@@ -196,8 +202,9 @@ class WaveNet(AmpModel):
     name = "wavenet"
 
     def __init__(self, preset: str | None = "standard", layers: list[dict] | None = None,
-                 head_scale: float | None = None):
+                 head_scale: float | None = None, num_knobs: int = 0):
         super().__init__()
+        num_knobs = check_num_knobs(num_knobs)
         if preset is None:
             if layers is None:
                 raise ValueError("without a preset, give the layer arrays (layers=[...])")
@@ -206,14 +213,21 @@ class WaveNet(AmpModel):
             base = PRESETS[preset]
         else:
             raise ValueError(f"unknown WaveNet preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+        from_preset = layers is None
         layers = [_plain_layer(lc) for lc in (copy.deepcopy(base["layers"]) if layers is None else layers)]
-        _check_layers(layers)
+        if from_preset:
+            # The knobs join the input in every layer's condition (NAM's input mixer).
+            for lc in layers:
+                lc["condition_size"] = 1 + num_knobs
+        _check_layers(layers, num_knobs)
         head_scale = float(base["head_scale"] if head_scale is None else head_scale)
         if not math.isfinite(head_scale):
             raise ValueError("head_scale must be a finite number")
         # The resolved layers are stored, so a checkpoint rebuilds this exact network
         # even if a preset is changed later.
         self.config = {"preset": preset, "layers": layers, "head_scale": head_scale}
+        if num_knobs:  # a snapshot model's config (and checkpoint) stays as it always was
+            self.config["num_knobs"] = num_knobs
         self.head_scale = head_scale
         self.arrays = nn.ModuleList(_LayerArray(**lc) for lc in layers)
 
@@ -239,8 +253,8 @@ class WaveNet(AmpModel):
         """The network as plain tensors, one dict per layer array, for engines that run it
         outside torch (the compiled streaming engine): ``rechannel`` ``(channels, input_size)``;
         ``layers``, each ``{"conv": (mid, channels, kernel), "conv_bias", "mixer": (mid,),
-        "res": (channels, channels), "res_bias", "dilation", "activation", "gated"}`` (``mid``
-        is twice the channels when gated); ``head`` ``(head_size, channels)`` and
+        "knob_mixer": (mid, num_knobs), "res": (channels, channels), "res_bias", "dilation",
+        "activation", "gated"}`` (``mid`` is twice the channels when gated); ``head`` ``(head_size, channels)`` and
         ``head_bias`` (None without one). Together with :attr:`head_scale` this is the
         whole model, in NAM's roles.
 
@@ -250,7 +264,8 @@ class WaveNet(AmpModel):
         for array, lc in zip(self.arrays, self.config["layers"]):
             layers = [{
                 "conv": l.conv.weight.detach(), "conv_bias": l.conv.bias.detach(),
-                "mixer": l.input_mixer.weight.detach()[:, 0, 0], "res": l.conv1x1.weight.detach()[:, :, 0],
+                "mixer": l.input_mixer.weight.detach()[:, 0, 0], "knob_mixer": l.input_mixer.weight.detach()[:, 1:, 0],
+                "res": l.conv1x1.weight.detach()[:, :, 0],
                 "res_bias": l.conv1x1.bias.detach(), "dilation": l.conv.dilation[0],
                 "activation": lc["activation"], "gated": l.gated,
             } for l in array.layers]
@@ -260,8 +275,9 @@ class WaveNet(AmpModel):
                         "head_bias": None if hb is None else hb.detach()})
         return out
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c = x
+    def forward(self, x: torch.Tensor, knobs: torch.Tensor | None = None) -> torch.Tensor:
+        """``x`` ``(B, 1, T)``; ``knobs`` (conditioned models only) normalized, ``(B, K)`` or ``(B, K, T)``."""
+        c = with_knobs(x, knobs, self.num_knobs)
         head = None
         for array in self.arrays:
             head, x = array(x, c, head)

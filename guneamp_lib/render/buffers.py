@@ -1,8 +1,8 @@
-"""Sizes the streaming engines share, and priming a stream with silence (notebook 07).
+"""What the compiled streaming engines share: block and ring-buffer sizes, and priming with silence (notebook 07).
 
-A module of its own so that the engines for NAM's own architectures
-(:mod:`guneamp_lib.render.nam_engines`) and ours (:mod:`guneamp_lib.render.engines`) can
-share them without importing each other.
+The engines of :mod:`~guneamp_lib.render.engines` and :mod:`~guneamp_lib.render.nam_engines`
+keep every history in ring buffers of these sizes and start from the state silence
+leaves (:func:`prime`), as the offline path's zero padding does.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ outputs, carrying its own history between calls. :class:`TorchEngine` runs the t
 module itself in streaming mode (the reference, any model); the ``_Fast*`` engines run
 the compiled kernels of :mod:`guneamp_lib.render.kernels` on float32 copies of the
 weights, with the history in ring buffers that are compacted once per
-:data:`COMPACT_SPAN` samples.
+:data:`COMPACT_SPAN` samples. Every engine takes a knob model's knobs the same way
+(:class:`~guneamp_lib.render.knob_input.KnobInput`: ``set_knob_vector``, smoothed per
+sub-block, folded into biases by the compiled engines).
 """
 
 from __future__ import annotations
@@ -21,17 +23,22 @@ from ..models import CausalConv1d, LSTMModel, SeedCNN, WaveNet, receptive_field
 from ..models.nam_lstm import NamLSTM
 from ..models.nam_wavenet import NamWaveNet
 from .buffers import COMPACT_SPAN, MAX_MODEL_BLOCK, ROW_PAD, prime
+from .knob_input import KnobInput
 from .nam_engines import FastNamWaveNet
 
 
-class TorchEngine:
+class TorchEngine(KnobInput):
     """Reference engine: the model's own modules, in streaming mode.
 
     Notebook: 07
     """
 
-    def __init__(self, model: torch.nn.Module):
+    def __init__(self, model: torch.nn.Module, oversample: int = 1):
         self.model = copy.deepcopy(model).float().cpu().eval()
+        self.init_knobs(self.model.num_knobs, oversample)
+        # The model reads the current knobs through this view of the same memory.
+        self._knobs_t = torch.from_numpy(self.knob_now).view(1, -1) if self.num_knobs else None
+        self.out = np.zeros(MAX_MODEL_BLOCK, np.float32)
         rf = receptive_field(self.model)
         self.recurrent = not math.isfinite(rf)
         if self.recurrent:
@@ -45,37 +52,46 @@ class TorchEngine:
             for c in self.convs:
                 c.streaming = True
 
+    def _apply_knobs(self) -> None:
+        pass  # self._knobs_t shares knob_now's memory
+
+    def _run(self, x: torch.Tensor, *state):
+        if self._knobs_t is None:  # a snapshot model's forward takes no knobs argument
+            return self.model.forward_stateful(x, *state) if state else self.model(x)
+        if state:
+            return self.model.forward_stateful(x, *state, knobs=self._knobs_t)
+        return self.model(x, knobs=self._knobs_t)
+
     @torch.inference_mode()
     def reset(self) -> None:
+        self.snap_knobs()
         if self.recurrent:
             self.state = None
             return
         for c in self.convs:
             c.reset_state()
         if self.rf > 1:
-            self.model(torch.zeros(1, 1, self.rf - 1))
+            self._run(torch.zeros(1, 1, self.rf - 1))
 
     @torch.inference_mode()
-    def push(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    def _push(self, u: np.ndarray, out: np.ndarray) -> None:
         x = torch.from_numpy(u).view(1, 1, -1)
         if self.recurrent:
-            y, self.state = self.model.forward_stateful(x, self.state)
+            y, self.state = self._run(x, self.state)
         else:
-            y = self.model(x)
-        if out is None:
-            return y.reshape(-1).numpy()
+            y = self._run(x)
         out[:] = y.reshape(-1).numpy()
-        return out
 
 
 def f32(t: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.detach().cpu().float().numpy())
 
 
-class _RingEngine:
+class _RingEngine(KnobInput):
     """What the compiled convolutional engines share: history in ring buffers, primed with silence."""
 
     def reset(self) -> None:
+        self.snap_knobs()
         self.bufs[:] = 0.0
         self.pos = self.hist
         prime(self, self.rf - 1)
@@ -87,8 +103,9 @@ class FastSeedCNN(_RingEngine):
     Notebook: 07
     """
 
-    def __init__(self, model: SeedCNN, k):
+    def __init__(self, model: SeedCNN, k, oversample: int = 1):
         self.k = k
+        self.init_knobs(0)
         layers = list(model.layers)
         cmax = max(max(l.in_channels, l.out_channels) for l in layers)
         kmax = max(l.kernel_size[0] for l in layers)
@@ -106,11 +123,9 @@ class FastSeedCNN(_RingEngine):
         self.rf = model.receptive_field
         self.out = np.zeros(MAX_MODEL_BLOCK, np.float32)
 
-    def push(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        out = self.out[: u.size] if out is None else out
+    def _push(self, u: np.ndarray, out: np.ndarray) -> None:
         self.pos = self.k.conv_stack_block(u, out, self.pos, self.bufs, self.weights, self.biases, self.table,
                                            self.scratch)
-        return out
 
 
 class FastWaveNet(_RingEngine):
@@ -119,8 +134,10 @@ class FastWaveNet(_RingEngine):
     Notebook: 07
     """
 
-    def __init__(self, model, k):
+    def __init__(self, model, k, oversample: int = 1):
         self.k = k
+        self.init_knobs(model.num_knobs, oversample)
+        self._retarget = k.knob_retarget
         arrays = model.stream_weights()
         layers = [l for a in arrays for l in a["layers"]]
         cmax = max(max(a["rechannel"].shape[0], a["rechannel"].shape[1], a["head"].shape[0]) for a in arrays)
@@ -132,10 +149,14 @@ class FastWaveNet(_RingEngine):
         self.res_w = np.zeros((nl, cmax, cmax), np.float32)
         self.res_b = np.zeros((nl, cmax), np.float32)
         self.layers = np.zeros((nl, 3), np.int64)
+        # A knob model: the mixer's knob columns, (layer, channel) rows by knob, and the
+        # conv biases without them; conv_b = base + knob_w @ knobs (module docstring of knob_input).
+        self.knob_w = np.zeros((nl * cmax, self.num_knobs), np.float32)
         for i, l in enumerate(layers):
             c, ks, d = l["res"].shape[0], l["conv"].shape[2], l["dilation"]
             self.conv_w[i, :ks, :c, :c] = f32(l["conv"].permute(2, 0, 1))
             self.conv_b[i, :c] = f32(l["conv_bias"])
+            self.knob_w[i * cmax : i * cmax + c] = f32(l["knob_mixer"])
             self.mix_w[i, :c] = f32(l["mixer"])
             self.res_w[i, :c, :c] = f32(l["res"])
             self.res_b[i, :c] = f32(l["res_bias"])
@@ -159,20 +180,27 @@ class FastWaveNet(_RingEngine):
         self.scratch = np.zeros((4, cmax, MAX_MODEL_BLOCK + ROW_PAD), np.float32)
         self.rf = model.receptive_field
         self.out = np.zeros(MAX_MODEL_BLOCK, np.float32)
+        self._conv_b_base = self.conv_b.reshape(-1).copy()
+        self._conv_b_flat = self.conv_b.reshape(-1)  # the same memory as conv_b
 
     @staticmethod
     def supports(model) -> bool:
         return all(not lc["gated"] and lc["activation"] == "Tanh" for lc in model.config["layers"])
 
-    def push(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        out = self.out[: u.size] if out is None else out
+    def _apply_knobs(self) -> None:
+        self.k.fold_knobs(self._conv_b_base, self.knob_w, self.knob_now, self._conv_b_flat)
+
+    def _step_knobs(self, last: bool) -> None:
+        self.k.knob_step(self.knob_now, self._knob_delta, self.knob_target, last, self._conv_b_base, self.knob_w,
+                         self._conv_b_flat)
+
+    def _push(self, u: np.ndarray, out: np.ndarray) -> None:
         self.pos = self.k.wavenet_block(u, out, self.pos, self.bufs, self.conv_w, self.conv_b, self.mix_w,
                                         self.res_w, self.res_b, self.layers, self.arrays, self.rech_w,
                                         self.head_w, self.head_b, self.head_scale, self.scratch)
-        return out
 
 
-class FastLSTM:
+class FastLSTM(KnobInput):
     """Fast engine for :class:`~guneamp_lib.models.lstm.LSTMModel` and for NAM's LSTM as read from
     a ``.nam`` file (:class:`~guneamp_lib.models.nam_lstm.NamLSTM`: stacked layers, no skip,
     a stored start state).
@@ -180,9 +208,10 @@ class FastLSTM:
     Notebook: 07
     """
 
-    def __init__(self, model, k):
+    def __init__(self, model, k, oversample: int = 1):
         from . import lstm_kernels as lk  # numba is there: k is the kernels module
 
+        self.init_knobs(model.num_knobs, oversample)
         lstm = model.lstm
         layers, hidden = lstm.num_layers, lstm.hidden_size
         # the kernel sums sixteen inputs as a tree: narrower layers are padded with units
@@ -221,6 +250,12 @@ class FastLSTM:
 
         put("w_in", [gate_rows(weight("weight_ih", 0)[:, 0])])
         put("bias", [gate_rows(weight("bias_ih", l) + weight("bias_hh", l)) for l in range(layers)])
+        # A knob model: the input weights' knob columns add a gate bias, W_k @ knobs, to layer 0.
+        start, _ = where["bias"]
+        self._bias0 = self.params[start : start + 4 * width]  # a view: _apply_knobs writes through it
+        self._bias0_base = self._bias0.copy()
+        self._knob_w = np.ascontiguousarray(gate_rows(weight("weight_ih", 0)[:, 1:]))
+        self._fold, self._knob_step_k, self._retarget = k.fold_knobs, k.knob_step, k.knob_retarget
         put("act", [scale.ravel()[order], shift.ravel()[order]])
         skip = 0.0 if isinstance(model, NamLSTM) else 1.0
         head = np.zeros(width, np.float32)
@@ -242,32 +277,37 @@ class FastLSTM:
     @staticmethod
     def supports(model) -> bool:
         lstm = model.lstm
-        return lstm.input_size == 1 and not lstm.bidirectional and lstm.bias and lstm.proj_size == 0
+        return (lstm.input_size == 1 + model.num_knobs and not lstm.bidirectional and lstm.bias
+                and lstm.proj_size == 0)
 
     def reset(self) -> None:
+        self.snap_knobs()
         self.state[:] = self.start
 
-    def push(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        out = self.out[: u.size] if out is None else out
+    def _apply_knobs(self) -> None:
+        self._fold(self._bias0_base, self._knob_w, self.knob_now, self._bias0)
+
+    def _step_knobs(self, last: bool) -> None:
+        self._knob_step_k(self.knob_now, self._knob_delta, self.knob_target, last, self._bias0_base, self._knob_w,
+                          self._bias0)
+
+    def _push(self, u: np.ndarray, out: np.ndarray) -> None:
         self._block(u, out, self.params, self._state_flat, self.gates)
-        return out
 
 
-
-
-def fast_engine(model: torch.nn.Module, k):
-    """The fast engine for ``model``, or ``None`` where it has none.
+def fast_engine(model: torch.nn.Module, k, oversample: int = 1):
+    """The fast engine for ``model`` (running at ``oversample`` times the file rate), or ``None``.
 
     Notebook: 07
     """
     if k is None:
         return None
     if type(model) is SeedCNN:
-        return FastSeedCNN(model, k)
+        return FastSeedCNN(model, k, oversample)
     if type(model) is WaveNet and FastWaveNet.supports(model):
-        return FastWaveNet(model, k)
+        return FastWaveNet(model, k, oversample)
     if type(model) in (LSTMModel, NamLSTM) and FastLSTM.supports(model):
-        return FastLSTM(model, k)
+        return FastLSTM(model, k, oversample)
     if type(model) is NamWaveNet and FastNamWaveNet.supports(model):
         return FastNamWaveNet(model, k)
     return None

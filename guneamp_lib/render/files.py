@@ -26,6 +26,11 @@ the file, and divide the output by ``output_gain``, so it comes out at the targe
 recording's level. The design's per-file peak normalization (input, output or both)
 stays available behind ``normalize_input`` / ``normalize_output``; on a file whose
 loudest moment is a click, it turns the whole performance down.
+
+**Knobs** (notebook 13). A knob model plays at the settings given (``knobs``, dial
+units, checked against the ranges it was trained on), or, in :func:`render_streaming`,
+follows a :class:`~guneamp_lib.knobs.KnobAutomation`: the value at each block's start is
+sent to the streaming engine, which glides to it (:mod:`guneamp_lib.render.knob_input`).
 """
 
 from __future__ import annotations
@@ -44,12 +49,14 @@ from tqdm.auto import tqdm
 from ..dsp.audio import FAR_BEYOND_FULL_SCALE, NORMALIZE_EPS, audio_info, far_beyond_text, zero_peak_timestamp
 from ..dsp.cabinet import load_ir
 from ..errors import GuneampError, GuneampWarning
+from ..knobs import KnobAutomation
 from ..models.checkpoint import Checkpoint
 from ..models.nam import load_model_file
 from ..paths import atomic_output, disk_errors, refuse_output_on_inputs
 from ..runtime import pick_device
 from ..vocabulary import check_wav_name
 from .inference import render_chunks
+from .knob_input import knob_vector
 from .streaming import StreamingProcessor
 
 # Blocks read from and written to files by render_streaming: large enough that file
@@ -206,21 +213,41 @@ def write_output(job: RenderJob, blocks, normalize_output: bool = False) -> Path
     return output_path
 
 
+def knob_settings(ckpt: Checkpoint, knobs: dict | None, extrapolate: bool = False) -> dict | None:
+    """The settings a render plays a model at: ``knobs`` checked against the model's ranges, the
+    middle of every range for a knob model given none (with a warning), ``None`` for a snapshot.
+
+    Notebook: 13
+    """
+    if ckpt.knobs is None:
+        if knobs:
+            raise GuneampError("this is a snapshot model: it has no knobs to set (drop --knob, or render a knob model)")
+        return None
+    if not knobs:
+        warnings.warn(f"no --knob given: playing every knob at the middle of its range ({ckpt.knobs.describe()})",
+                      GuneampWarning, stacklevel=3)
+        return ckpt.knobs.center()
+    return ckpt.knobs.check(knobs, extrapolate=extrapolate)
+
+
 def render_file(checkpoint, input_path, output_path, *, ir_path=None, use_ir: bool = True, gain_db: float = 0.0,
                 device: str = "auto", progress: bool = True, chunk: int | None = None,
-                normalize_input: bool = False, normalize_output: bool = False) -> Path:
+                normalize_input: bool = False, normalize_output: bool = False, knobs: dict | None = None,
+                extrapolate: bool = False) -> Path:
     """Render a DI file through a trained model (and its cabinet) to a new WAV file.
 
     The design's chain over the whole file, computed in pieces (``chunk`` file-rate
     samples each; default a few seconds) so that memory does not grow with the file.
     The DI is brought to the level the model trained at (:func:`input_scale`) and the
     output to the target's level; ``normalize_input`` / ``normalize_output``
-    peak-normalize instead, as the design does.
+    peak-normalize instead, as the design does. ``knobs``: a knob model's settings (dial units).
 
     Notebook: 07
     """
     job = prepare_render(checkpoint, input_path, output_path, ir_path=ir_path, use_ir=use_ir)
     ckpt = job.ckpt
+    settings = knob_settings(ckpt, knobs, extrapolate)
+    vector = None if settings is None else knob_vector(ckpt.knobs, settings, extrapolate=True)
     model = ckpt.model.to(pick_device(device))
     drive = input_scale(job, gain_db, normalize_input)
     with sf.SoundFile(str(job.input_path)) as fin:
@@ -228,7 +255,7 @@ def render_file(checkpoint, input_path, output_path, *, ir_path=None, use_ir: bo
             return torch.from_numpy(read_mono(fin, job.channels, lo, hi) * drive)
 
         blocks = render_chunks(model, read, job.n, ckpt.oversample, job.ir, chunk=chunk, engine="auto",
-                               progress=progress)
+                               progress=progress, knobs=vector)
         return write_output(job, blocks, normalize_output)
 
 
@@ -245,6 +272,9 @@ def render_streaming(
     progress: bool = True,
     normalize_input: bool = False,
     normalize_output: bool = False,
+    knobs: dict | None = None,
+    automation: KnobAutomation | None = None,
+    extrapolate: bool = False,
 ) -> Path:
     """Render a DI file through a model block by block, with memory that does not grow with the file.
 
@@ -254,7 +284,8 @@ def render_streaming(
     checks, once to process it; the output is written by :func:`write_output`, at the
     same levels as :func:`render_file`. The latency is compensated: the first ``latency``
     outputs are dropped and :meth:`StreamingProcessor.flush` supplies the end, so the
-    output lines up with the input sample for sample.
+    output lines up with the input sample for sample. A knob model plays at ``knobs`` or
+    follows ``automation`` (its value at each block's start, glided to).
 
     Notebook: 07
     """
@@ -264,15 +295,31 @@ def render_streaming(
     job = prepare_render(checkpoint, input_path, output_path, ir_path=ir_path, use_ir=use_ir)
     ckpt, ir, n, channels = job.ckpt, job.ir, job.n, job.channels
     input_path, output_path = job.input_path, job.output_path
-    proc = StreamingProcessor(ckpt.model, ckpt.oversample, ir, engine=engine)
+    if automation is not None:
+        if ckpt.knobs is None:
+            raise GuneampError("this is a snapshot model: it has no knobs to automate")
+        if knobs:
+            raise GuneampError("give --knob or --knob-automation, not both")
+        automation.check(ckpt.knobs, extrapolate=extrapolate)
+        settings = automation.at(0.0)
+    else:
+        settings = knob_settings(ckpt, knobs, extrapolate)
+    proc = StreamingProcessor(ckpt.model, ckpt.oversample, ir, engine=engine, knob_space=ckpt.knobs)
+    if settings is not None:
+        proc.set_knobs(settings, extrapolate=True)  # checked above
+        proc.reset()  # start at these settings, not gliding to them
     drive = input_scale(job, gain_db, normalize_input)  # the same factor as render_file's
 
     def blocks():
         skip = proc.latency
         bar = tqdm(total=n, desc="streaming render", unit="sample", unit_scale=True, disable=not progress, leave=False)
         with sf.SoundFile(str(input_path)) as fin:
+            done = 0
             for block in fin.blocks(blocksize=block_size, dtype="float32", always_2d=True):
                 x = block[:, 0] if channels == 1 else block.mean(axis=1)
+                if automation is not None:
+                    proc.set_knobs(automation.at(done / job.sample_rate), extrapolate=True)
+                done += x.size
                 y = proc.process_block(x * drive)
                 cut = min(skip, y.size)
                 skip -= cut

@@ -18,6 +18,10 @@ over a signal of any length a piece at a time, so memory stays flat however long
 file: each piece is read with the resamplers' reach on both sides, the network carries
 its receptive field (or its state) from piece to piece, and the cabinet its tail. The
 samples are those of the whole-signal chain to float rounding (about 1e-7 of the peak).
+
+A knob model (notebook 13) takes its knobs as ``knobs``: the normalized ``(K,)`` vector
+(:meth:`guneamp_lib.knobs.KnobSpace.normalize`), held for the whole signal. Knobs that move
+go through the streaming engine, which smooths them (:mod:`guneamp_lib.render.knob_input`).
 """
 
 from __future__ import annotations
@@ -61,11 +65,31 @@ def _as_signal(x) -> torch.Tensor:
     return x
 
 
+def knob_tensor(model: torch.nn.Module, knobs) -> torch.Tensor | None:
+    """``knobs`` as the model takes them, ``(1, K)`` on its device; refuses a mismatch.
+
+    Notebook: 13
+    """
+    if knobs is None:
+        if model.num_knobs:
+            raise GuneampError(f"this knob model needs its {model.num_knobs} knob value(s)")
+        return None
+    if not model.num_knobs:
+        raise GuneampError("this is a snapshot model: it has no knobs to set")
+    k = torch.as_tensor(knobs, dtype=torch.float32).reshape(1, -1)
+    if k.shape[1] != model.num_knobs:
+        raise GuneampError(f"the model takes {model.num_knobs} knob(s), got {k.shape[1]}")
+    return k.to(model_device(model))
+
+
+def run_model(model: torch.nn.Module, x: torch.Tensor, knobs: torch.Tensor | None = None, **kw) -> torch.Tensor:
+    """``model(x)``, with ``knobs=`` only for a knob model (a snapshot model's forward takes none)."""
+    return model(x, **kw) if knobs is None else model(x, knobs=knobs, **kw)
 
 
 @torch.no_grad()
 def process(model: torch.nn.Module, x: torch.Tensor, chunk: int = DEFAULT_CHUNK, progress: bool = False,
-            engine: str = "torch") -> torch.Tensor:
+            engine: str = "torch", knobs=None) -> torch.Tensor:
     """The fast path: the model's causal output for the whole of ``x``, same length, on CPU.
 
     Long inputs go through in chunks; each chunk is preceded by the receptive field's
@@ -83,11 +107,13 @@ def process(model: torch.nn.Module, x: torch.Tensor, chunk: int = DEFAULT_CHUNK,
         raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     x = _as_signal(x)
     device = model_device(model)
+    kt = knob_tensor(model, knobs)
     if engine != "torch" and device.type == "cpu":
         from .streaming import process_compiled
 
         try:
-            return process_compiled(model, x, workers=torch.get_num_threads())
+            return process_compiled(model, x, workers=torch.get_num_threads(),
+                                    knobs=None if kt is None else kt[0].cpu().numpy())
         except GuneampError:
             if engine == "compiled":
                 raise
@@ -109,13 +135,14 @@ def process(model: torch.nn.Module, x: torch.Tensor, chunk: int = DEFAULT_CHUNK,
             for s in bar:
                 e = min(s + chunk, n)
                 seg = xp[s : e + ctx].to(device).view(1, 1, -1)
-                y = model(seg, pad=False)[0, 0] if valid else model(seg)[0, 0, ctx:]
+                y = run_model(model, seg, kt, pad=False)[0, 0] if valid else run_model(model, seg, kt)[0, 0, ctx:]
                 out[s:e] = y.cpu()
         else:
             state = None
             for s in bar:
                 e = min(s + chunk, n)
-                y, state = model.forward_stateful(x[s:e].to(device).view(1, 1, -1), state)
+                seg = x[s:e].to(device).view(1, 1, -1)
+                y, state = model.forward_stateful(seg, state) if kt is None else model.forward_stateful(seg, state, kt)
                 out[s:e] = y[0, 0].cpu()
         return out
     finally:
@@ -127,9 +154,10 @@ class _CausalStream:
     gives for the whole, piece by piece. A finite receptive field is carried as the last
     ``receptive_field - 1`` input samples, a recurrent model as its state."""
 
-    def __init__(self, model: torch.nn.Module, engine: str):
+    def __init__(self, model: torch.nn.Module, engine: str, knobs=None):
         rf = receptive_field(model)
-        self.model, self.engine = model, engine
+        self.model, self.engine, self.knobs = model, engine, knobs
+        self.kt = knob_tensor(model, knobs)
         self.ctx = int(rf) - 1 if math.isfinite(rf) else None
         self.history = torch.zeros(self.ctx or 0)  # silence before the start, as in process()
         self.stream, self.state = None, None
@@ -140,21 +168,29 @@ class _CausalStream:
                 self.stream = StreamingProcessor(model, 1, engine="compiled")
             except GuneampError:
                 pass
+            else:
+                if self.kt is not None:
+                    self.stream.set_knob_vector(self.kt[0].cpu().numpy())
+                    self.stream.reset()
 
     def push(self, u: torch.Tensor) -> torch.Tensor:
         if self.ctx is not None:
             seg = torch.cat([self.history, u])
             self.history = seg[seg.numel() - self.ctx :]
-            return process(self.model, seg, engine=self.engine)[self.ctx :]
+            return process(self.model, seg, engine=self.engine, knobs=self.knobs)[self.ctx :]
         if self.stream is not None:
             return torch.from_numpy(self.stream.process_block(u.numpy()).copy())
-        y, self.state = self.model.forward_stateful(u.to(model_device(self.model)).view(1, 1, -1), self.state)
+        seg = u.to(model_device(self.model)).view(1, 1, -1)
+        if self.kt is None:
+            y, self.state = self.model.forward_stateful(seg, self.state)
+        else:
+            y, self.state = self.model.forward_stateful(seg, self.state, self.kt)
         return y[0, 0].cpu()
 
 
 @torch.no_grad()
 def render_chunks(model: torch.nn.Module, read, n: int, factor: int = 1, ir: torch.Tensor | None = None, *,
-                  chunk: int | None = None, engine: str = "torch", progress: bool = False):
+                  chunk: int | None = None, engine: str = "torch", progress: bool = False, knobs=None):
     """Yield the model's output (oversample, network, downsample, cabinet; not normalized)
     for a signal of ``n`` samples, in consecutive pieces, in memory that does not grow with ``n``.
 
@@ -167,7 +203,7 @@ def render_chunks(model: torch.nn.Module, read, n: int, factor: int = 1, ir: tor
     """
     F, R = int(factor), CHUNK_MARGIN
     chunk = max(int(chunk or RENDER_PIECE // F), 1)
-    stream = _CausalStream(model, engine)
+    stream = _CausalStream(model, engine, knobs)
     ys, ys_start, done = torch.zeros(0), 0, 0  # network outputs kept, where they start, how far computed
     k = 0 if ir is None else ir.numel()
     tail = torch.zeros(max(k - 1, 0))  # the pre-cabinet signal's last k - 1 samples
@@ -269,7 +305,8 @@ def overlap_add_inference_designed(model: torch.nn.Module, x: torch.Tensor, wind
         model.train(was)
 
 
-def predict(model: torch.nn.Module, clean: torch.Tensor, oversample_factor: int = 1, ir: torch.Tensor | None = None, progress: bool = False) -> torch.Tensor:
+def predict(model: torch.nn.Module, clean: torch.Tensor, oversample_factor: int = 1, ir: torch.Tensor | None = None,
+            progress: bool = False, knobs=None) -> torch.Tensor:
     """Clean audio at the file rate in, modeled audio at the file rate out (same length).
 
     Oversample, run the network, downsample, then apply the cabinet if given: the
@@ -281,8 +318,8 @@ def predict(model: torch.nn.Module, clean: torch.Tensor, oversample_factor: int 
     if clean.numel() * oversample_factor > 2 * RENDER_PIECE:
         # Long signals piece by piece: memory stays flat (validation of long recordings).
         return torch.cat(list(render_chunks(model, lambda lo, hi: clean[lo:hi], clean.numel(), oversample_factor, ir,
-                                            progress=progress)))
-    y = process(model, oversample(clean, oversample_factor), progress=progress)
+                                            progress=progress, knobs=knobs)))
+    y = process(model, oversample(clean, oversample_factor), progress=progress, knobs=knobs)
     y = downsample(y, oversample_factor)[: clean.numel()]
     if ir is not None:
         y = convolve_ir(y, ir)

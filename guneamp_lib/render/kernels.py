@@ -403,3 +403,41 @@ def polyphase_block(buf, first, count, stride, kernel, out):
             for j in range(U64(ntaps)):
                 acc += kf[kr + j] * buf[s + j]
             out[c * rows + r] = acc
+
+
+@njit(**JIT_OPTIONS)
+def fold_knobs(base, w, v, out):
+    """``out = base + w @ v``: a knob model's biases at the knob vector ``v`` (notebook 13).
+
+    One compiled call per knob update instead of two NumPy calls: at a host block of 64 the
+    per-call overhead is a large part of a small model's time (an LSTM of 16: about 30 us).
+    """
+    for i in range(out.size):
+        acc = base[i]
+        for j in range(v.size):
+            acc += w[i, j] * v[j]
+        out[i] = acc
+
+
+@njit(**JIT_OPTIONS)
+def knob_retarget(vector, target, now, delta, inv_steps):
+    """A new knob target: ``delta`` becomes one glide step toward it. False (nothing
+    changed) when ``vector`` is the target already (notebook 13)."""
+    same = True
+    for j in range(target.size):
+        if vector[j] != target[j]:
+            same = False
+    if same:
+        return False
+    for j in range(target.size):
+        target[j] = vector[j]
+        delta[j] = (vector[j] - now[j]) * inv_steps
+    return True
+
+
+@njit(**JIT_OPTIONS)
+def knob_step(now, delta, target, last, base, w, out):
+    """One glide step (the last lands on ``target`` exactly), then the biases at the new knobs."""
+    for j in range(now.size):
+        now[j] = target[j] if last else now[j] + delta[j]
+    fold_knobs(base, w, now, out)

@@ -16,13 +16,14 @@ import numpy as np
 
 from ..models.nam_wavenet import NamWaveNet
 from .buffers import COMPACT_SPAN, MAX_MODEL_BLOCK, ROW_PAD, prime
+from .knob_input import KnobInput
 
 
 def _f32(t) -> np.ndarray:
     return np.ascontiguousarray(t.detach().cpu().float().numpy()).ravel()
 
 
-class FastNamWaveNet:
+class FastNamWaveNet(KnobInput):
     """Fast engine for :class:`~guneamp_lib.models.nam_wavenet.NamWaveNet` (see :meth:`supports`).
 
     Notebook: 07
@@ -32,6 +33,7 @@ class FastNamWaveNet:
         from . import nam_kernels as nk  # numba is there: k is the kernels module
 
         self.k, self._block = k, nk.nam_wavenet_block
+        self.init_knobs(0)  # a .nam plays one setting: no knob inputs
         codes = {"Tanh": nk.ACT_TANH, "Hardtanh": nk.ACT_HARDTANH, "Fasttanh": nk.ACT_FASTTANH,
                  "ReLU": nk.ACT_LEAKY, "LeakyReLU": nk.ACT_LEAKY, "PReLU": nk.ACT_LEAKY, "Sigmoid": nk.ACT_SIGMOID,
                  "SiLU": nk.ACT_SILU, "Hardswish": nk.ACT_HARDSWISH, "LeakyHardtanh": nk.ACT_LEAKY_HARDTANH,

@@ -50,6 +50,8 @@ from .convolver import PartitionedConvolver, DirectCabinet
 from . import compiled
 from .compiled import ENGINES, as_block
 from .engines import MAX_MODEL_BLOCK, TorchEngine, fast_engine
+from .knob_input import KNOB_RAMP, default_space, knob_vector
+from ..knobs import KnobSpace
 from .resamplers import FIRStream, downsampler_taps, stream_latency, upsampler_taps
 
 _F32 = np.dtype(np.float32)
@@ -78,19 +80,20 @@ class StreamingProcessor:
     Notebook: 07
     """
 
-    def __init__(self, model: torch.nn.Module, oversample: int = 1, ir=None, *, engine: str = "auto"):
+    def __init__(self, model: torch.nn.Module, oversample: int = 1, ir=None, *, engine: str = "auto",
+                 knob_space: KnobSpace | None = None):
         if engine not in ENGINES:
             raise GuneampError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
         if int(oversample) != oversample or oversample < 1:
             raise GuneampError(f"the oversampling factor must be a positive integer, got {oversample!r}")
         self.oversample = F = int(oversample)
         k = compiled.kernels() if engine != "torch" else None
-        stream = fast_engine(model, k) if engine != "torch" else None
+        stream = fast_engine(model, k, F) if engine != "torch" else None
         if stream is None:
             if engine == "compiled":
                 why = "numba is not installed" if k is None else f"it does not cover {type(model).__name__} as configured"
                 raise GuneampError(f"the compiled engine is not available: {why}. Use engine='torch' or 'auto'.")
-            stream = TorchEngine(model)
+            stream = TorchEngine(model, F)
         self.engine = "torch" if isinstance(stream, TorchEngine) else "compiled"
         fast = self.engine == "compiled"
         self._model = stream
@@ -110,6 +113,11 @@ class StreamingProcessor:
             self._cab = PartitionedConvolver(ir, fast=fast) if fast else DirectCabinet(ir)
         self._latency = stream_latency(F)
         self._direct = self._up is None and self._cab is None
+        if model.num_knobs and knob_space is None:
+            knob_space = default_space(model.num_knobs)
+        if knob_space is not None and len(knob_space) != model.num_knobs:
+            raise GuneampError(f"the knob space has {len(knob_space)} knob(s), the model takes {model.num_knobs}")
+        self.knob_space = knob_space if model.num_knobs else None
         self.reset()
 
     @classmethod
@@ -125,7 +133,35 @@ class StreamingProcessor:
             ckpt = load_model_file(ckpt)
         if isinstance(ir, str) and ir == "checkpoint":
             ir = ckpt.ir
-        return cls(ckpt.model, ckpt.oversample, ir, engine=engine)
+        return cls(ckpt.model, ckpt.oversample, ir, engine=engine, knob_space=ckpt.knobs)
+
+    def set_knobs(self, settings: dict, extrapolate: bool = False) -> None:
+        """Turn the knobs to ``settings`` (dial units, every knob), checked against :attr:`knob_space`.
+
+        Refuses (:class:`GuneampError`) knobs given to a snapshot model, unknown or missing
+        names and values outside the trained range unless ``extrapolate``. The model glides
+        to the new values over the next blocks (:mod:`guneamp_lib.render.knob_input`);
+        :meth:`reset` jumps to them.
+
+        Notebook: 13
+        """
+        self._model.set_knob_vector(knob_vector(self.knob_space, settings, extrapolate))
+
+    def set_knob_glide(self, samples: int = KNOB_RAMP) -> None:
+        """How many file-rate samples a knob change glides over (default :data:`KNOB_RAMP`; 0: no smoothing).
+
+        Notebook: 13
+        """
+        self._model.set_glide(samples)
+
+    def set_knob_vector(self, vector: np.ndarray) -> None:
+        """The real-time form of :meth:`set_knobs`: the normalized ``(K,)`` float32 vector, unchecked.
+
+        Never allocates array memory, locks or logs: safe in an audio callback.
+
+        Notebook: 13
+        """
+        self._model.set_knob_vector(vector)
 
     @property
     def latency(self) -> int:
@@ -189,14 +225,23 @@ class StreamingProcessor:
         out[lead:] = d
 
 
-def process_compiled(model: torch.nn.Module, x, workers: int = 1) -> torch.Tensor:
+def _compiled(model, knobs) -> StreamingProcessor:
+    proc = StreamingProcessor(model, 1, engine="compiled")
+    if knobs is not None:
+        proc.set_knob_vector(np.asarray(knobs, np.float32))
+        proc.reset()  # from silence at these knobs, not gliding to them
+    return proc
+
+
+def process_compiled(model: torch.nn.Module, x, workers: int = 1, knobs=None) -> torch.Tensor:
     """:func:`guneamp_lib.render.inference.process` through the fast engine (same numbers to 1e-5).
 
     One causal pass from silence in pieces of :data:`MAX_MODEL_BLOCK` samples, each
     continuing the last one's histories: no chunk overlap to recompute. With
     ``workers > 1`` and a finite receptive field, the signal is cut into that many parts
     run on parallel threads (the kernels release the GIL); each part first hears the
-    receptive field's worth of input before it, so the joins leave no trace. Raises
+    receptive field's worth of input before it, so the joins leave no trace. ``knobs``: a
+    knob model's normalized ``(K,)`` vector, held for the whole signal. Raises
     :class:`GuneampError` where the fast engine does not cover the model.
 
     Notebook: 07
@@ -204,7 +249,7 @@ def process_compiled(model: torch.nn.Module, x, workers: int = 1) -> torch.Tenso
     x = as_block(x)
     rf = model.receptive_field
     if workers <= 1 or not math.isfinite(rf) or x.size < workers * MIN_PARALLEL_PART:
-        return torch.from_numpy(StreamingProcessor(model, 1, engine="compiled").process_block(x))
+        return torch.from_numpy(_compiled(model, knobs).process_block(x))
     from concurrent.futures import ThreadPoolExecutor
 
     ctx = int(rf) - 1
@@ -213,7 +258,7 @@ def process_compiled(model: torch.nn.Module, x, workers: int = 1) -> torch.Tenso
 
     def run(i: int) -> None:
         a, b = bounds[i], bounds[i + 1]
-        proc = StreamingProcessor(model, 1, engine="compiled")
+        proc = _compiled(model, knobs)
         if a > 0:
             proc.process_block(x[max(a - ctx, 0) : a])  # fill every history with the real past
         proc.process_block(x[a:b], out[a:b])

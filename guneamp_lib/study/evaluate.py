@@ -32,14 +32,17 @@ from ..jobs import Engine, Task
 from ..models import receptive_field
 from ..training.budget import fixed_steps
 from ..training.defaults import ModelSpec
-from ..vocabulary import DEFAULT_DATASETS, DEFAULT_MODELS, DEFAULT_TIME_BUDGET_S, parse_dataset
+from ..vocabulary import DEFAULT_DATASETS, DEFAULT_MODELS, DEFAULT_TIME_BUDGET_S, KNOB_DATASET, parse_dataset
 from .datasets import QUICK_CLIP_SECONDS, QUICK_DEFAULT_SECONDS, EvalData, PairDataset, load_dataset
+from .knob_eval import knob_markdown, load_knob_dataset, train_and_test_knobs
 from .metrics import Report, reports_to_markdown
 
 # One period of E6 (1,318.5 Hz, the 24th fret of the high E string). A model that
 # hears less than this cannot even see one cycle of the note it is distorting.
 SHORTEST_PERIOD_MS = 0.76
 QUICK_STEPS = 2
+# Quick mode's knob capture: eight 0.5 s takes (the plan and the scoring are the full ones).
+QUICK_KNOB_SECONDS = 4.0
 
 
 
@@ -120,6 +123,18 @@ def train_and_test(dataset: EvalData, spec, *, time_budget_s=DEFAULT_TIME_BUDGET
         print(f"[{dataset.name}] {spec.label}: test ESR {report.esr:.4g} ({report.quality}) after "
               f"{last['step']} steps in {last['seconds']:.0f} s", flush=True)
     return Trained(spec, model, report, test["prediction"], result.history)
+
+
+def train_and_test_knob_set(dataset, spec, **kw) -> Trained:
+    """:func:`~guneamp_lib.study.knob_eval.train_and_test_knobs`, as one cell of the evaluation.
+
+    Notebook: 11, 13
+    """
+    spec = ModelSpec.parse(spec)
+    report, model, prediction, history = train_and_test_knobs(dataset, spec, **kw)
+    report.extra.update(receptive_field_ms=receptive_field_ms(model, spec.oversample, dataset.sample_rate),
+                        hears=hearing_note(spec, model, dataset.sample_rate))
+    return Trained(spec, model, report, prediction, history)
 
 
 def train_models(dataset, models=DEFAULT_MODELS, *, time_budget_s=DEFAULT_TIME_BUDGET_S, epochs=None,
@@ -250,7 +265,10 @@ def run_evaluation(datasets=DEFAULT_DATASETS, time_budget_s: float | None = DEFA
     for dataset in datasets:
         name = dataset.name if isinstance(dataset, PairDataset) else dataset
         seconds = (QUICK_DEFAULT_SECONDS if name.startswith("default") else QUICK_CLIP_SECONDS) if quick else None
-        data = load_dataset(dataset, seconds=seconds, seed=seed)
+        if name == KNOB_DATASET:
+            data = load_knob_dataset(seconds=QUICK_KNOB_SECONDS if quick else None, seed=seed)
+        else:
+            data = load_dataset(dataset, seconds=seconds, seed=seed)
         if data is None:
             descriptions[name] = "skipped: ../shared/data/egfxset is not present"
             continue
@@ -264,7 +282,8 @@ def run_evaluation(datasets=DEFAULT_DATASETS, time_budget_s: float | None = DEFA
             shared = engine.share(data)
             for spec in specs:
                 where = out_dir / "checkpoints" / data.name / re.sub(r"[^\w.]+", "_", spec.label)
-                tasks.append(Task(f"{name}: {spec.label}", train_and_test, (shared, spec),
+                job = train_and_test_knob_set if name == KNOB_DATASET else train_and_test
+                tasks.append(Task(f"{name}: {spec.label}", job, (shared, spec),
                                   {"time_budget_s": budget, **work, "device": device, "seed": seed,
                                    "progress": False, "out_dir": where}))
         outcomes = engine.run(tasks, desc="models", on_outcome=lambda o: progress and tqdm.write(_cell_line(o)))
@@ -283,13 +302,15 @@ def run_evaluation(datasets=DEFAULT_DATASETS, time_budget_s: float | None = DEFA
     if aliasing:
         alias = {name: measure_model_aliasing({t.spec.label: (t.model, t.spec.oversample) for t in trained},
                                               loaded[name].sample_rate, quick=quick)
-                 for name, trained in results.items() if trained}
+                 for name, trained in results.items() if trained and name != KNOB_DATASET}
     results = {name: [t.report for t in trained] for name, trained in results.items()}
     for name, cells_failed in failed.items():
         if cells_failed:
             descriptions[name] = (descriptions[name] + "\n\n" + "\n".join(
                 f"- {c['model']} failed: {c['error']}" for c in cells_failed))
     text = format_results(results, descriptions=descriptions)
+    if results.get(KNOB_DATASET):
+        text += f"\n## knob models on held-out settings\n\n{knob_markdown(results[KNOB_DATASET])}\n"
     for name, res in alias.items():
         text += f"\n## aliasing, models trained on {name}\n\n{aliasing_markdown(res)}\n"
     effort = ("2 steps (quick mode: a plumbing check, not a comparison)" if quick

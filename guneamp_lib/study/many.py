@@ -42,14 +42,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
-import yaml
 
 from .. import paths
 from ..errors import GuneampError
@@ -57,10 +55,10 @@ from ..jobs import Engine, Outcome, Task, one_line_error
 from ..training.budget import fixed_steps
 from ..training.defaults import ModelSpec
 from ..vocabulary import DEFAULT_STEPS, TARGET_KINDS
+from .manifest import MANY_OPTIONAL, MANY_REQUIRED, PATH_COLUMNS, read_records
 
-REQUIRED_COLUMNS = ("clean", "target", "model", "out")
-OPTIONAL_COLUMNS = ("name", "ir", "target_kind", "test_clean", "test_target", "steps", "seed", "align")
-PATH_COLUMNS = ("clean", "target", "ir", "test_clean", "test_target")
+REQUIRED_COLUMNS = MANY_REQUIRED
+OPTIONAL_COLUMNS = MANY_OPTIONAL
 RESULT_FILE = "result.json"
 # What a row's job writes into its folder; none of them may be any row's input.
 ROW_OUTPUTS = ("best.pt", "last.pt", RESULT_FILE)
@@ -93,42 +91,10 @@ class Row:
 # --------------------------------------------------------------------------- the manifest
 
 
-def _records(path: Path) -> list[dict]:
-    text = path.read_text(encoding="utf-8")
-    if path.suffix.lower() in (".yaml", ".yml"):
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise GuneampError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-        if isinstance(data, dict):
-            data = data.get("captures")
-        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise GuneampError(f"{path}: write a list of captures, each a mapping of column: value "
-                               "(or put that list under the key 'captures')")
-        return [{str(k): "" if v is None else str(v) for k, v in r.items()} for r in data]
-    if path.suffix.lower() != ".csv":
-        raise GuneampError(f"{path}: a manifest is a .csv or a .yaml file")
-    # newline="": a quoted value keeps a line break it holds (splitlines would drop it
-    # silently), so that read_manifest can refuse it.
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if reader.fieldnames is None:
-        raise GuneampError(f"{path} is empty: write a header line ({','.join(REQUIRED_COLUMNS)},...) and one line per capture")
-    rows = []
-    for r in reader:
-        if None in r:
-            raise GuneampError(f"{path}, line {reader.line_num}: more values than columns in the header")
-        rows.append({k.strip(): (v or "").strip(" \t") for k, v in r.items()})
-    return rows
-
-
 def read_manifest(path) -> list[Row]:
     """The rows of a manifest; raises only for what makes the whole manifest unusable."""
     path = Path(path)
-    if not path.is_file():
-        raise GuneampError(f"no manifest at {path}")
-    records = _records(path)
-    if not records:
-        raise GuneampError(f"{path} lists no captures")
+    records = read_records(path)
     known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
     base = path.resolve().parent
     rows, outs = [], {}

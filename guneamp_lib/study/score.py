@@ -89,14 +89,15 @@ class Score:
         ])
 
 
-def predict_at_level(ckpt: Checkpoint, clean, ir: torch.Tensor | None) -> torch.Tensor:
-    """The model's output for raw DI ``clean``, at the training level in and out.
+def predict_at_level(ckpt: Checkpoint, clean, ir: torch.Tensor | None, knobs=None) -> torch.Tensor:
+    """The model's output for raw DI ``clean``, at the training level in and out
+    (``knobs``: a knob model's normalized setting, notebook 13).
 
     Notebook: 12
     """
     x = torch.as_tensor(np.asarray(clean, dtype=np.float32)) * ckpt.input_gain
     with torch.no_grad():
-        return predict(ckpt.model.eval(), x, ckpt.oversample, ir) / ckpt.output_gain
+        return predict(ckpt.model.eval(), x, ckpt.oversample, ir, knobs=knobs) / ckpt.output_gain
 
 
 def score_files(model_path, clean_path, amp_path, *, ir_path=None, use_ir: bool = True,

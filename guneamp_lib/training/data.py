@@ -64,16 +64,8 @@ def split_point(n: int, val_fraction: float) -> int:
     return int(round(n * (1.0 - val_fraction)))
 
 
-def load_training_data(
-    clean_path: str | os.PathLike,
-    target_path: str | os.PathLike,
-    ir_path: str | os.PathLike | None = None,
-    *,
-    target_kind: str = "amp_with_cab",
-    align: bool = False,
-    val_fraction: float = DEFAULT_VAL_FRACTION,
-) -> TrainingData:
-    """Read, check, (optionally) align, trim and peak-normalize a training pair.
+def read_pair(clean_path, target_path, ir_path=None, *, target_kind: str = "amp_with_cab", align: bool = False):
+    """Read and check a training pair (optionally aligned) and its IR: ``(clean, target, rate, ir, lag)``, raw levels.
 
     Notebook: 06
     """
@@ -97,6 +89,23 @@ def load_training_data(
                 f"the cabinet IR ({ir.numel()} samples) is longer than the recording ({clean.size} samples). "
                 "Trim the IR or record more audio."
             )
+    return clean, target, sr_c, ir, lag
+
+
+def load_training_data(
+    clean_path: str | os.PathLike,
+    target_path: str | os.PathLike,
+    ir_path: str | os.PathLike | None = None,
+    *,
+    target_kind: str = "amp_with_cab",
+    align: bool = False,
+    val_fraction: float = DEFAULT_VAL_FRACTION,
+) -> TrainingData:
+    """Read, check, (optionally) align, trim and peak-normalize a training pair.
+
+    Notebook: 06
+    """
+    clean, target, sr_c, ir, lag = read_pair(clean_path, target_path, ir_path, target_kind=target_kind, align=align)
     data = make_training_data(clean, target, sr_c, ir, target_kind=target_kind, val_fraction=val_fraction, lag=lag)
     if not align and lag.reliable:
         data.latency = int(lag.lag)
@@ -104,12 +113,14 @@ def load_training_data(
 
 
 def make_training_data(clean, target, sample_rate: int, ir=None, *, target_kind: str = "amp_with_cab",
-                       val_fraction: float = DEFAULT_VAL_FRACTION, lag: "LagEstimate | None" = None) -> TrainingData:
+                       val_fraction: float = DEFAULT_VAL_FRACTION, lag: "LagEstimate | None" = None,
+                       gains: tuple[float, float] | None = None) -> TrainingData:
     """Build a :class:`TrainingData` from arrays already in memory (equal lengths).
 
     Each signal is peak-normalized, and the factor it was multiplied by is kept as
     ``input_gain`` / ``output_gain``: the checkpoint stores them, so that new DI can
-    later be brought to the level this model trained at.
+    later be brought to the level this model trained at. ``gains``: the (input, output)
+    factors to use instead, shared by every capture of a knob model (notebook 13).
 
     Notebook: 06
     """
@@ -117,7 +128,7 @@ def make_training_data(clean, target, sample_rate: int, ir=None, *, target_kind:
     target = torch.as_tensor(target, dtype=torch.float32)
     if clean.shape != target.shape:
         raise GuneampError(f"clean and target differ in length ({clean.numel()} vs {target.numel()} samples)")
-    g_in, g_out = peak_gain(clean), peak_gain(target)
+    g_in, g_out = (peak_gain(clean), peak_gain(target)) if gains is None else gains
     return TrainingData(clean * g_in, target * g_out, int(sample_rate), ir, target_kind,
                         split_point(clean.numel(), val_fraction), lag, input_gain=g_in, output_gain=g_out)
 

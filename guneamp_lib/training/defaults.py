@@ -57,7 +57,15 @@ TRAINING: dict[str, TrainingDefaults] = {
                                 learning_rate=3e-3),
     "lstm": TrainingDefaults(oversample=1, segment_with_cabinet=2048, segment_direct=2048, batch_size=8,
                              learning_rate=3e-3),
+    # gru: AIDA-X's other cell (knob models, notebook 13), trained as the LSTM is.
+    "gru": TrainingDefaults(oversample=1, segment_with_cabinet=2048, segment_direct=2048, batch_size=8,
+                            learning_rate=3e-3),
 }
+
+
+# The models that take knobs (notebook 13): NAM's WaveNet through its input mixer, the
+# recurrent ones as extra inputs beside the sample.
+KNOB_MODELS = ("wavenet", "lstm", "gru")
 
 
 def training_defaults(model: str) -> TrainingDefaults:
@@ -115,11 +123,11 @@ class ModelSpec:
     def kwargs(self) -> dict:
         if self.model == "wavenet":
             return {"preset": self.arg or "standard"}
-        if self.model == "lstm":
+        if self.model in ("lstm", "gru"):
             try:
                 return {} if self.arg is None else {"hidden_size": int(self.arg)}
             except ValueError:
-                raise GuneampError(f"lstm:{self.arg}: the argument is the hidden size, a whole number") from None
+                raise GuneampError(f"{self.model}:{self.arg}: the argument is the hidden size, a whole number") from None
         if self.arg is not None:
             raise GuneampError(f"{self.model} takes no argument (got {self.model}:{self.arg})")
         return {}

@@ -24,6 +24,7 @@ import torch
 
 from ..errors import GuneampError
 from ..models.checkpoint import load_checkpoint
+from .knob_data import KnobTrainingData
 from ..vocabulary import DEFAULT_SAVE_EVERY_STEPS
 
 LAST = "last.pt"
@@ -64,7 +65,10 @@ def data_fingerprint(data) -> list[float]:
 
     Notebook: 06
     """
-    parts = [data.clean, data.target] + ([data.ir] if data.ir is not None else [])
+    if isinstance(data, KnobTrainingData):
+        parts = data.tensors()
+    else:
+        parts = [data.clean, data.target] + ([data.ir] if data.ir is not None else [])
     return [float(len(parts))] + [v for t in parts for v in (float(t.numel()), float(t.double().sum()),
                                                              float(t.double().square().sum()))]
 

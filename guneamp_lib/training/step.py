@@ -40,12 +40,17 @@ def context_samples(model: torch.nn.Module, cfg, ir_len: int) -> int:
     return model_ctx + RESAMPLER_MARGIN + max(ir_len - 1, 0)
 
 
-def forward_segments(model, x_os: torch.Tensor, factor: int, ir: torch.Tensor | None, context: int, length: int):
+def forward_segments(model, x_os: torch.Tensor, factor: int, ir: torch.Tensor | None, context: int, length: int,
+                     knobs: torch.Tensor | None = None):
     """Network at the oversampled rate -> file rate -> cabinet; the scored part only.
+
+    ``knobs``: a knob model's ``(B, K)`` normalized vectors, one per segment (notebook 13).
 
     Notebook: 06
     """
-    if model.supports_valid:
+    if knobs is not None:
+        y = model(x_os.unsqueeze(1), knobs=knobs)[:, 0]
+    elif model.supports_valid:
         y = model(x_os.unsqueeze(1), pad=False)[:, 0]
         # Zeros where the padded network would have guessed from padding: both lie in
         # the context, which `context` keeps out of the scored part.
@@ -85,7 +90,9 @@ class SegmentSampler:
         return cls(padded, data.target.to(device), F, ctx, L, data.n_train - L + 1, ir)
 
     def draw(self, batch_size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """``batch_size`` segments: inputs ``(B, span * oversample)`` and targets ``(B, length)``."""
+        """``batch_size`` segments: inputs ``(B, span * oversample)`` and targets ``(B, length)``.
+
+        The inputs are whatever :meth:`forward` takes (a knob sampler's carry their knobs too)."""
         device = self.padded.device
         span = self.context + self.length + RESAMPLER_MARGIN
         starts = torch.randint(0, self.n_starts, (batch_size,), generator=gen).to(device)

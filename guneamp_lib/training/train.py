@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -39,7 +39,8 @@ from tqdm.auto import tqdm
 from ..models.checkpoint import Checkpoint, save_checkpoint
 from .budget import Clock
 from .data import TrainingData
-from .defaults import ModelSpec, training_defaults
+from .knob_data import KnobSampler, KnobTrainingData
+from .defaults import KNOB_MODELS, ModelSpec, training_defaults
 from ..errors import GuneampError, GuneampWarning
 from ..render.inference import predict
 from .losses import design_loss, esr
@@ -137,6 +138,10 @@ def check_fit(model: torch.nn.Module, data: TrainingData, cfg: TrainConfig) -> N
 
     Notebook: 06
     """
+    if isinstance(data, KnobTrainingData):
+        for capture in data.captures:
+            check_fit(model, capture, cfg)
+        return
     rf = receptive_field(model)
     rf_file = math.ceil(rf / cfg.oversample) if math.isfinite(rf) else cfg.burn_in
     need = max(rf_file, math.ceil(cfg.window / cfg.oversample)) + 1
@@ -148,16 +153,24 @@ def check_fit(model: torch.nn.Module, data: TrainingData, cfg: TrainConfig) -> N
         )
 
 
-def evaluate(model, data: TrainingData, cfg: TrainConfig, start: int | None = None, end: int | None = None) -> dict:
+def evaluate(model, data: TrainingData | KnobTrainingData, cfg: TrainConfig, start: int | None = None,
+             end: int | None = None, knobs: torch.Tensor | None = None) -> dict:
     """Loss and ESR of the model on ``[start, end)`` (default: the held-out part), exactly.
+
+    Knob data: each capture's share of the held-out range at its own knobs, and the mean
+    loss and ESR over those captures (:mod:`guneamp_lib.training.knob_data`).
 
     Notebook: 06
     """
     start = data.val_start if start is None else start
-    end = data.clean.numel() if end is None else end
+    end = data.val_start + data.n_val if end is None else end
+    if isinstance(data, KnobTrainingData):
+        parts = [evaluate(model, cap, cfg, a, b, k) for cap, k, a, b in data.held_out(start, end)]
+        return {"loss": sum(p["loss"] for p in parts) / len(parts), "esr": sum(p["esr"] for p in parts) / len(parts),
+                "prediction": None}
     ctx = context_samples(model, cfg, 0 if data.ir is None else data.ir.numel())
     a = max(start - ctx, 0)
-    pred = predict(model, data.clean[a:end], cfg.oversample, data.ir)[start - a :]
+    pred = predict(model, data.clean[a:end], cfg.oversample, data.ir, knobs=knobs)[start - a :]
     target = data.target[start:end]
     loss = design_loss(pred, target, cfg.pre_emphasis, cfg.pre_emphasis_weight).item()
     return {"loss": loss, "esr": esr(target, pred), "prediction": pred}
@@ -179,7 +192,7 @@ def validation_plan(model, data: TrainingData, cfg: TrainConfig, seconds_left: f
 
     Notebook: 06
     """
-    end = data.clean.numel()
+    end = data.val_start + data.n_val
     if not cfg.time_budget_s:
         return end, 0.0
     piece = min(data.n_val, data.sample_rate)
@@ -270,8 +283,20 @@ def _step_or_advice(step_fn):
         raise GuneampError("one training step does not fit in memory; use a smaller --batch-size or --segment.") from None
 
 
+def knob_config(cfg: TrainConfig, data: TrainingData | KnobTrainingData) -> TrainConfig:
+    """``cfg`` with the model's knob count set from the data (unchanged for a snapshot).
+
+    Notebook: 13
+    """
+    if not isinstance(data, KnobTrainingData):
+        return cfg
+    if cfg.model not in KNOB_MODELS:
+        raise GuneampError(f"a {cfg.model} model takes no knobs; train a knob model as one of {', '.join(KNOB_MODELS)}")
+    return replace(cfg, model_kwargs={**cfg.model_kwargs, "num_knobs": len(data.space)})
+
+
 def train(
-    data: TrainingData,
+    data: TrainingData | KnobTrainingData,
     cfg: TrainConfig,
     out_dir: str | Path | None = None,
     progress: bool = True,
@@ -284,6 +309,9 @@ def train(
 ) -> TrainResult:
     """Train ``cfg.model`` on ``data``; save ``best.pt`` and ``last.pt`` in ``out_dir``.
 
+    ``data`` may be :class:`~guneamp_lib.training.knob_data.KnobTrainingData`: a knob model
+    is then trained on every capture at once (notebook 13).
+
     ``resume=True`` carries on the interrupted run in ``out_dir`` from its ``last.pt``
     (same data, same configuration). ``save_every``: steps between saves of ``last.pt``
     within an epoch (it is also saved at least every minute). ``source`` (plain values,
@@ -294,6 +322,7 @@ def train(
     started = time.perf_counter()  # the budget counts the set-up too
     if resume and not out_dir:
         raise GuneampError("resuming needs the folder of the interrupted run")
+    cfg = knob_config(cfg, data)
     set_seed(cfg.seed)
     device = pick_device(cfg.device)
     model = (model or build_model(cfg.model, **cfg.model_kwargs)).to(device)
@@ -301,7 +330,8 @@ def train(
     gen = torch.Generator().manual_seed(cfg.seed)
 
     F = cfg.oversample
-    sampler = SegmentSampler.build(model, data, cfg, segment_length(cfg, data.ir is not None), device)
+    sampler = (KnobSampler if isinstance(data, KnobTrainingData) else SegmentSampler).build(
+        model, data, cfg, segment_length(cfg, data.ir is not None), device)
     check_step_memory(model, sampler, cfg.batch_size, device)
     steps_per_epoch = cfg.steps_per_epoch or max(1, data.n_train // (sampler.length * cfg.batch_size))
     total_steps = cfg.epochs * steps_per_epoch if cfg.epochs else None
@@ -321,7 +351,8 @@ def train(
     def make_ckpt(state: dict | None = None) -> Checkpoint:
         return Checkpoint(model, cfg.model, data.sample_rate, F, max(cfg.window, 1),
                           None if data.ir is None else data.ir.cpu(), data.target_kind, history, meta,
-                          training_state=state, input_gain=data.input_gain, output_gain=data.output_gain)
+                          training_state=state, input_gain=data.input_gain, output_gain=data.output_gain,
+                          knobs=data.space if isinstance(data, KnobTrainingData) else None)
 
     def save_last() -> Path:
         run.elapsed_s = clock.elapsed()
