@@ -5,6 +5,7 @@ The block paths of ``check`` and ``score`` are held to the whole-file computatio
 that span several blocks (their memory is measured by ``make bench``, section 7, not here).
 """
 
+import warnings
 import zipfile
 
 import numpy as np
@@ -52,7 +53,8 @@ def close(a, b, rel=1e-9):
 
 def test_scan_in_blocks_equals_read_audio(long_pair):
     for path in long_pair:
-        with pytest.warns(Warning):
+        with warnings.catch_warnings():  # the clipped file warns; whether the clean one does is not the point
+            warnings.simplefilter("ignore")
             _, _, whole = read_audio(path)
         with AudioReader(path) as r:
             blocked = scan_audio(r, block=4096)
@@ -75,7 +77,8 @@ def test_welch_in_batches_equals_scipy(monkeypatch):
 
 def test_check_in_blocks_equals_the_whole_files(long_pair, monkeypatch):
     clean, amp = long_pair
-    with pytest.warns(Warning):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         c, _, _ = read_audio(clean)
         t, _, _ = read_audio(amp)
     whole_lag = estimate_lag(c, t, SR)
@@ -102,7 +105,8 @@ def test_error_sums_in_blocks_equal_the_whole():
 
 def test_score_in_pieces_equals_the_whole_files(files):
     ckpt = load_checkpoint(files["model"])
-    with pytest.warns(Warning):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         c, _, _ = read_audio(files["clean"])
         t, _, _ = read_audio(files["amp"])
     c, t, est = validate_pair(c, t, SR, SR, align=True)
