@@ -103,6 +103,8 @@ def report(r: dict) -> str:
     ]
     if "render_memory" in r:
         lines += [""] + memory.report_render_memory(r["render_memory"])
+    if "check_memory" in r:
+        lines += [""] + memory.report_check_memory(r["check_memory"])
     if "nam_core" in r:
         lines += [""] + report_lines(r["nam_core"])
     for key, module in EXTRA_SECTIONS:
@@ -124,6 +126,9 @@ def main(argv=None) -> int:
     p.add_argument("--_memory-child", nargs=2, metavar=("NPZ", "STEPS"), help=argparse.SUPPRESS)
     p.add_argument("--_render-memory-child", nargs=2, metavar=("MODEL", "WAV"), help=argparse.SUPPRESS)
     p.add_argument("--only-render-memory", action="store_true", help="run only section 7 (render memory)")
+    p.add_argument("--_check-memory-child", metavar="ARGV_JSON", help=argparse.SUPPRESS)
+    p.add_argument("--only-check-memory", action="store_true",
+                   help="run only section 7b (memory of check and score on an hour)")
     p.add_argument("--live-seconds", type=float, default=None,
                    help="seconds per row of the live section (default 60; 3 with --quick)")
     p.add_argument("--live-only", action="store_true", help="only the live section: guneamp play on a JACK server")
@@ -137,6 +142,12 @@ def main(argv=None) -> int:
         return 0
     if args._render_memory_child:
         memory.render_memory_child(*args._render_memory_child)
+        return 0
+    if args._check_memory_child:
+        memory.check_memory_child(args._check_memory_child)
+        return 0
+    if args.only_check_memory:
+        print("\n".join(memory.report_check_memory(memory.bench_check_memory(args.quick, threads))))
         return 0
     if args.live_seconds is not None and not (math.isfinite(args.live_seconds) and 1 <= args.live_seconds <= 600):
         p.error("--live-seconds must be from 1 to 600")
@@ -167,6 +178,7 @@ def main(argv=None) -> int:
     cpu_rate = r["training"]["segments"]["guneamp train default: cabinet in the loss"]["targets_per_s"]
     r["gpu"] = hardware.bench_gpu(args.quick, clean, amp, ir, cpu_rate)
     r["render_memory"] = memory.bench_render_memory(args.quick, threads)
+    r["check_memory"] = memory.bench_check_memory(args.quick, threads)
     r["limit"]["threads"] = threads
     r["limit"]["note"] = "GFLOP/s count 2 flops per multiply-add"
     torch.set_num_threads(1)

@@ -18,25 +18,34 @@ at the same settings. :func:`score_files` takes that pair (DI and target), and
   ``use_ir=False`` for none);
 * reports the ESR, the ESR after pre-emphasis (the treble weighted up) and the quality
   band NAM's trainer uses (great below 0.01, good below 0.035, usable below 0.1).
+
+The files are never held whole: the lag comes from spectra summed a batch at a time
+(:func:`~guneamp_lib.capture.checks.validate_pair_signal`), the model runs piece by piece
+as in ``guneamp render`` (:func:`~guneamp_lib.render.inference.render_chunks`), and the
+error sums accumulate per piece (:class:`~guneamp_lib.dsp.error.ErrorSums`), so an hour
+costs the memory of a minute and gives what the whole recordings in memory give.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
-from ..capture.checks import validate_pair
-from ..capture.lag import align_pair
-from ..dsp.audio import read_audio
+from ..capture.checks import validate_pair_signal
+from ..capture.lag import PairSignal
+from ..dsp.audio import far_beyond_message, level_notes
+from ..dsp.blocks import READ_BLOCK, AudioReader, scan_audio
 from ..dsp.cabinet import load_ir
-from ..errors import GuneampError
+from ..dsp.error import ErrorSums
+from ..errors import GuneampError, GuneampWarning
 from ..models.checkpoint import Checkpoint
 from ..models.nam import load_model_file
-from ..render.inference import predict
-from .metrics import esr, esr_pre_emphasis, quality
+from ..render.inference import predict, render_chunks
+from .metrics import quality
 
 
 @dataclass(frozen=True)
@@ -91,39 +100,67 @@ def predict_at_level(ckpt: Checkpoint, clean, ir: torch.Tensor | None, knobs=Non
         return predict(ckpt.model.eval(), x, ckpt.oversample, ir, knobs=knobs) / ckpt.output_gain
 
 
-def score_files(model_path, clean_path, amp_path, *, ir_path=None, use_ir: bool = True) -> Score:
+def score_files(model_path, clean_path, amp_path, *, ir_path=None, use_ir: bool = True,
+                chunk: int | None = None) -> Score:
     """Score the model in ``model_path`` on a held-out DI / target pair of files.
+
+    ``chunk``: file-rate samples per piece of model output (default: render's).
 
     Notebook: 12
     """
     ckpt = load_model_file(model_path)
-    clean, sr, _ = read_audio(clean_path, what="clean")
-    target, sr_t, _ = read_audio(amp_path, what="amp")
-    if sr != ckpt.sample_rate:
-        raise GuneampError(f"{clean_path} is at {sr} Hz but the model was trained at {ckpt.sample_rate} Hz: "
-                           f"score it on a recording made at {ckpt.sample_rate} Hz.")
-    c, t, lag = validate_pair(clean, target, sr, sr_t, align=True, what=("clean", "amp"))
-    # A model trained on an unaligned pair learned that pair's lag as part of the gear;
-    # put the same lag back, so only the interface's extra latency is removed.
-    kept = int(ckpt.meta.get("latency_samples", 0))
-    if kept:
-        c, t, _ = align_pair(c, t, sr, lag=-kept)
-    if c.size < ckpt.min_input_samples:
-        raise GuneampError(f"the aligned pair holds {c.size} samples; the model needs at least "
-                           f"{ckpt.min_input_samples}. Record a longer take.")
-    ir, cabinet = None, "none"
-    if use_ir and ir_path is not None:
-        ir, cabinet = load_ir(ir_path, sr), str(ir_path)
-    elif use_ir and ckpt.ir is not None:
-        ir, cabinet = ckpt.ir, "the model's own IR"
-    pred = predict_at_level(ckpt, c, ir)
-    if not torch.isfinite(pred).all():
-        raise GuneampError(f"{model_path} produced NaN or infinite samples on {clean_path}; the model is broken.")
-    e = esr(torch.from_numpy(t).double(), pred.double())
+    with AudioReader(clean_path, what="clean") as rc, AudioReader(amp_path, what="amp") as rt:
+        infos = scan_audio(rc), scan_audio(rt)
+        for info in infos:
+            if info.far_beyond:
+                raise GuneampError(far_beyond_message(info) + ".")
+            for note in level_notes(info):
+                warnings.warn(note, GuneampWarning, stacklevel=2)
+        sr = rc.sample_rate
+        if sr != ckpt.sample_rate:
+            raise GuneampError(f"{clean_path} is at {sr} Hz but the model was trained at {ckpt.sample_rate} Hz: "
+                               f"score it on a recording made at {ckpt.sample_rate} Hz.")
+        pair, lag = validate_pair_signal(PairSignal(rc.read, rt.read, rc.frames, rt.frames), sr, rt.sample_rate,
+                                         (infos[0].peak, infos[1].peak), align=True, what=("clean", "amp"))
+        # A model trained on an unaligned pair learned that pair's lag as part of the gear;
+        # put the same lag back, so only the interface's extra latency is removed.
+        kept = int(ckpt.meta.get("latency_samples", 0))
+        if kept:
+            pair = pair.shifted(-kept)
+            pair = pair.part(0, pair.n)
+        n = pair.n
+        if n < ckpt.min_input_samples:
+            raise GuneampError(f"the aligned pair holds {n} samples; the model needs at least "
+                               f"{ckpt.min_input_samples}. Record a longer take.")
+        ir, cabinet = None, "none"
+        if use_ir and ir_path is not None:
+            ir, cabinet = load_ir(ir_path, sr), str(ir_path)
+        elif use_ir and ckpt.ir is not None:
+            ir, cabinet = ckpt.ir, "the model's own IR"
+        sums = _score_pieces(ckpt, pair, ir, chunk, f"{model_path} produced NaN or infinite samples on {clean_path}; "
+                             "the model is broken.")
+    e = sums.esr
     return Score(
         model=str(model_path), clean=str(clean_path), amp=str(amp_path), sample_rate=int(sr),
-        seconds=c.size / sr, lag_samples=int(lag.lag) - kept, lag_reliable=bool(lag.reliable), esr=float(e),
-        esr_pre_emphasis=float(esr_pre_emphasis(t, pred)), quality=quality(e),
+        seconds=n / sr, lag_samples=int(lag.lag) - kept, lag_reliable=bool(lag.reliable), esr=float(e),
+        esr_pre_emphasis=float(sums.esr_pre_emphasis), quality=quality(e),
         input_gain=float(ckpt.input_gain), output_gain=float(ckpt.output_gain), cabinet=cabinet,
     )
 
+
+def _score_pieces(ckpt: Checkpoint, pair: PairSignal, ir: torch.Tensor | None, chunk: int | None,
+                  broken: str) -> ErrorSums:
+    """Run the model over the pair's DI piece by piece (as :func:`predict_at_level`) and sum the errors."""
+    def read(lo: int, hi: int) -> torch.Tensor:
+        return torch.from_numpy(pair.read_clean(pair.c0 + lo, pair.c0 + hi).astype(np.float32)) * ckpt.input_gain
+
+    sums, at = ErrorSums(), 0
+    model = ckpt.model.eval()
+    with torch.no_grad():
+        for y in render_chunks(model, read, pair.n, ckpt.oversample, ir, chunk=chunk):
+            pred = (y / ckpt.output_gain).double().numpy()
+            if not np.all(np.isfinite(pred)):
+                raise GuneampError(broken)
+            sums.add(pair.read_target(pair.t0 + at, pair.t0 + at + pred.size), pred)
+            at += pred.size
+    return sums
