@@ -12,7 +12,11 @@ Sections (see benchmarks/README.md for what each one measures and why):
 6. the limit: a large matrix product on the same threads, and each model's share of it;
 7. peak memory of ``guneamp render`` (default options) on 1 and on 10 minutes of audio.
 8. NAM core, the Neural Amp Modeler plugin's C++ engine, against our streaming engine
-   on the same exported ``.nam`` files (``vs_nam.py``; ``--nam-only`` runs just this).
+   on the same exported ``.nam`` files (``vs_nam.py``; ``--nam-only`` runs just this);
+
+then the command line's start-up (``startup.py``) and ``guneamp play`` live on a dummy JACK
+server (``sections/live.py``: xruns and callback times, 60 s per model and block size, nine
+rows; ``--live-seconds`` shortens them, ``--live-only`` runs just this).
 
 Each section lives in a module of ``benchmarks/sections/`` (``training``: 1 and 2,
 ``streaming``: 3, ``memory``: 4 and 7, ``hardware``: 5 and 6) or next to this file
@@ -45,14 +49,14 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 # benchmarks/ is the script's folder, so its modules import by their plain names
-from sections import hardware, memory, streaming, training  # noqa: E402
+from sections import hardware, live, memory, streaming, training  # noqa: E402
 from sections.common import SEGMENT_CONFIGS, SR, bench_data, cpu_name  # noqa: E402,F401  (tests read SEGMENT_CONFIGS here)
 from vs_nam import bench_nam_core, report_lines  # noqa: E402
 
 # Sections after the eighth, run at the end of a full run: (key in the JSON, module in
 # benchmarks/). The module has ``bench(quick: bool) -> dict`` (the figures, written under
 # the key) and ``report_lines(figures: dict) -> list[str]`` (what is printed).
-EXTRA_SECTIONS: tuple[tuple[str, str], ...] = (("startup", "startup"), ("knobs", "sections.knobs"),
+EXTRA_SECTIONS: tuple[tuple[str, str], ...] = (("startup", "startup"), ("knobs", "sections.knobs"), ("live", "sections.live"),
                                                ("real_gear", "sections.real_gear"))
 
 
@@ -100,6 +104,8 @@ def report(r: dict) -> str:
     ]
     if "render_memory" in r:
         lines += [""] + memory.report_render_memory(r["render_memory"])
+    if "check_memory" in r:
+        lines += [""] + memory.report_check_memory(r["check_memory"])
     if "nam_core" in r:
         lines += [""] + report_lines(r["nam_core"])
     for key, module in EXTRA_SECTIONS:
@@ -121,6 +127,12 @@ def main(argv=None) -> int:
     p.add_argument("--_memory-child", nargs=2, metavar=("NPZ", "STEPS"), help=argparse.SUPPRESS)
     p.add_argument("--_render-memory-child", nargs=2, metavar=("MODEL", "WAV"), help=argparse.SUPPRESS)
     p.add_argument("--only-render-memory", action="store_true", help="run only section 7 (render memory)")
+    p.add_argument("--_check-memory-child", metavar="ARGV_JSON", help=argparse.SUPPRESS)
+    p.add_argument("--only-check-memory", action="store_true",
+                   help="run only section 7b (memory of check and score on an hour)")
+    p.add_argument("--live-seconds", type=float, default=None,
+                   help="seconds per row of the live section (default 60; 3 with --quick)")
+    p.add_argument("--live-only", action="store_true", help="only the live section: guneamp play on a JACK server")
     args = p.parse_args(argv)
     if args.nam_seconds is not None and not (math.isfinite(args.nam_seconds) and 0.5 <= args.nam_seconds <= 600):
         p.error("--nam-seconds must be from 0.5 to 600")
@@ -132,6 +144,18 @@ def main(argv=None) -> int:
     if args._render_memory_child:
         memory.render_memory_child(*args._render_memory_child)
         return 0
+    if args._check_memory_child:
+        memory.check_memory_child(args._check_memory_child)
+        return 0
+    if args.only_check_memory:
+        print("\n".join(memory.report_check_memory(memory.bench_check_memory(args.quick, threads))))
+        return 0
+    if args.live_seconds is not None and not (math.isfinite(args.live_seconds) and 1 <= args.live_seconds <= 600):
+        p.error("--live-seconds must be from 1 to 600")
+    if args.live_only:
+        r = {"quick": args.quick, "machine": machine(), "live": live.bench(args.quick, args.live_seconds)}
+        print("\n".join(live.report_lines(r["live"])))
+        return _write(args.json, r)
     if args.only_render_memory:
         print("\n".join(memory.report_render_memory(memory.bench_render_memory(args.quick, threads))))
         return 0
@@ -155,13 +179,15 @@ def main(argv=None) -> int:
     cpu_rate = r["training"]["segments"]["guneamp train default: cabinet in the loss"]["targets_per_s"]
     r["gpu"] = hardware.bench_gpu(args.quick, clean, amp, ir, cpu_rate)
     r["render_memory"] = memory.bench_render_memory(args.quick, threads)
+    r["check_memory"] = memory.bench_check_memory(args.quick, threads)
     r["limit"]["threads"] = threads
     r["limit"]["note"] = "GFLOP/s count 2 flops per multiply-add"
     torch.set_num_threads(1)
     # --quick never starts a build of NAM core (minutes); it uses one that `make bench` cached
     r["nam_core"] = bench_nam_core(args.quick, SR, build=not args.quick, seconds=args.nam_seconds)
     for key, module in EXTRA_SECTIONS:
-        r[key] = importlib.import_module(module).bench(args.quick)
+        extra = {"seconds": args.live_seconds} if key == "live" else {}
+        r[key] = importlib.import_module(module).bench(args.quick, **extra)
     print(report(r))
     return _write(args.json, r)
 

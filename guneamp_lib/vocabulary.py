@@ -51,6 +51,30 @@ def check_wav_name(path) -> None:
                            "(convert it afterwards, e.g. `sox out.wav out.flac`).")
 
 
+# The sample rates audio interfaces and editors use, from telephone to 8x-oversampled
+# studio rates. Anything else (a 1 Hz header, 44100.5) is a damaged or hand-made file:
+# reading it would give a traceback in the lag search, or a model no command can use.
+AUDIO_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000, 176400, 192000,
+               352800, 384000)
+
+
+# The longest cabinet IR accepted, in seconds: a cabinet rings for 20 to 500 ms and a room
+# for a few seconds; longer is no IR, and every render would convolve with all of it.
+IR_MAX_SECONDS = 10.0
+
+
+def check_audio_rate(sr, what: str) -> int:
+    """``sr`` as an int if it is one of :data:`AUDIO_RATES`; else :class:`GuneampError` naming ``what``.
+
+    Notebook: 01
+    """
+    if isinstance(sr, bool) or not isinstance(sr, (int, float)) or sr not in AUDIO_RATES:
+        shown = ", ".join(f"{r / 1000:g}" for r in AUDIO_RATES)
+        raise GuneampError(f"{what} is at {sr!r} Hz, a rate no audio interface uses; resample it to one of "
+                           f"{shown} kHz (44.1 or 48 kHz for a guitar capture)")
+    return int(sr)
+
+
 # --------------------------------------------------------------------------- the capture signal
 
 CAPTURE_RATES = (44100, 48000)

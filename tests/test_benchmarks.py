@@ -11,7 +11,8 @@ import pytest
 from guneamp_lib.render.resamplers import stream_latency
 
 ROOT = Path(__file__).resolve().parents[1]
-SECTIONS = ("limit", "training", "inference", "streaming", "memory", "render_memory", "startup", "knobs")
+SECTIONS = ("limit", "training", "inference", "streaming", "memory", "render_memory", "check_memory", "startup",
+            "knobs")
 
 
 def numbers(tree, path=""):
@@ -52,7 +53,8 @@ def test_quick_benchmark_reports_every_section(tmp_path):
     else:
         assert "no GPU" in res.stdout
     for heading in ("1. training", "2. offline inference", "3. streaming", "4. memory", "5. GPU", "6. limit",
-                    "7. memory: guneamp render", "knob models, compiled engine"):
+                    "7. memory: guneamp render", "7b. memory: guneamp check and guneamp score",
+                    "knob models, compiled engine"):
         assert heading in res.stdout
     assert "real gear" in res.stdout  # section benchmarks/sections/real_gear.py (skipped without ../shared/data)
 

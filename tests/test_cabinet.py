@@ -4,7 +4,7 @@ import torch
 from scipy.signal import fftconvolve
 
 from guneamp_lib.dsp.cabinet import apply_ir, apply_ir_fft, convolve_ir, ir_energy_length, load_ir
-from guneamp_lib.errors import GuneampError
+from guneamp_lib.errors import GuneampError, GuneampWarning
 from tests.conftest import write
 
 
@@ -57,7 +57,8 @@ def test_load_ir_resamples_other_rates(tmp_path):
     ir48[0] = 1.0
     ir48[1:] = 0.3 * np.exp(-np.arange(4799) / 100.0)
     write(tmp_path / "ir48.wav", ir48, sr=48000)
-    ir = load_ir(tmp_path / "ir48.wav", 44100)
+    with pytest.warns(GuneampWarning, match="at 48000 Hz and the audio at 44100 Hz: resampling the IR"):
+        ir = load_ir(tmp_path / "ir48.wav", 44100)
     assert ir.numel() == 4410
     assert ir.abs().max().item() == pytest.approx(1.0, abs=1e-6)
     # the decay time constant is kept in seconds (100 samples at 48k ~ 92 at 44.1k)

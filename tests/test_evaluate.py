@@ -34,7 +34,7 @@ def test_model_specs_parse_and_name_their_rate():
     assert spec.ModelSpec.parse("wavenet:lite").kwargs() == {"preset": "lite"}
     assert spec.ModelSpec.parse("lstm:24").kwargs() == {"hidden_size": 24}
     assert spec.ModelSpec.parse("lstm:24").label == "lstm:24 @1x"
-    for bad in ("seed_cnn:3", "lstm:big", "lstm:64", "wavenet:huge", "wave net", "unknown_model", "seed_cnn@0x"):
+    for bad in ("seed_cnn:3", "lstm:big", "lstm:96", "wavenet:huge", "wave net", "unknown_model", "seed_cnn@0x"):
         with pytest.raises(GuneampError):
             spec.ModelSpec.parse(bad)
 

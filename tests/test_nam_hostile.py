@@ -163,6 +163,12 @@ def test_containers_nest_and_order_as_nam_requires(good, tmp_path):
     assert "config.submodels[0].model.weights holds" in refused(tmp_path, container)
 
 
+def test_a_condition_dsp_runs_at_its_wavenets_rate(good, tmp_path):
+    wave = copy.deepcopy(good[0])
+    wave["config"]["condition_dsp"] = dict(copy.deepcopy(good[0]), sample_rate=44100)
+    assert "config.condition_dsp.sample_rate is 44100 where the WaveNet runs at 48000" in refused(tmp_path, wave)
+
+
 def test_the_command_line_prints_one_error_line(good, tmp_path, capsys):
     bad = tmp_path / "bad.nam"
     bad.write_text("[" * 5000 + "]" * 5000)

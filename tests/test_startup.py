@@ -45,6 +45,7 @@ BAD = {
     "pipeline": ["pipeline", "--time-budget", "nan"],
     "evaluate": ["evaluate", "--time-budget", "-1"],
     "score": ["score", "--model", "no_such_model.pt", "--clean", "di.wav", "--amp", "amp.wav"],
+    "play": ["play", "--model", "m.pt", "--gate-db", "nan"],
 }
 # More options (and missing inputs) each command checks before torch.
 MORE_BAD = [
@@ -55,6 +56,8 @@ MORE_BAD = [
     ["check", "no_such_clean.wav", "amp.wav"], ["capture-plan", "--knob", "drive=0:1", "--knob", "drive=0:2", "--out", "p.csv"],
     ["check", "--manifest", "no_such_knobs.csv"], ["score", "--manifest", "no_such_knobs.csv", "--model", "k.pt"],
     ["score", "--clean", "di.wav", "--amp", "amp.wav"], ["render", "--model", "m.pt", "--input", "di.wav", "--output", "o.wav"],
+    ["play", "--model", "no_such_model.pt"], ["play", "--model", "m.pt", "--knob", "drive"],
+    ["play", "--model", "m.pt", "--knob", "9lives=3"], ["play", "--model", "m.pt", "--seconds", "0"],
 ]
 
 # Runs every case in one fresh interpreter and reports, per case, the exit status, the

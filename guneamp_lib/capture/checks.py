@@ -2,6 +2,11 @@
 
 Taught in notebooks 01 and 12. The lag itself is found in :mod:`guneamp_lib.capture.lag`.
 
+``guneamp check`` reads its two files block by block (:mod:`guneamp_lib.dsp.blocks`):
+levels, clipping and silence accumulate per block, the lag's spectra per batch of
+segments, so an hour-long pair takes the memory of a short one and gives the numbers the
+whole files in memory give.
+
 **The repeat.** A capture signal that plays the same passage twice lets us measure
 how repeatable the gear is: the two recorded takes of the passage should be
 identical, and the error-to-signal ratio (ESR) between them is about twice the
@@ -14,15 +19,17 @@ import math
 import os
 import warnings
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import numpy as np
 from scipy import signal
 
-from ..dsp.audio import SILENCE_PEAK, AudioInfo, read_audio
+from ..dsp.audio import SILENCE_PEAK, AudioInfo, far_beyond_message, level_notes
+from ..dsp.blocks import READ_BLOCK, AudioReader, scan_audio
 from ..errors import GuneampError, GuneampWarning
 from ..dsp.error import esr
 from .lag import (
-    DEFAULT_MAX_LAG_S, LagEstimate, as_mono, is_silent, align_pair, estimate_lag, polarity,
+    DEFAULT_MAX_LAG_S, LagEstimate, PairSignal, as_mono, is_silent, estimate_lag, estimate_pair_lag, pair_polarity,
 )
 
 # Repeat detection: two passages count as the same when their ESR is below this
@@ -264,18 +271,6 @@ class PairReport:
         return "\n".join(lines)
 
 
-def _read_collecting(path, what: str, notes: list[str]):
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        y, sr, info = read_audio(path, what=what)
-    for w in caught:
-        if issubclass(w.category, GuneampWarning):
-            notes.append(str(w.message))
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return y, sr, info
-
-
 def check_pair(
     clean_path: str | os.PathLike,
     target_path: str | os.PathLike,
@@ -283,19 +278,31 @@ def check_pair(
     *,
     max_lag_samples_ok: int = MAX_LAG_SAMPLES_OK,
     what: tuple[str, str] = ("clean", "target"),
+    block: int = READ_BLOCK,
 ) -> PairReport:
-    """Read two files and report everything wrong with them as a pair.
+    """Read two files, ``block`` samples at a time, and report everything wrong with them as a pair.
 
     The pair's own issues are collected, never raised; an unreadable file still raises
     :class:`GuneampError` (there is nothing to report on).
 
     Notebook: 12
     """
+    with AudioReader(clean_path, what=what[0]) as rc, AudioReader(target_path, what=what[1]) as rt:
+        return check_readers(rc, rt, max_lag_s, max_lag_samples_ok=max_lag_samples_ok, what=what, block=block)
+
+
+def check_readers(rc: AudioReader, rt: AudioReader, max_lag_s: float = DEFAULT_MAX_LAG_S, *,
+                  max_lag_samples_ok: int = MAX_LAG_SAMPLES_OK, what: tuple[str, str] = ("clean", "target"),
+                  block: int = READ_BLOCK) -> PairReport:
+    """:func:`check_pair` of two open files.
+
+    Notebook: 12
+    """
     a, b = what
-    notes: list[str] = []
-    clean, sr_c, info_c = _read_collecting(clean_path, a, notes)
-    target, sr_t, info_t = _read_collecting(target_path, b, notes)
-    problems: list[str] = []
+    info_c, info_t = scan_audio(rc, block), scan_audio(rt, block)
+    sr_c, sr_t = info_c.sample_rate, info_t.sample_rate
+    notes = level_notes(info_c) + level_notes(info_t)
+    problems = [far_beyond_message(i) for i in (info_c, info_t) if i.far_beyond]
     rates_match = sr_c == sr_t
     if not rates_match:
         problems.append(_rate_message(sr_c, sr_t, what))
@@ -307,12 +314,13 @@ def check_pair(
         notes.append(_length_message(info_c.frames, info_t.frames, sr_c, what, action="training trims"))
     lag = None
     if rates_match and not info_c.silent and not info_t.silent:
-        lag = estimate_lag(clean, target, sr_c, max_lag_s)
+        pair = PairSignal(rc.read, rt.read, info_c.frames, info_t.frames)
+        lag = estimate_pair_lag(pair, sr_c, max_lag_s)
         if not lag.reliable:
             notes.append(f"could not measure the lag reliably: {lag.note}")
         elif abs(lag.lag) > max_lag_samples_ok:
             problems.append(_lag_message(lag, what))
-        problems += _pair_verdicts(clean, target, sr_c, info_c, info_t, lag, what)
+        problems += _pair_verdicts(pair, rc.blocks(block), sr_c, info_c, info_t, lag, what)
     return PairReport(info_c, info_t, rates_match, diff, lag, problems, notes, what)
 
 
@@ -323,16 +331,29 @@ def silent_share(x, sr: int) -> float:
     Notebook: 12
     """
     x = np.asarray(x, dtype=np.float64).reshape(-1)
+    return blocks_silent_share((x,), sr, float(np.max(np.abs(x))) if x.size else 0.0)
+
+
+def blocks_silent_share(blocks: Iterable[np.ndarray], sr: int, peak: float) -> float:
+    """:func:`silent_share` of a signal given as consecutive blocks, whose peak is ``peak``.
+
+    Notebook: 12
+    """
     w = max(int(SILENCE_WINDOW_S * sr), 1)
-    m = x.size // w
-    if m == 0 or x.size == 0:
-        return 0.0
-    rms = np.sqrt(np.mean(np.square(x[: m * w]).reshape(m, w), axis=1))
-    return float(np.mean(rms < np.max(np.abs(x)) * 10.0 ** (-SILENCE_BELOW_PEAK_DB / 20.0)))
+    threshold = peak * 10.0 ** (-SILENCE_BELOW_PEAK_DB / 20.0)
+    rest, silent, windows = np.zeros(0), 0, 0
+    for x in blocks:
+        x = np.concatenate([rest, np.asarray(x, dtype=np.float64).reshape(-1)])
+        m = x.size // w
+        if m:
+            rms = np.sqrt(np.mean(np.square(x[: m * w]).reshape(m, w), axis=1))
+            silent, windows = silent + int(np.sum(rms < threshold)), windows + m
+        rest = x[m * w :]
+    return silent / windows if windows else 0.0
 
 
-def _pair_verdicts(clean, target, sr: int, info_c: AudioInfo, info_t: AudioInfo, lag: LagEstimate,
-                   what: tuple[str, str]) -> list[str]:
+def _pair_verdicts(pair: PairSignal, clean_blocks, sr: int, info_c: AudioInfo, info_t: AudioInfo,
+                   lag: LagEstimate, what: tuple[str, str]) -> list[str]:
     """The problems that make a pair of sounding files of one rate unfit for training."""
     a, b = what
     n = min(info_c.frames, info_t.frames)
@@ -347,11 +368,11 @@ def _pair_verdicts(clean, target, sr: int, info_c: AudioInfo, info_t: AudioInfo,
         if info.clipped_fraction >= CLIP_PROBLEM_FRACTION:
             problems.append(f"{name} is clipped: {100 * info.clipped_fraction:.1f}% of its samples sit flat at the "
                             "peak; record it again with less input gain (a model would learn the clipping)")
-    share = silent_share(clean, sr)
+    share = blocks_silent_share(clean_blocks, sr, info_c.peak)
     if share >= SILENT_SHARE_PROBLEM:
         problems.append(f"{a} is silent for {100 * share:.0f}% of its length; trim the silence or record more "
                         "playing (silence teaches the model nothing)")
-    if lag.reliable and polarity(clean, target, sr, lag.lag) < 0:
+    if lag.reliable and pair_polarity(pair, sr, lag.lag) < 0:
         problems.append(f"{b} is polarity-inverted relative to {a}. If your gear inverts, that is right and a model "
                         f"learns it; if the recording chain flipped it, invert {b}. --align shifts {b} by the lag "
                         "but keeps its polarity")
@@ -408,28 +429,57 @@ def validate_pair(
 
     Notebook: 12
     """
+    clean = np.asarray(clean).reshape(-1)
+    target = np.asarray(target).reshape(-1)
+    c64, t64 = as_mono(clean, what[0]), as_mono(target, what[1])
+    peaks = tuple(float(np.max(np.abs(x))) if x.size else 0.0 for x in (c64, t64))
+    pair, est = validate_pair_signal(PairSignal.of_arrays(c64, t64), sr_clean, sr_target, peaks, align=align,
+                                     max_lag_samples_ok=max_lag_samples_ok, what=what, max_lag_s=max_lag_s)
+    return clean[pair.c0 : pair.c0 + pair.n], target[pair.t0 : pair.t0 + pair.n], est
+
+
+def validate_pair_signal(
+    pair: PairSignal,
+    sr_clean: int,
+    sr_target: int,
+    peaks: tuple[float, float],
+    *,
+    align: bool = False,
+    max_lag_samples_ok: int = MAX_LAG_SAMPLES_OK,
+    what: tuple[str, str] = ("clean", "amp"),
+    max_lag_s: float = DEFAULT_MAX_LAG_S,
+) -> tuple[PairSignal, LagEstimate]:
+    """:func:`validate_pair` of a :class:`PairSignal` (files read in blocks) whose signals peak at
+    ``peaks``: the pair out, trimmed to equal lengths and shifted by the lag if ``align``.
+
+    Notebook: 12
+    """
     a, b = what
-    clean = np.asarray(clean)
-    target = np.asarray(target)
     if int(sr_clean) != int(sr_target):
         raise GuneampError(_rate_message(int(sr_clean), int(sr_target), what))
-    for name, x in ((a, clean), (b, target)):
-        if is_silent(np.asarray(x, dtype=np.float64).reshape(-1)):
-            raise GuneampError(_silent_message(name, float(np.max(np.abs(x))) if x.size else 0.0))
+    for name, peak in zip(what, peaks):
+        if peak < SILENCE_PEAK:
+            raise GuneampError(_silent_message(name, peak))
     sr = int(sr_clean)
-    if clean.size != target.size:
-        warnings.warn(_length_message(clean.size, target.size, sr, what), GuneampWarning, stacklevel=2)
+    n_c, n_t = pair.c_end - pair.c0, pair.t_end - pair.t0
+    if n_c != n_t:
+        warnings.warn(_length_message(n_c, n_t, sr, what), GuneampWarning, stacklevel=3)
+    est = estimate_pair_lag(pair, sr, max_lag_s)
     if align:
-        c, t, est = align_pair(clean, target, sr, max_lag_s=max_lag_s)
-        return c, t, est
-    est = estimate_lag(clean, target, sr, max_lag_s)
+        if not est.reliable:
+            warnings.warn(f"aligning by an unreliable lag estimate: {est.describe()}. Check the result by ear.",
+                          GuneampWarning, stacklevel=3)
+        moved = pair.shifted(est.lag)
+        if moved.n == 0:
+            raise GuneampError(f"after shifting by {est.lag} samples the two signals no longer overlap "
+                               f"({n_c} and {n_t} samples)")
+        return moved.part(0, moved.n), est
     if est.reliable and abs(est.lag) > max_lag_samples_ok:
         raise GuneampError(_lag_message(est, what))
     if not est.reliable:
         warnings.warn(
             f"could not measure the lag between {a} and {b} reliably ({est.note}); assuming they line up",
             GuneampWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    n = min(clean.size, target.size)
-    return clean[:n], target[:n], est
+    return pair.part(0, pair.n), est

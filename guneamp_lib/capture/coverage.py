@@ -22,22 +22,39 @@ COVERAGE_FMIN_HZ = 40.0
 # A band is "not covered" when the training input puts this much less of its energy
 # there than the test input does: 20 dB, a hundredth of the share.
 COVERAGE_MARGIN_DB = 20.0
+# Band energies are summed over pieces of this many samples (95 s at 44.1 kHz: even the
+# 40 Hz band is then thousands of bins wide), so a long file costs one piece of memory.
+COVERAGE_PIECE = 1 << 22
 
 
 def band_shares(x, sr: int, bands_per_octave: int = COVERAGE_BANDS_PER_OCTAVE,
-                fmin: float = COVERAGE_FMIN_HZ) -> tuple[np.ndarray, np.ndarray]:
-    """``(centres_hz, shares)``: the fraction of ``x``'s energy in each fractional-octave band.
+                fmin: float = COVERAGE_FMIN_HZ, fmax: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(centres_hz, shares)``: the fraction of ``x``'s energy in each fractional-octave band
+    from ``fmin`` up to ``fmax`` (default: the Nyquist frequency).
 
     Notebook: 12
     """
     x = np.asarray(x, dtype=np.float64).reshape(-1)
-    power = np.abs(np.fft.rfft(x)) ** 2
-    freqs = np.fft.rfftfreq(x.size, 1.0 / sr)
-    n_bands = int(math.floor(bands_per_octave * math.log2((sr / 2) / fmin)))
+    return read_band_shares(lambda lo, hi: x[lo:hi], x.size, sr, bands_per_octave, fmin, fmax)
+
+
+def read_band_shares(read, n: int, sr: int, bands_per_octave: int = COVERAGE_BANDS_PER_OCTAVE,
+                     fmin: float = COVERAGE_FMIN_HZ, fmax: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`band_shares` of a signal of ``n`` samples that ``read(lo, hi)`` hands out (a file
+    read in :data:`COVERAGE_PIECE` pieces).
+
+    Notebook: 12
+    """
+    top = sr / 2 if fmax is None else min(fmax, sr / 2)
+    n_bands = int(math.floor(bands_per_octave * math.log2(top / fmin)))
     edges = fmin * 2.0 ** (np.arange(n_bands + 1) / bands_per_octave)
-    idx = np.searchsorted(edges, freqs, side="right") - 1
-    inside = (idx >= 0) & (idx < n_bands)
-    energy = np.bincount(idx[inside], weights=power[inside], minlength=n_bands)
+    energy = np.zeros(n_bands)
+    for lo in range(0, n, COVERAGE_PIECE):
+        piece = np.asarray(read(lo, min(lo + COVERAGE_PIECE, n)), dtype=np.float64)
+        power = np.abs(np.fft.rfft(piece)) ** 2
+        idx = np.searchsorted(edges, np.fft.rfftfreq(piece.size, 1.0 / sr), side="right") - 1
+        inside = (idx >= 0) & (idx < n_bands)
+        energy += np.bincount(idx[inside], weights=power[inside], minlength=n_bands)
     total = energy.sum()
     shares = energy / total if total > 0 else energy
     return np.sqrt(edges[:-1] * edges[1:]), shares
@@ -64,18 +81,24 @@ class Coverage:
                 "a model has no examples of the gear there")
 
 
-def coverage(train_clean, test_clean, sr: int, margin_db: float = COVERAGE_MARGIN_DB) -> Coverage:
+def coverage(train_clean, test_clean, sr: int, margin_db: float = COVERAGE_MARGIN_DB,
+             fmax: float | None = None) -> Coverage:
     """Does the training DI contain the frequencies the test DI (or your playing) uses?
 
     A model learns the gear only where its training input has energy. Each band's share
     of the total energy is compared: a band where the training input's share is more
     than ``margin_db`` below the test input's is not covered. The result is the test
-    input's energy in such bands, from 0 (all covered) to 1.
+    input's energy in such bands, from 0 (all covered) to 1. ``train_clean`` may be a
+    ``(read, n)`` pair instead of an array: a file read in pieces. ``fmax`` limits the
+    bands compared (default: up to the Nyquist frequency).
 
     Notebook: 12
     """
-    centres, train = band_shares(train_clean, sr)
-    _, test = band_shares(test_clean, sr)
+    if isinstance(train_clean, tuple):
+        centres, train = read_band_shares(*train_clean, sr, fmax=fmax)
+    else:
+        centres, train = band_shares(train_clean, sr, fmax=fmax)
+    _, test = band_shares(test_clean, sr, fmax=fmax)
     if test.sum() <= 0:
         raise GuneampError("the test input is silent: there is nothing to compare coverage with")
     ratio = 10 ** (-margin_db / 10)

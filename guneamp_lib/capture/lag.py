@@ -23,15 +23,23 @@ has its largest magnitude (magnitude, because pedals may invert polarity). Signa
 processing knows this weighting as the SCOT generalized cross-correlation (Knapp and
 Carter, 1976). A cabinet's response rises over a few samples and peaks a little after
 its onset; the reported lag is that peak, which is what the model has to cover.
+
+**Long files.** Welch's spectra are averages over segments, so they are summed here a
+batch of segments at a time from a :class:`PairSignal`, which reads its samples on
+demand: from two arrays, or from two files (``guneamp check`` and ``guneamp score``), in
+memory that does not grow with the recording, and with the same numbers as
+``scipy.signal.csd`` over the whole of it.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy import signal
 
 from ..dsp.audio import SILENCE_PEAK
@@ -63,6 +71,9 @@ RELIABLE_PEAK_RATIO = 0.8
 HALVES_TOLERANCE = 2
 # Each half needs this much audio for its own estimate to mean anything.
 MIN_HALF_S = 0.5
+# Welch segments transformed at once: samples of all of them together (16 MB of float64),
+# so a long file costs the same memory as a short one.
+WELCH_BATCH_SAMPLES = 1 << 21
 # How each method is named to the user: "bla" is the code's short name, not a word.
 METHOD_NAMES = {"bla": "impulse response", "xcorr": "cross-correlation", "given": "the lag given"}
 
@@ -95,6 +106,56 @@ class LagEstimate:
         how = METHOD_NAMES.get(self.method, self.method)
         text = f"{self.where(what)} (by {how}, confidence {self.confidence:.2f}, {sure})"
         return f"{text}: {self.note}" if self.note else text
+
+
+@dataclass(frozen=True)
+class PairSignal:
+    """A clean/target pair read on demand: ``clean[c0 + i]`` with ``target[t0 + i]``, ``0 <= i < n``.
+
+    ``read_clean(lo, hi)`` and ``read_target(lo, hi)`` give float64 samples of the whole
+    signals (arrays, or :class:`~guneamp_lib.dsp.blocks.AudioReader` files); ``c_end`` and
+    ``t_end`` are where each stops. :meth:`part` and :meth:`shifted` give views, never copies.
+
+    Notebook: 12
+    """
+
+    read_clean: Callable[[int, int], np.ndarray]
+    read_target: Callable[[int, int], np.ndarray]
+    c_end: int
+    t_end: int
+    c0: int = 0
+    t0: int = 0
+
+    @classmethod
+    def of_arrays(cls, clean: np.ndarray, target: np.ndarray) -> "PairSignal":
+        return cls(lambda lo, hi: clean[lo:hi], lambda lo, hi: target[lo:hi], clean.size, target.size)
+
+    @property
+    def n(self) -> int:
+        return max(min(self.c_end - self.c0, self.t_end - self.t0), 0)
+
+    def read(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Both signals' samples ``lo`` to ``hi`` of the pair (``0 <= lo <= hi <= n``), float64."""
+        c = np.asarray(self.read_clean(self.c0 + lo, self.c0 + hi), dtype=np.float64)
+        t = np.asarray(self.read_target(self.t0 + lo, self.t0 + hi), dtype=np.float64)
+        return c, t
+
+    def part(self, lo: int, hi: int) -> "PairSignal":
+        """The pair's samples ``lo`` to ``hi`` only."""
+        return replace(self, c0=self.c0 + lo, t0=self.t0 + lo, c_end=min(self.c0 + hi, self.c_end),
+                       t_end=min(self.t0 + hi, self.t_end))
+
+    def shifted(self, lag: int) -> "PairSignal":
+        """clean[m] paired with target[m + lag], trimmed to the overlap (as :func:`_shift`)."""
+        return replace(self, t0=self.t0 + lag) if lag >= 0 else replace(self, c0=self.c0 - lag)
+
+    def peaks(self, block: int = WELCH_BATCH_SAMPLES) -> tuple[float, float]:
+        """The largest magnitude of each signal over the pair."""
+        pc = pt = 0.0
+        for lo in range(0, self.n, block):
+            c, t = self.read(lo, min(lo + block, self.n))
+            pc, pt = max(pc, float(np.max(np.abs(c)))), max(pt, float(np.max(np.abs(t))))
+        return pc, pt
 
 
 # --------------------------------------------------------------------------- helpers
@@ -140,14 +201,36 @@ def _choose_nfft(n: int, max_lag: int) -> int:
     return max(nfft, MIN_NFFT)
 
 
-def _coherence_ir(clean: np.ndarray, target: np.ndarray, sr: int, nfft: int) -> np.ndarray:
+def welch_spectra(pair: PairSignal, sr: int, nfft: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(f, Sxx, Syy, Sxy)`` of the pair: ``scipy.signal.welch`` and ``csd`` (Hann, 75 % overlap,
+    no detrending, density scaling), summed a batch of segments at a time.
+
+    Notebook: 12
+    """
+    step = nfft - 3 * nfft // 4
+    count = (pair.n - nfft) // step + 1
+    win = signal.get_window("hann", nfft)
+    sxx = np.zeros(nfft // 2 + 1)
+    syy = np.zeros(nfft // 2 + 1)
+    sxy = np.zeros(nfft // 2 + 1, dtype=complex)
+    per = max(WELCH_BATCH_SAMPLES // nfft, 1)
+    for k0 in range(0, count, per):
+        k1 = min(k0 + per, count)
+        c, t = pair.read(k0 * step, (k1 - 1) * step + nfft)
+        x = np.fft.rfft(sliding_window_view(c, nfft)[::step] * win, axis=-1)
+        y = np.fft.rfft(sliding_window_view(t, nfft)[::step] * win, axis=-1)
+        sxx += np.sum(x.real**2 + x.imag**2, axis=0)
+        syy += np.sum(y.real**2 + y.imag**2, axis=0)
+        sxy += np.sum(np.conj(x) * y, axis=0)
+    scale = np.full(nfft // 2 + 1, 1.0 / (sr * float(np.sum(win * win)) * count))
+    scale[1 : nfft // 2 if nfft % 2 == 0 else None] *= 2.0  # one-sided: DC and Nyquist once
+    return np.fft.rfftfreq(nfft, 1.0 / sr), sxx * scale, syy * scale, sxy * scale
+
+
+def _coherence_ir(pair: PairSignal, sr: int, nfft: int) -> np.ndarray:
     """Impulse response of the coherence-weighted BLA; index k is lag k (circular)."""
-    n = min(clean.size, target.size)
-    nfft = min(nfft, 1 << int(math.floor(math.log2(n))))
-    kw = dict(fs=sr, window="hann", nperseg=nfft, noverlap=3 * nfft // 4, detrend=False)
-    f, sxy = signal.csd(clean[:n], target[:n], **kw)  # scipy: conj(X) * Y, so H1 = Y / X
-    _, sxx = signal.welch(clean[:n], **kw)
-    _, syy = signal.welch(target[:n], **kw)
+    nfft = min(nfft, 1 << int(math.floor(math.log2(pair.n))))
+    f, sxx, syy, sxy = welch_spectra(pair, sr, nfft)  # Sxy is conj(X) * Y, so H1 = Y / X
     band = (f >= BLA_BAND_HZ[0]) & (f <= min(BLA_BAND_HZ[1], 0.45 * sr))
     if not band.any() or sxx[band].max() <= 0.0 or syy[band].max() <= 0.0:
         return np.zeros(nfft)
@@ -167,26 +250,25 @@ def _shift(clean: np.ndarray, target: np.ndarray, lag: int) -> tuple[np.ndarray,
     return c[:n], t[:n]
 
 
-def _bla_lag(clean: np.ndarray, target: np.ndarray, sr: int, max_lag: int) -> tuple[int, float]:
+def _bla_lag(pair: PairSignal, sr: int, max_lag: int) -> tuple[int, float]:
     """Two passes: find the peak, then re-fit with the target pre-shifted by it.
 
     The second pass matters for long lags: once shifted, every Welch segment of the
     target shares all of itself with its clean partner instead of only part of it.
     """
     nbhd = max(int(round(PEAK_NEIGHBOURHOOD_S * sr)), 2)
-    n = min(clean.size, target.size)
-    nfft = _choose_nfft(n, max_lag)
+    nfft = _choose_nfft(pair.n, max_lag)
     limit = min(max_lag, nfft // 2 - 1)
     lags = _circular_lags(limit)
-    h = _coherence_ir(clean, target, sr, nfft)
+    h = _coherence_ir(pair, sr, nfft)
     first, _ = _pick_peak(h[lags], lags, nbhd)
-    c, t = _shift(clean, target, first)
-    if min(c.size, t.size) < MIN_NFFT:
+    moved = pair.shifted(first)
+    if moved.n < MIN_NFFT:
         return first, 1.0
-    nfft2 = _choose_nfft(c.size, max_lag)
+    nfft2 = _choose_nfft(moved.n, max_lag)
     limit2 = min(max_lag, nfft2 // 2 - 1)
     lags2 = _circular_lags(limit2)
-    h2 = _coherence_ir(c, t, sr, nfft2)
+    h2 = _coherence_ir(moved, sr, nfft2)
     extra, ratio = _pick_peak(h2[lags2], lags2, nbhd)
     return first + extra, ratio
 
@@ -198,10 +280,20 @@ def polarity(clean, target, sr: int, lag: int) -> int:
 
     Notebook: 01, 12
     """
-    c, t = _shift(np.asarray(clean, dtype=np.float64).reshape(-1), np.asarray(target, dtype=np.float64).reshape(-1), lag)
-    if c.size < MIN_NFFT or is_silent(c) or is_silent(t):
+    c = np.asarray(clean, dtype=np.float64).reshape(-1)
+    t = np.asarray(target, dtype=np.float64).reshape(-1)
+    return pair_polarity(PairSignal.of_arrays(c, t), sr, lag)
+
+
+def pair_polarity(pair: PairSignal, sr: int, lag: int) -> int:
+    """:func:`polarity` of a :class:`PairSignal` (read in blocks).
+
+    Notebook: 12
+    """
+    moved = pair.shifted(lag)
+    if moved.n < MIN_NFFT or min(moved.peaks()) < SILENCE_PEAK:
         return 0
-    h = _coherence_ir(c, t, sr, _choose_nfft(c.size, MIN_NFFT // NFFT_PER_LAG))
+    h = _coherence_ir(moved, sr, _choose_nfft(moved.n, MIN_NFFT // NFFT_PER_LAG))
     nbhd = max(int(round(PEAK_NEIGHBOURHOOD_S * sr)), 2)
     near = h[np.arange(-nbhd, nbhd + 1)]
     return int(np.sign(near[np.argmax(np.abs(near))]))
@@ -253,11 +345,19 @@ def estimate_lag(clean, target, sr: int, max_lag_s: float = DEFAULT_MAX_LAG_S) -
     if is_silent(clean) or is_silent(target):
         which = "clean" if is_silent(clean) else "target"
         return LagEstimate(0, 0.0, 0.0, False, "bla", f"the {which} signal is silent; there is nothing to align")
-    n = min(clean.size, target.size)
+    return estimate_pair_lag(PairSignal.of_arrays(clean, target), sr, max_lag_s)
+
+
+def estimate_pair_lag(pair: PairSignal, sr: int, max_lag_s: float = DEFAULT_MAX_LAG_S) -> LagEstimate:
+    """:func:`estimate_lag` of a :class:`PairSignal` whose signals are not silent (read in blocks).
+
+    Notebook: 12
+    """
+    n = pair.n
     if n < 2 * MIN_NFFT:
         return LagEstimate(0, 0.0, 0.0, False, "bla", f"only {n} samples in common; too short to estimate a lag")
     max_lag = max(int(round(max_lag_s * sr)), 1)
-    lag, ratio = _bla_lag(clean, target, sr, max_lag)
+    lag, ratio = _bla_lag(pair, sr, max_lag)
     notes = []
     reliable = True
     if ratio > RELIABLE_PEAK_RATIO:
@@ -276,8 +376,8 @@ def estimate_lag(clean, target, sr: int, max_lag_s: float = DEFAULT_MAX_LAG_S) -
         notes.append(f"too short to cross-check on its two halves (needs {2 * MIN_HALF_S:.1f} s)")
     else:
         confirmed = False
-        for name, part in (("first", slice(0, half)), ("second", slice(half, n))):
-            h_lag, h_ratio = _bla_lag(clean[part], target[part], sr, max_lag)
+        for name, (lo, hi) in (("first", (0, half)), ("second", (half, n))):
+            h_lag, h_ratio = _bla_lag(pair.part(lo, hi), sr, max_lag)
             if h_ratio > RELIABLE_PEAK_RATIO:
                 continue
             if abs(h_lag - lag) <= HALVES_TOLERANCE:
@@ -292,7 +392,7 @@ def estimate_lag(clean, target, sr: int, max_lag_s: float = DEFAULT_MAX_LAG_S) -
         # A narrow search can be sure of a wrong answer when the real peak lies outside it
         # (and the halves then agree on the same wrong one): a default search that is sure
         # of a lag beyond it says so.
-        wide = estimate_lag(clean, target, sr, DEFAULT_MAX_LAG_S)
+        wide = estimate_pair_lag(pair, sr, DEFAULT_MAX_LAG_S)
         if wide.reliable and abs(wide.lag) > max_lag:
             reliable = False
             notes.append(f"a search of ±{DEFAULT_MAX_LAG_S:g} s finds {wide.lag} samples, outside the ±{max_lag} "

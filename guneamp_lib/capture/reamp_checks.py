@@ -48,19 +48,18 @@ how much of a guitar played over the whole neck lies where that DI has nothing.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..dsp.audio import read_audio
+from ..dsp.blocks import READ_BLOCK, AudioReader
 from ..dsp.error import esr
-from ..errors import GuneampError, GuneampWarning
-from .checks import MAX_LAG_SAMPLES_OK, PairReport, check_pair
+from ..errors import GuneampError
+from .checks import MAX_LAG_SAMPLES_OK, PairReport, check_readers
 from .coverage import coverage
 from .lag import DEFAULT_MAX_LAG_S
 from .guitar import render_score
-from .reamp_signal import FORMAT, MARK_COUNT, NECK, find_layout, notes_plan
+from .reamp_signal import FORMAT, MARK_COUNT, NECK, find_file_layout, notes_plan
 
 # The silence before the first mark that is taken as pure noise: the first half of the
 # lead-in, so a recording that starts up to a quarter second late still has some.
@@ -108,6 +107,12 @@ FLOOR_WARN_DB = 40.0
 # once, at the middle dynamic, this long.
 REFERENCE_NOTE_S = 0.3
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+# A DI's coverage is judged up to the band of the neck's highest fundamental (E6, 1319 Hz,
+# and a sixth of an octave of room): above it lie harmonics, not notes one could play.
+NECK_TOP_HZ = 440.0 * 2.0 ** ((NECK[-1] - 69) / 12.0 + 1 / 6)
+# A recording may run on after the capture signal; this much of it is read for the
+# capture checks, so a long recording costs no more than the signal.
+CAPTURE_TAIL_S = 60.0
 
 
 def note_name(midi: int) -> str:
@@ -406,25 +411,31 @@ def reference_notes(sr: int, seed: int = 0) -> np.ndarray:
     return render_score(score, int(round((seconds + REFERENCE_NOTE_S) * sr)), sr, np.random.default_rng(seed))
 
 
-def di_coverage_line(clean: np.ndarray, sr: int) -> str | None:
+def di_coverage_line(clean, sr: int) -> str | None:
     """For a DI that is not the capture signal: one line if it misses part of the neck, else None.
+
+    ``clean`` is an array, or a ``(read, n)`` pair (a file read in pieces). Only the
+    bands of the neck's fundamentals are compared, whatever the rate: the advice is to
+    play notes, and a 192 kHz file's empty ultrasound is no note.
 
     Notebook: 12
     """
-    cv = coverage(clean, reference_notes(sr), sr)
+    cv = coverage(clean, reference_notes(sr), sr, fmax=NECK_TOP_HZ)
     if not cv.uncovered_bands_hz:
         return None
     lo, hi = min(cv.uncovered_bands_hz), max(cv.uncovered_bands_hz)
     return (f"coverage: {100 * cv.uncovered_share:.0f}% of a guitar played over the whole neck lies in bands "
-            f"({lo:.0f} to {hi:.0f} Hz) where this DI has at least {cv.margin_db:.0f} dB less: a model will not "
-            "learn the gear there; play those notes too, or reamp the signal of `guneamp capture-signal`")
+            f"({lo:.0f} to {hi:.0f} Hz, the notes {nearest_note(lo)} to {nearest_note(hi)}) where this DI has at "
+            f"least {cv.margin_db:.0f} dB less: a model will not learn the gear there; play those notes too, or "
+            "reamp the signal of `guneamp capture-signal`")
 
 
-def _read_quietly(path, what: str):
-    """read_audio without its warnings: the pair's own check has already given them."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", GuneampWarning)
-        return read_audio(path, what=what)
+def nearest_note(hz: float) -> str:
+    """The name of the note nearest ``hz`` ('A4' for 440 Hz).
+
+    Notebook: 12
+    """
+    return note_name(int(round(69 + 12 * math.log2(hz / 440.0))))
 
 
 def capture_check(clean_path, target_path) -> CaptureReport | None:
@@ -434,37 +445,44 @@ def capture_check(clean_path, target_path) -> CaptureReport | None:
 
     Notebook: 12
     """
-    clean, sr, _ = _read_quietly(clean_path, what="clean")
-    found = find_layout(clean_path, clean, sr)
-    if found is None:
-        return None
-    target, sr_t, _ = _read_quietly(target_path, what="target")
-    if sr_t != sr:
-        raise GuneampError(f"the capture signal is {sr} Hz but the recording {sr_t} Hz: record at the signal's "
-                           "rate, or write the signal again at the recording's rate with --rate")
-    return analyze_capture(target, sr, *found)
+    with AudioReader(clean_path, what="clean") as rc, AudioReader(target_path, what="target") as rt:
+        sr = rc.sample_rate
+        found = find_file_layout(clean_path, rc.read, rc.frames, sr)
+        if found is None:
+            return None
+        if rt.sample_rate != sr:
+            raise GuneampError(f"the capture signal is {sr} Hz but the recording {rt.sample_rate} Hz: record at the "
+                               "signal's rate, or write the signal again at the recording's rate with --rate")
+        return _analyze_file(rt, sr, found)
 
 
-def check_capture_pair(clean_path, target_path, max_lag_s: float = DEFAULT_MAX_LAG_S) -> tuple[PairReport, CaptureReport | None]:
+def _analyze_file(rt: AudioReader, sr: int, found: tuple[dict, str]) -> CaptureReport:
+    """:func:`analyze_capture` on the recording's first :data:`CAPTURE_TAIL_S` past the signal's end."""
+    return analyze_capture(rt.read(0, found[0]["frames"] + int(CAPTURE_TAIL_S * sr)), sr, *found)
+
+
+def check_capture_pair(clean_path, target_path, max_lag_s: float = DEFAULT_MAX_LAG_S, *,
+                       block: int = READ_BLOCK) -> tuple[PairReport, CaptureReport | None]:
     """:func:`checks.check_pair`, plus the capture-signal findings when the clean file is the signal.
 
     The marks' latency replaces the music-based lag in the verdict (the lag line stays, for
     comparison). For any other DI, a coverage warning says if it misses part of the neck.
+    The files are read ``block`` samples at a time.
 
     Notebook: 12
     """
-    report = check_pair(clean_path, target_path, max_lag_s)
-    if not report.rates_match or report.clean.silent or report.target.silent:
-        return report, None
-    clean, sr, _ = _read_quietly(clean_path, what="clean")
-    found = find_layout(clean_path, clean, sr)
-    if found is None:
-        line = di_coverage_line(clean, sr)
-        if line:
-            report.warnings.append(line)
-        return report, None
-    target, _, _ = _read_quietly(target_path, what="target")
-    cap = analyze_capture(target, sr, *found)
+    with AudioReader(clean_path, what="clean") as rc, AudioReader(target_path, what="target") as rt:
+        report = check_readers(rc, rt, max_lag_s, block=block)
+        if not report.rates_match or report.clean.silent or report.target.silent:
+            return report, None
+        sr = report.clean.sample_rate
+        found = find_file_layout(clean_path, rc.read, rc.frames, sr)
+        if found is None:
+            line = di_coverage_line((rc.read, rc.frames), sr)
+            if line:
+                report.warnings.append(line)
+            return report, None
+        cap = _analyze_file(rt, sr, found)
     if cap.latency is not None and report.lag is not None:
         said = report.lag.where(report.what)
         report.problems = [p for p in report.problems if not p.startswith(said)]

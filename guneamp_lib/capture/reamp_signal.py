@@ -396,18 +396,19 @@ def read_sidecar(path: str | os.PathLike) -> dict | None:
 # --------------------------------------------------------------------------- finding the layout
 
 
-def _marks_present(di: np.ndarray, layout: dict) -> bool:
-    """Do the clicks stand where the layout puts them, alone on silence?"""
+def _marks_present(read, frames: int, layout: dict) -> bool:
+    """Do the clicks stand where the layout puts them, alone on silence? (reads only around them)"""
     marks = np.asarray(layout["marks"])
-    if marks.max() >= di.size:
+    if marks.max() >= frames:
         return False
-    level = di[marks]
+    half = int(round(MARK_SPACING_S * layout["sample_rate"] / 3))
+    windows = [(int(max(m - half, 0)), np.asarray(read(max(m - half, 0), m + half))) for m in marks]
+    level = np.array([w[m - lo] for m, (lo, w) in zip(marks, windows)])
     top = float(np.max(np.abs(level)))
     if top <= 0 or np.any(np.abs(level - level[0]) > 0.01 * top):
         return False
-    half = int(round(MARK_SPACING_S * layout["sample_rate"] / 3))
-    for m in marks:
-        around = np.abs(np.concatenate([di[max(m - half, 0):m], di[m + 1:m + half]]))
+    for m, (lo, w) in zip(marks, windows):
+        around = np.abs(np.delete(w, m - lo))
         if around.size and around.max() > 0.01 * top:
             return False
     return True
@@ -421,19 +422,28 @@ def find_layout(clean_path: str | os.PathLike, clean: np.ndarray, sr: int) -> tu
 
     Notebook: 12
     """
+    return find_file_layout(clean_path, lambda lo, hi: clean[lo:hi], clean.size, sr)
+
+
+def find_file_layout(clean_path: str | os.PathLike, read, frames: int, sr: int) -> tuple[dict, str] | None:
+    """:func:`find_layout` for a clean signal of ``frames`` samples that ``read(lo, hi)``
+    hands out: only the samples around the marks are read.
+
+    Notebook: 12
+    """
     layout = read_sidecar(clean_path)
     if layout is not None:
-        if layout["sample_rate"] != sr or layout["frames"] != clean.size:
+        if layout["sample_rate"] != sr or layout["frames"] != frames:
             raise GuneampError(
                 f"{clean_path} does not match its capture-signal sidecar ({layout['frames']} samples at "
-                f"{layout['sample_rate']} Hz expected, {clean.size} at {sr} Hz found): reamp the WAV that "
+                f"{layout['sample_rate']} Hz expected, {frames} at {sr} Hz found): reamp the WAV that "
                 "`guneamp capture-signal` wrote, unchanged, or remove the sidecar")
         return layout, "its layout from the sidecar"
     if sr not in SAMPLE_RATES:
         return None
     try:
-        check_seconds(clean.size / sr)
+        check_seconds(frames / sr)
     except GuneampError:
         return None
-    layout = capture_layout(clean.size, sr)
-    return (layout, "recognised by its timing marks (no sidecar)") if _marks_present(clean, layout) else None
+    layout = capture_layout(frames, sr)
+    return (layout, "recognised by its timing marks (no sidecar)") if _marks_present(read, frames, layout) else None

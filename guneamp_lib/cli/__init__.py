@@ -19,10 +19,10 @@ import threading
 import warnings
 
 from ..errors import GuneampError
-from . import capture, check, course, data, many, render, study, train
+from . import capture, check, course, data, many, play, render, study, train
 from .common import EXIT_USAGE, Parser, Terminated, show_warning
 
-COMMAND_MODULES = (data, capture, train, many, render, check, course, study)
+COMMAND_MODULES = (data, capture, train, many, render, play, check, course, study)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -65,8 +65,8 @@ def _export_aidax(args, out) -> int:
     from ..models.aidax import export_aidax
     from ..models.checkpoint import load_checkpoint
 
-    ckpt = load_checkpoint(args.model)
     with claim(out, overwrite=args.overwrite):
+        ckpt = load_checkpoint(args.model)
         export_aidax(ckpt, out, args.name or out.stem)
     if ckpt.ir is not None:
         print("note: this model was trained with a cabinet IR in the loss; load that IR in AIDA-X's cabinet slot",

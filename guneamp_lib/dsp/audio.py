@@ -23,7 +23,7 @@ import torch
 
 from ..errors import GuneampError, GuneampWarning
 from ..paths import atomic_output, check_input_file, disk_errors, refuse_output_on_inputs
-from ..vocabulary import check_wav_name
+from ..vocabulary import check_audio_rate, check_wav_name
 
 # Peak normalization divides by the peak plus this, so silence stays silence (0/eps)
 # instead of becoming NaN (0/0).
@@ -35,6 +35,10 @@ CLIP_RUN = 4
 CLIP_WARN_FRACTION = 1e-4
 # Anything quieter than this peak (about -120 dBFS) counts as silence.
 SILENCE_PEAK = 1e-6
+# A float file may go past full scale (a hot bounce, a plugin's headroom), but not this
+# far: +24 dBFS is beyond any converter or sane mix bus, so such samples are damage or
+# a wrong scale (one 1e30 sample in a target made training save a model at ESR 3e8).
+FAR_BEYOND_FULL_SCALE = 10.0 ** (24.0 / 20.0)
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ class AudioInfo:
     peak: float
     rms: float
     clipped_fraction: float
+    far_beyond: int = 0  # samples beyond FAR_BEYOND_FULL_SCALE
+    first_far_beyond: int = -1  # the first one's index, -1 if none
 
     @property
     def seconds(self) -> float:
@@ -102,16 +108,83 @@ def check_wav_header(path: Path) -> None:
         raise GuneampError(f"{path} is a WAV file without an audio ('data') chunk. Export it again.")
 
 
-def _flat_top_fraction(x: np.ndarray) -> float:
-    peak = float(np.max(np.abs(x))) if x.size else 0.0
-    if peak < SILENCE_PEAK:
-        return 0.0
-    at_peak = np.abs(x) >= peak * (1.0 - 1e-4)
-    # Length of the run each sample belongs to, via run-length encoding of at_peak.
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], at_peak.view(np.int8), [0]))))
-    starts, ends = edges[::2], edges[1::2]
-    lengths = ends - starts
-    return float(lengths[lengths >= CLIP_RUN].sum()) / x.size
+class Levels:
+    """Peak, energy, length and far-beyond-full-scale samples of mono audio fed block by block.
+
+    One pass of :func:`read_audio` (one block: the whole file) and of
+    :func:`~guneamp_lib.dsp.blocks.scan_audio` (many): the same numbers either way.
+
+    Notebook: 01
+    """
+
+    def __init__(self) -> None:
+        self.peak, self.energy, self.n, self.far_beyond, self.first_far_beyond = 0.0, 0.0, 0, 0, -1
+
+    def add(self, x: np.ndarray) -> None:
+        a = np.abs(x)
+        if a.size:
+            self.peak = max(self.peak, float(np.max(a)))
+        self.energy += float(np.sum(np.square(x, dtype=np.float64)))
+        far = np.flatnonzero(a > FAR_BEYOND_FULL_SCALE)
+        if far.size and self.first_far_beyond < 0:
+            self.first_far_beyond = self.n + int(far[0])
+        self.far_beyond += int(far.size)
+        self.n += int(x.size)
+
+
+class FlatTops:
+    """Samples in runs of :data:`CLIP_RUN` or more at the peak (found by :class:`Levels`), fed
+    block by block: a run that crosses a block's end is carried into the next.
+
+    Notebook: 01
+    """
+
+    def __init__(self, peak: float) -> None:
+        self.peak, self.count, self.run = peak, 0, 0
+
+    def add(self, x: np.ndarray) -> None:
+        if self.peak < SILENCE_PEAK or not x.size:
+            return
+        at_peak = np.abs(x) >= self.peak * (1.0 - 1e-4)
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], at_peak.view(np.int8), [0]))))
+        starts, ends = edges[::2], edges[1::2]
+        lengths = ends - starts
+        if self.run and not (starts.size and starts[0] == 0):
+            self._close(self.run)  # the carried run ended with the last block
+            self.run = 0
+        if starts.size and starts[0] == 0:
+            lengths[0] += self.run
+            self.run = 0
+        if ends.size and ends[-1] == x.size:
+            self.run, lengths = int(lengths[-1]), lengths[:-1]
+        self.count += int(lengths[lengths >= CLIP_RUN].sum())
+
+    def _close(self, length: int) -> None:
+        if length >= CLIP_RUN:
+            self.count += length
+
+    def finish(self) -> int:
+        self._close(self.run)
+        self.run = 0
+        return self.count
+
+
+def far_beyond_message(info: AudioInfo) -> str:
+    """What to say about a file with samples far beyond full scale (see :data:`FAR_BEYOND_FULL_SCALE`).
+
+    Notebook: 01
+    """
+    return far_beyond_text(info.path, info.far_beyond, info.peak, info.first_far_beyond / info.sample_rate)
+
+
+def far_beyond_text(path, count: int, peak: float, first_s: float) -> str:
+    """:func:`far_beyond_message` from the numbers: how many samples, the peak, the first one's time.
+
+    Notebook: 01
+    """
+    return (f"{path} has {count} sample(s) far beyond full scale (peak {20 * np.log10(peak):+.0f} dBFS, "
+            f"first at {first_s:.3f} s): the file is damaged or was written with the wrong scale. Fix or cut "
+            "that part, or export the file again (as 24-bit, which cannot go past full scale)")
 
 
 def audio_info(path: str | os.PathLike, *, what: str = "audio"):
@@ -135,6 +208,7 @@ def audio_info(path: str | os.PathLike, *, what: str = "audio"):
         ) from None
     if info.frames == 0:
         raise GuneampError(f"{path} holds no audio samples. Export it again.")
+    check_audio_rate(info.samplerate, f"{what} file {path}")
     return info
 
 
@@ -159,29 +233,50 @@ def read_audio(path: str | os.PathLike, *, what: str = "audio") -> tuple[np.ndar
         bad = ~np.isfinite(y)
         if bad.any():
             raise GuneampError(_nonfinite_message(path, bad.any(axis=0), int(sr)))
-        warnings.warn(
-            f"{path} has {y.shape[0]} channels; mixing them to mono (the model takes one channel).",
-            GuneampWarning,
-            stacklevel=2,
-        )
         y = y.mean(axis=0)
     bad = ~np.isfinite(y)
     if bad.any():
         raise GuneampError(_nonfinite_message(path, bad, int(sr)))
-    peak = float(np.max(np.abs(y)))
-    rms = float(np.sqrt(np.mean(np.square(y, dtype=np.float64))))
-    clipped = _flat_top_fraction(y)
-    meta = AudioInfo(path, int(sr), int(y.size), int(info.channels), peak, rms, clipped)
-    if meta.silent:
-        warnings.warn(f"{path} is silent (peak {meta.peak_dbfs:.0f} dBFS).", GuneampWarning, stacklevel=2)
-    elif clipped >= CLIP_WARN_FRACTION:
-        warnings.warn(
-            f"{path} looks clipped: {100 * clipped:.2f}% of samples sit flat at the peak. "
-            "If the recorder clipped, record again with less input gain; the model would learn the clipping.",
-            GuneampWarning,
-            stacklevel=2,
-        )
+    meta = audio_levels(path, int(sr), int(info.channels), lambda: (y,))
+    if meta.far_beyond:
+        raise GuneampError(far_beyond_message(meta) + ".")
+    for note in level_notes(meta):
+        warnings.warn(note, GuneampWarning, stacklevel=2)
     return y, int(sr), meta
+
+
+def level_notes(info: AudioInfo) -> list[str]:
+    """What :func:`read_audio` warns about a file it read: channels mixed, silence, clipping.
+
+    Notebook: 01
+    """
+    path, notes = info.path, []
+    if info.channels > 1:
+        notes.append(f"{path} has {info.channels} channels; mixing them to mono (the model takes one channel).")
+    if info.silent:
+        notes.append(f"{path} is silent (peak {info.peak_dbfs:.0f} dBFS).")
+    elif info.clipped_fraction >= CLIP_WARN_FRACTION:
+        notes.append(f"{path} looks clipped: {100 * info.clipped_fraction:.2f}% of samples sit flat at the peak. "
+                     "If the recorder clipped, record again with less input gain; the model would learn the clipping.")
+    return notes
+
+
+def audio_levels(path: Path, sr: int, channels: int, blocks) -> AudioInfo:
+    """:class:`AudioInfo` from two passes over ``blocks()`` (consecutive mono blocks): the
+    levels, then the flat tops at the peak the first pass found.
+
+    Notebook: 01
+    """
+    levels = Levels()
+    for x in blocks():
+        levels.add(x)
+    tops = FlatTops(levels.peak)
+    for x in blocks():
+        tops.add(x)
+    n = levels.n
+    rms = float(np.sqrt(levels.energy / n)) if n else 0.0
+    return AudioInfo(path, sr, n, channels, levels.peak, rms, tops.finish() / n if n else 0.0,
+                     levels.far_beyond, levels.first_far_beyond)
 
 
 def _nonfinite_message(path: Path, bad: np.ndarray, sr: int) -> str:

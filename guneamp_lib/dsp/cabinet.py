@@ -9,11 +9,18 @@ computes a cross-correlation, so passing the IR as its kernel applies the cabine
 flipped first. And direct convolution costs ``N * K`` multiplications: a 1 s IR on
 40 s of audio is ~80 billion, so long signals go through the FFT instead
 (``N log N``). Both forms agree to 1e-5.
+
+**An IR at another rate than the audio** is resampled to the audio's rate, with a
+warning that says so: an IR is a filter, and resampling it (band-limited, as torchaudio
+does) gives the same cabinet at the new rate, where using it as is would shift every
+resonance by the ratio of the rates. An IR longer than
+:data:`~guneamp_lib.vocabulary.IR_MAX_SECONDS` is refused: no cabinet rings that long.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import torch
@@ -21,7 +28,8 @@ import torch.nn.functional as F
 import torchaudio.functional as AF
 
 from .audio import peak_normalize, read_audio
-from ..errors import GuneampError
+from ..errors import GuneampError, GuneampWarning
+from ..vocabulary import IR_MAX_SECONDS
 
 # Below this many multiply-adds direct convolution beats the FFT on a CPU.
 DIRECT_MAX_MACS = 2_000_000
@@ -95,13 +103,19 @@ def resample_ir(ir: torch.Tensor, ir_sr: int, sr: int) -> torch.Tensor:
 
 
 def load_ir(path: str | os.PathLike, sr: int) -> torch.Tensor:
-    """Read a cabinet IR, mix to mono, resample to ``sr`` if needed, peak-normalize.
+    """Read a cabinet IR, mix to mono, resample to ``sr`` if needed (saying so), peak-normalize.
 
     Notebook: 08
     """
     y, ir_sr, info = read_audio(path, what="cabinet IR")
     if info.silent:
         raise GuneampError(f"the cabinet IR {path} is silent; it would mute everything. Use another IR.")
+    if info.seconds > IR_MAX_SECONDS:
+        raise GuneampError(f"the cabinet IR {path} is {info.seconds:.1f} s long; a cabinet IR lasts well under "
+                           f"{IR_MAX_SECONDS:g} s. Trim it, or check that this file is an IR.")
+    if ir_sr != sr:
+        warnings.warn(f"the cabinet IR {path} is at {ir_sr} Hz and the audio at {sr} Hz: resampling the IR to "
+                      f"{sr} Hz (export it at {sr} Hz to skip this)", GuneampWarning, stacklevel=2)
     ir = resample_ir(torch.from_numpy(y), ir_sr, sr)
     return peak_normalize(ir)
 

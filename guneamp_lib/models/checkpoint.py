@@ -10,6 +10,16 @@ file someone sent you cannot run anything. Files are written atomically.
 A file that loads safely can still be malformed (a hand-edited or truncated one, or one
 written by other software): every field is checked against a small schema on load, and
 each problem is reported in one line that names the field.
+
+**A size budget, before anything large is allocated.** A 1.5 KB file can declare a
+300-million-sample IR (one stored sample, viewed with stride 0) or a model whose
+dilations reach gigabytes of buffers. So, in this order: the archive must be stored
+uncompressed, its entries within the file's size (``torch.load`` then allocates no more
+than the file holds); every tensor must be contiguous and no larger than the bytes behind
+it (no view that inflates on copy); the IR at most :data:`~guneamp_lib.vocabulary.IR_MAX_SECONDS`
+at the model's rate; the model, built first on PyTorch's ``meta`` device (shapes, no
+memory), at most :data:`MAX_PARAMETERS` weights and :data:`MAX_RECEPTIVE_FIELD` samples of
+receptive field, and its weights' shapes those of the file. Only then is the model built.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,11 +36,16 @@ import torch
 from ..errors import GuneampError, GuneampWarning
 from ..knobs import KnobSpace
 from ..paths import atomic_output, check_input_file, disk_errors
-from ..vocabulary import MAX_FACTOR
-from . import MODELS, build_model, model_config, receptive_field
+from ..vocabulary import AUDIO_RATES, IR_MAX_SECONDS, MAX_FACTOR
+from . import MODELS, build_model, count_parameters, model_config, receptive_field
 
 FORMAT = "guneamp-checkpoint"
 VERSION = 1
+# The size budget (see the module doc). The largest model the course trains has 14k weights
+# (WaveNet standard) and a receptive field of 4,093 samples; these leave a thousand times
+# that room and still keep a hostile file to a few hundred megabytes.
+MAX_PARAMETERS = 1 << 24
+MAX_RECEPTIVE_FIELD = 1 << 18
 
 
 @dataclass
@@ -150,12 +166,24 @@ def _validate(path: Path, payload: dict) -> None:
             raise _field_error(path, key, payload[key], what)
     if "state_dict" not in payload or not all(isinstance(v, torch.Tensor) for v in payload["state_dict"].values()):
         raise _field_error(path, "state_dict", payload.get("state_dict"), "a mapping of tensors")
-    _int_field(path, payload, "sample_rate", 1000, 10_000_000)
+    rate = payload.get("sample_rate")
+    if isinstance(rate, bool) or not isinstance(rate, int) or rate not in AUDIO_RATES:
+        raise _field_error(path, "sample_rate", rate, f"an audio rate ({', '.join(map(str, AUDIO_RATES))} Hz)")
     _int_field(path, payload, "oversample", 1, MAX_FACTOR)
     _int_field(path, payload, "window", 1, 1 << 24)
     ir = payload.get("ir")
     if ir is not None and not (isinstance(ir, torch.Tensor) and ir.ndim == 1 and ir.numel() > 0
-                               and ir.is_floating_point() and bool(torch.isfinite(ir).all())):
+                               and ir.is_floating_point()):
+        raise _field_error(path, "ir", ir, "none, or a non-empty 1-D tensor of finite samples")
+    for name, t in _tensors(payload):
+        if not _owns_its_bytes(t):
+            raise GuneampError(f"{path} is a malformed checkpoint: '{name}' declares {t.numel()} values over "
+                               f"{t.untyped_storage().nbytes()} bytes (a view that would inflate when copied).")
+    longest = int(IR_MAX_SECONDS * rate)
+    if ir is not None and ir.numel() > longest:
+        raise GuneampError(f"{path} is a malformed checkpoint: its cabinet IR has {ir.numel()} samples, more than "
+                           f"{IR_MAX_SECONDS:g} s ({longest}) at its {rate} Hz; no cabinet rings that long.")
+    if ir is not None and not bool(torch.isfinite(ir).all()):
         raise _field_error(path, "ir", ir, "none, or a non-empty 1-D tensor of finite samples")
     if not isinstance(payload.get("target_kind", "amp_with_cab"), str):
         raise _field_error(path, "target_kind", payload["target_kind"], "a name")
@@ -163,6 +191,61 @@ def _validate(path: Path, payload: dict) -> None:
         _gain_field(path, payload, key)
     if not isinstance(payload.get("training_state", {}), dict):
         raise _field_error(path, "training_state", payload["training_state"], "a mapping")
+
+
+def _tensors(value, name: str = ""):
+    """Every tensor in a loaded payload, with where it sits ('state_dict.conv.weight')."""
+    if isinstance(value, torch.Tensor):
+        yield name, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _tensors(v, f"{name}.{k}" if name else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _tensors(v, f"{name}[{i}]")
+
+
+def _owns_its_bytes(t: torch.Tensor) -> bool:
+    """No more values than the bytes of storage behind it hold (a stride-0 view has more)."""
+    return t.numel() * t.element_size() <= t.untyped_storage().nbytes()
+
+
+def _check_archive(path: Path) -> None:
+    """``torch.save``'s zip archive, stored uncompressed, every entry within the file: so
+    ``torch.load`` allocates no more than the file's size."""
+    size = path.stat().st_size
+    try:
+        with zipfile.ZipFile(path) as z:
+            entries = z.infolist()
+    except OSError as exc:
+        raise GuneampError(f"cannot read checkpoint {path}: {exc.strerror or exc}.") from None
+    except (zipfile.BadZipFile, ValueError, EOFError):
+        raise GuneampError(f"{path} is not a loadable guneamp checkpoint (not the archive torch.save writes). "
+                           "It may be corrupt, or hold pickled code, which is never executed.") from None
+    if any(e.compress_type != zipfile.ZIP_STORED for e in entries) or sum(e.file_size for e in entries) > size:
+        raise GuneampError(f"{path} is a malformed checkpoint: its archive is compressed or declares more data "
+                           f"than its {size} bytes (torch.save never writes either).")
+
+
+def _build_in_budget(path: Path, payload: dict) -> torch.nn.Module:
+    """The model the payload declares, checked on the meta device (no memory) before it is built."""
+    name, config = payload["model_name"], payload.get("model_config", {})
+    try:
+        with torch.device("meta"):
+            shape = build_model(name, **config)
+        rf = receptive_field(shape)
+    except (RuntimeError, ValueError, TypeError, NotImplementedError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise GuneampError(f"{path} does not match its model definition: {first}") from None
+    weights = count_parameters(shape)
+    if weights > MAX_PARAMETERS or (math.isfinite(rf) and rf > MAX_RECEPTIVE_FIELD):
+        raise GuneampError(f"{path} declares a {name} of {weights} weights and a receptive field of {rf:g} samples; "
+                           f"guneamp loads at most {MAX_PARAMETERS} and {MAX_RECEPTIVE_FIELD}. The file is damaged "
+                           "or not meant for guneamp.")
+    mismatch = _shape_mismatch(shape, payload["state_dict"])
+    if mismatch:
+        raise GuneampError(f"{path} does not match its model definition ({name}): {mismatch}.")
+    return build_model(name, **config)
 
 
 def _shape_mismatch(model: torch.nn.Module, state: dict) -> str | None:
@@ -193,6 +276,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if not path.exists():
         raise GuneampError(f"checkpoint not found: {path}. Train one with `guneamp train`.")
     check_input_file(path, "checkpoint")
+    _check_archive(path)
     try:
         # torch warns about files it then refuses (a pickle protocol it did not write): the
         # one-line refusal below says all the user needs, so its warnings stay quiet here.
@@ -209,14 +293,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise GuneampError(f"{path} is not a guneamp checkpoint (no '{FORMAT}' marker).")
     _validate(path, payload)
-    try:
-        model = build_model(payload["model_name"], **payload.get("model_config", {}))
-    except (RuntimeError, ValueError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise GuneampError(f"{path} does not match its model definition: {first}") from None
-    mismatch = _shape_mismatch(model, payload["state_dict"])
-    if mismatch:
-        raise GuneampError(f"{path} does not match its model definition ({payload['model_name']}): {mismatch}.")
+    model = _build_in_budget(path, payload)
     model.load_state_dict(payload["state_dict"])
     knobs = None
     if "knobs" in payload:

@@ -249,6 +249,11 @@ def read_payload(payload, slim: float | None = None, where: str = "") -> tuple[t
     if architecture not in READERS:
         raise NamFieldError(f"{where}architecture is {architecture!r}; NAM's plugin (and guneamp) read "
                             f"{', '.join(READERS)} and SlimmableContainer")
+    cond = config.get("condition_dsp") if architecture == "WaveNet" else None
+    if isinstance(cond, dict) and cond.get("sample_rate", -1.0) != payload.get("sample_rate", -1.0):
+        # NAM core refuses a condition DSP at another rate than the WaveNet it feeds
+        raise NamFieldError(f"{where}config.condition_dsp.sample_rate is {cond.get('sample_rate')!r} where the "
+                            f"WaveNet runs at {payload.get('sample_rate')!r}")
     weights = torch.tensor(weight_list(get(payload, "weights", top), f"{where}weights"), dtype=torch.float64)
     model, slimmable = READERS[architecture](config, weights, slim, f"{where}config", nested)
     return model.eval(), version, slimmable

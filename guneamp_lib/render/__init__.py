@@ -2,5 +2,8 @@
 
 ``inference`` holds the fast whole-signal path (``process``, ``predict``) and the design's
 own overlap-add loops, kept for teaching; ``offline`` renders files; ``streaming`` runs a
-model block by block as a plugin does, with its compiled inner loops in ``kernels``.
+model block by block as a plugin does, with its compiled inner loops in ``kernels``;
+``live`` plays it on a JACK server (``guneamp play``: the callback in ``live_chain``, the
+keys in ``live_keys``, the recorder in ``live_record``, a dummy server and test clients in
+``live_clients``).
 """

@@ -46,7 +46,7 @@ import soundfile as sf
 import torch
 from tqdm.auto import tqdm
 
-from ..dsp.audio import NORMALIZE_EPS, audio_info, zero_peak_timestamp
+from ..dsp.audio import FAR_BEYOND_FULL_SCALE, NORMALIZE_EPS, audio_info, far_beyond_text, zero_peak_timestamp
 from ..dsp.cabinet import load_ir
 from ..errors import GuneampError, GuneampWarning
 from ..knobs import KnobAutomation
@@ -86,7 +86,7 @@ def read_peak(path: Path) -> tuple[float, int, int, int]:
 
     Notebook: 07
     """
-    peak, n = 0.0, 0
+    peak, n, far, first_far = 0.0, 0, 0, -1
     with sf.SoundFile(str(path)) as f:
         sr, channels = f.samplerate, f.channels
         for block in f.blocks(blocksize=FILE_BLOCK, dtype="float32", always_2d=True):
@@ -99,7 +99,13 @@ def read_peak(path: Path) -> tuple[float, int, int, int]:
                     "Export the file again from your recorder or editor."
                 )
             peak = max(peak, float(np.max(np.abs(mono))) if mono.size else 0.0)
+            beyond = np.flatnonzero(np.abs(mono) > FAR_BEYOND_FULL_SCALE)
+            if beyond.size and first_far < 0:
+                first_far = n + int(beyond[0])
+            far += beyond.size
             n += mono.size
+    if far:
+        raise GuneampError(far_beyond_text(path, far, peak, first_far / sr) + ".")
     return peak, sr, n, channels
 
 

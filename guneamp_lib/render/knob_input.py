@@ -35,8 +35,9 @@ from ..knobs import Knob, KnobSpace
 KNOB_RAMP = 2048
 # File-rate samples per sub-block while a knob glides: the biases move in 64 steps. At a
 # host block of 64 that is two kernel calls per block while a knob moves: a standard WaveNet
-# then costs 1.16x the same model without knobs, an LSTM of 16 1.38x (64-sample steps: 1.02x
-# and 1.39x, with 1.7 times the zipper step; benchmarks/sections/knobs.py, load 13 on 2 cores).
+# then costs 1.16x to 1.39x the same model without knobs, an LSTM of 16 1.38x to 1.95x (three
+# runs of benchmarks/sections/knobs.py at load 12 to 16 on 2 cores; knobs still: 0.92x to 1.24x).
+# 64-sample steps measured 1.02x and 1.39x once, with 1.7 times the zipper step.
 KNOB_STEP = 32
 
 

@@ -151,6 +151,42 @@ def _mm(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a0, n,
         product(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a0, n, bias, b0, init)
 
 
+@njit(**JIT_OPTIONS)
+def _layer3(zf, sst, x, wts, mix, code, p, bf, h0, bst, s0, dst, d0, dstride, l1w, l1b, n, residual):
+    """What follows the convolution in a plain 3-channel layer with a layer 1x1 (A2 Lite), as one pass.
+
+    ``a = act(z + mixer * x)``; the head rows at ``h0`` gain ``a``; where ``residual``, the
+    next layer's input rows at ``d0`` get the input rows at ``s0`` plus ``layer1x1(a)``. The
+    general path takes ten passes over the block for this, each as dear as its arithmetic
+    at these sizes.
+    """
+    m0, m1, m2 = wts[mix], wts[mix + 1], wts[mix + 2]
+    w00, w01, w02 = wts[l1w], wts[l1w + 1], wts[l1w + 2]
+    w10, w11, w12 = wts[l1w + 3], wts[l1w + 4], wts[l1w + 5]
+    w20, w21, w22 = wts[l1w + 6], wts[l1w + 7], wts[l1w + 8]
+    b0, b1, b2 = wts[l1b], wts[l1b + 1], wts[l1b + 2]
+    z0, z1, z2 = U64(0), U64(sst), U64(2 * sst)
+    hs, ss, ds = U64(bst), U64(bst), U64(dstride)
+    h0, s0, d0 = U64(h0), U64(s0), U64(d0)
+    slope = p[0]
+    for t in range(n):
+        xt = x[t]
+        u0, u1, u2 = zf[z0 + t] + m0 * xt, zf[z1 + t] + m1 * xt, zf[z2 + t] + m2 * xt
+        if code == ACT_LEAKY:
+            a0 = u0 if u0 > 0.0 else slope * u0
+            a1 = u1 if u1 > 0.0 else slope * u1
+            a2 = u2 if u2 > 0.0 else slope * u2
+        else:
+            a0, a1, a2 = _act(u0, code, p), _act(u1, code, p), _act(u2, code, p)
+        bf[h0 + t] += a0
+        bf[h0 + hs + t] += a1
+        bf[h0 + 2 * hs + t] += a2
+        if residual:
+            dst[d0 + t] = bf[s0 + t] + b0 + (w00 * a0 + w01 * a1 + w02 * a2)
+            dst[d0 + ds + t] = bf[s0 + ss + t] + b1 + (w10 * a0 + w11 * a1 + w12 * a2)
+            dst[d0 + 2 * ds + t] = bf[s0 + 2 * ss + t] + b2 + (w20 * a0 + w21 * a1 + w22 * a2)
+
+
 @njit(inline="always", **JIT_OPTIONS)
 def _offset_copy(dst, d, src, s, n, e):
     """``dst[d + t] = src[s + t] + e`` for ``t < n`` (a residual row and its bias)."""
@@ -205,6 +241,16 @@ def nam_wavenet_block(x, out, pos, bufs, wts, layers, acts, arrays, head_scale, 
             _mm(wts, layers[l, NL_CONV_W], mid * c, c, layers[l, NL_KERNEL], layers[l, NL_DILATION], mid, c, bf,
                     bst, lb + pos, zf, sst, 0, n, wts, layers[l, NL_CONV_B], True)
             mix = layers[l, NL_MIX]
+            last = j == count - 1
+            if mode == MODE_NONE and c == 3 and b == 3 and h1 == 0 and arrays[a, NA_LAYER1X1] != 0:
+                # A2 Lite's layer: everything after the convolution in one pass
+                if last:
+                    _layer3(zf, sst, x, wts, mix, layers[l, NL_ACT], acts[l, 0], bf, hb + pos, bst, lb + pos, rf, 0,
+                            sst, layers[l, NL_L1_W], layers[l, NL_L1_B], un, a < na - 1)
+                else:
+                    _layer3(zf, sst, x, wts, mix, layers[l, NL_ACT], acts[l, 0], bf, hb + pos, bst, lb + pos, bf,
+                            lb + lsize + pos, bst, layers[l, NL_L1_W], layers[l, NL_L1_B], un, True)
+                continue
             for o in range(mid):
                 p, m = U64(o * sst), wts[mix + o]
                 for t in range(un):
@@ -241,7 +287,6 @@ def nam_wavenet_block(x, out, pos, bufs, wts, layers, acts, arrays, head_scale, 
                         bf[d + t] += zf[p + t]
             # residual: input plus layer1x1(a) + bias (or the input alone), into the next layer's
             # history, or after an array's last layer into the residual scratch
-            last = j == count - 1
             if last and a == na - 1:
                 break  # the last residual feeds nothing that reaches the output
             l1 = arrays[a, NA_LAYER1X1] != 0

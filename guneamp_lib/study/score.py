@@ -19,28 +19,37 @@ at the same settings. :func:`score_files` takes that pair (DI and target), and
 * reports the ESR, the ESR after pre-emphasis (the treble weighted up) and the quality
   band NAM's trainer uses (great below 0.01, good below 0.035, usable below 0.1);
 * says how far that is from the validation ESR training chose the model by, and, when
-  the training DI is still where the checkpoint says, whether the take holds notes the
-  training DI lacks (:func:`gap_lines`): then more takes, not more training, would help.
+  the training DI is still where the checkpoint says, whether the take (its first
+  :data:`COVERAGE_TAKE_S` seconds) holds notes the training DI lacks (:func:`gap_lines`).
+
+The files are never held whole: the lag comes from spectra summed a batch at a time
+(:func:`~guneamp_lib.capture.checks.validate_pair_signal`), the model runs piece by piece
+as in ``guneamp render`` (:func:`~guneamp_lib.render.inference.render_chunks`), and the
+error sums accumulate per piece (:class:`~guneamp_lib.dsp.error.ErrorSums`), so an hour
+costs the memory of a minute and gives what the whole recordings in memory give.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
-from ..capture.checks import validate_pair
+from ..capture.checks import validate_pair_signal
 from ..capture.coverage import Coverage, coverage
-from ..capture.lag import align_pair
-from ..dsp.audio import read_audio
+from ..capture.lag import PairSignal
+from ..dsp.audio import far_beyond_message, level_notes, read_audio
+from ..dsp.blocks import READ_BLOCK, AudioReader, scan_audio
 from ..dsp.cabinet import load_ir
-from ..errors import GuneampError
+from ..dsp.error import ErrorSums
+from ..errors import GuneampError, GuneampWarning
 from ..models.checkpoint import Checkpoint
 from ..models.nam import load_model_file
-from ..render.inference import predict
-from .metrics import esr, esr_pre_emphasis, quality
+from ..render.inference import predict, render_chunks
+from .metrics import quality
 
 
 @dataclass(frozen=True)
@@ -94,6 +103,7 @@ UNCOVERED_NOTE_SHARE = 0.05
 # A take scoring this many times the validation ESR is more than the usual optimism of a
 # tail that training chose its epoch by (1.5 to 2.6x on the real pedals, issue 22).
 GAP_NOTE_RATIO = 2.0
+COVERAGE_TAKE_S = 60.0
 # A take whose DI peaks this far above the training DI's drives the gear harder than the
 # model ever heard it (EGFxSet's clip 1 peaks 2.5 dB above its training clips).
 LEVEL_NOTE_DB = 1.0
@@ -142,49 +152,80 @@ def predict_at_level(ckpt: Checkpoint, clean, ir: torch.Tensor | None, knobs=Non
         return predict(ckpt.model.eval(), x, ckpt.oversample, ir, knobs=knobs) / ckpt.output_gain
 
 
-def score_files(model_path, clean_path, amp_path, *, ir_path=None, use_ir: bool = True) -> Score:
+def score_files(model_path, clean_path, amp_path, *, ir_path=None, use_ir: bool = True,
+                chunk: int | None = None) -> Score:
     """Score the model in ``model_path`` on a held-out DI / target pair of files.
+
+    ``chunk``: file-rate samples per piece of model output (default: render's).
 
     Notebook: 12
     """
     ckpt = load_model_file(model_path)
-    clean, sr, _ = read_audio(clean_path, what="clean")
-    target, sr_t, _ = read_audio(amp_path, what="amp")
-    if sr != ckpt.sample_rate:
-        raise GuneampError(f"{clean_path} is at {sr} Hz but the model was trained at {ckpt.sample_rate} Hz: "
-                           f"score it on a recording made at {ckpt.sample_rate} Hz.")
-    c, t, lag = validate_pair(clean, target, sr, sr_t, align=True, what=("clean", "amp"))
-    # A model trained on an unaligned pair learned that pair's lag as part of the gear;
-    # put the same lag back, so only the interface's extra latency is removed.
-    kept = int(ckpt.meta.get("latency_samples", 0))
-    if kept:
-        c, t, _ = align_pair(c, t, sr, lag=-kept)
-    if c.size < ckpt.min_input_samples:
-        raise GuneampError(f"the aligned pair holds {c.size} samples; the model needs at least "
-                           f"{ckpt.min_input_samples}. Record a longer take.")
-    ir, cabinet = None, "none"
-    if use_ir and ir_path is not None:
-        ir, cabinet = load_ir(ir_path, sr), str(ir_path)
-    elif use_ir and ckpt.ir is not None:
-        ir, cabinet = ckpt.ir, "the model's own IR"
-    pred = predict_at_level(ckpt, c, ir)
-    if not torch.isfinite(pred).all():
-        raise GuneampError(f"{model_path} produced NaN or infinite samples on {clean_path}; the model is broken.")
-    e = esr(torch.from_numpy(t).double(), pred.double())
+    with AudioReader(clean_path, what="clean") as rc, AudioReader(amp_path, what="amp") as rt:
+        infos = scan_audio(rc), scan_audio(rt)
+        for info in infos:
+            if info.far_beyond:
+                raise GuneampError(far_beyond_message(info) + ".")
+            for note in level_notes(info):
+                warnings.warn(note, GuneampWarning, stacklevel=2)
+        sr = rc.sample_rate
+        if sr != ckpt.sample_rate:
+            raise GuneampError(f"{clean_path} is at {sr} Hz but the model was trained at {ckpt.sample_rate} Hz: "
+                               f"score it on a recording made at {ckpt.sample_rate} Hz.")
+        pair, lag = validate_pair_signal(PairSignal(rc.read, rt.read, rc.frames, rt.frames), sr, rt.sample_rate,
+                                         (infos[0].peak, infos[1].peak), align=True, what=("clean", "amp"))
+        # A model trained on an unaligned pair learned that pair's lag as part of the gear;
+        # put the same lag back, so only the interface's extra latency is removed.
+        kept = int(ckpt.meta.get("latency_samples", 0))
+        if kept:
+            pair = pair.shifted(-kept)
+            pair = pair.part(0, pair.n)
+        n = pair.n
+        if n < ckpt.min_input_samples:
+            raise GuneampError(f"the aligned pair holds {n} samples; the model needs at least "
+                               f"{ckpt.min_input_samples}. Record a longer take.")
+        ir, cabinet = None, "none"
+        if use_ir and ir_path is not None:
+            ir, cabinet = load_ir(ir_path, sr), str(ir_path)
+        elif use_ir and ckpt.ir is not None:
+            ir, cabinet = ckpt.ir, "the model's own IR"
+        sums = _score_pieces(ckpt, pair, ir, chunk, f"{model_path} produced NaN or infinite samples on {clean_path}; "
+                             "the model is broken.")
+        # the take's first minute at most: coverage needs its spectrum, and a minute holds the playing
+        head = pair.read_clean(pair.c0, pair.c0 + min(n, int(COVERAGE_TAKE_S * sr)))
+    e = sums.esr
     val_esr = min((h["val_esr"] for h in ckpt.history if "val_esr" in h), default=None)
     source = ckpt.meta.get("source") if isinstance(ckpt.meta.get("source"), dict) else {}
-    cov = training_coverage(source.get("clean"), c, sr)
+    cov = training_coverage(source.get("clean"), head, sr)
     hint = f"guneamp check {source.get('clean', 'TRAIN_CLEAN')} {source.get('amp', 'TRAIN_AMP')}"
     # the training DI's peak at the trained level is 1 (input_gain normalized it)
-    level_db = 20 * float(np.log10(max(float(np.abs(c).max()) * ckpt.input_gain, 1e-12)))
+    level_db = 20 * float(np.log10(max(float(infos[0].peak) * ckpt.input_gain, 1e-12)))
     notes = tuple(gap_lines("validation", val_esr, "this take's", float(e), cov, hint, level_db))
     return Score(
         model=str(model_path), clean=str(clean_path), amp=str(amp_path), sample_rate=int(sr),
-        seconds=c.size / sr, lag_samples=int(lag.lag) - kept, lag_reliable=bool(lag.reliable), esr=float(e),
-        esr_pre_emphasis=float(esr_pre_emphasis(t, pred)), quality=quality(e),
+        seconds=n / sr, lag_samples=int(lag.lag) - kept, lag_reliable=bool(lag.reliable), esr=float(e),
+        esr_pre_emphasis=float(sums.esr_pre_emphasis), quality=quality(e),
         input_gain=float(ckpt.input_gain), output_gain=float(ckpt.output_gain), cabinet=cabinet,
         validation_esr=val_esr, uncovered_share=None if cov is None else cov.uncovered_share, notes=notes,
     )
+
+
+def _score_pieces(ckpt: Checkpoint, pair: PairSignal, ir: torch.Tensor | None, chunk: int | None,
+                  broken: str) -> ErrorSums:
+    """Run the model over the pair's DI piece by piece (as :func:`predict_at_level`) and sum the errors."""
+    def read(lo: int, hi: int) -> torch.Tensor:
+        return torch.from_numpy(pair.read_clean(pair.c0 + lo, pair.c0 + hi).astype(np.float32)) * ckpt.input_gain
+
+    sums, at = ErrorSums(), 0
+    model = ckpt.model.eval()
+    with torch.no_grad():
+        for y in render_chunks(model, read, pair.n, ckpt.oversample, ir, chunk=chunk):
+            pred = (y / ckpt.output_gain).double().numpy()
+            if not np.all(np.isfinite(pred)):
+                raise GuneampError(broken)
+            sums.add(pair.read_target(pair.t0 + at, pair.t0 + at + pred.size), pred)
+            at += pred.size
+    return sums
 
 
 def training_coverage(train_clean_path, take_clean, sr: int) -> Coverage | None:
