@@ -44,6 +44,7 @@ class KnobTrainingData:
     knobs: torch.Tensor
     space: KnobSpace
     val_start: int = 0
+    validation: str = "tail"  # as TrainingData's: each capture's tail validates, never a separate take
 
     @property
     def sample_rate(self) -> int:
