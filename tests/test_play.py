@@ -203,8 +203,8 @@ def test_a_drive_key_mid_take_takes_effect_at_one_block(server, model_path, tmp_
     blocks = dry.size // block
     k = first_change(wet, replay(StreamingProcessor.from_checkpoint(model_path), dry, block, [drive] * blocks, level),
                      block)
-    start = int(np.flatnonzero(dry)[0])
-    assert start + key_at - block <= k * block < start + x.size  # after the key was sent, inside the DI
+    lead = int(np.flatnonzero(dry)[0]) - int(np.flatnonzero(x)[0])  # where x[0] lands in the take
+    assert lead + key_at - block <= k * block < lead + x.size  # after the key was sent, inside the DI
     expected = replay(StreamingProcessor.from_checkpoint(model_path), dry, block, [drive] * k + [hot] * (blocks - k),
                       level)
     n = blocks * block
@@ -246,15 +246,15 @@ def test_a_knob_key_mid_take(server, knob_model_path, tmp_path):
 
     one = [np.float32(1.0)] * blocks
     k = first_change(wet, replay(processor(2.0), dry, block, one, np.float32(1.0)), block)
-    start = int(np.flatnonzero(dry)[0])
-    assert start + key_at - block <= k * block < start + x.size
+    # the key goes out once the player has sent key_at samples of x, counted from x[0]
+    lead = int(np.flatnonzero(dry)[0]) - int(np.flatnonzero(x)[0])
+    assert lead + key_at - block <= k * block < lead + x.size
     expected = replay(processor(2.0), dry, block, one, np.float32(1.0), at=k,
                       then=lambda p: p.set_knobs({"drive": 2.5, "tone": 5.0}))
     n = blocks * block
     assert esr(expected[:n], wet[:n]) < 1e-6
     assert esr(replay(processor(2.5), dry, block, one, np.float32(1.0))[:n], wet[:n]) > 1e-4  # the glide is heard
     # before the key, the take is `guneamp render --knob drive=2` of the DI (tone at its middle)
-    lead = start - int(np.flatnonzero(x)[0])
     di = write(tmp_path / "di.wav", x, RATE)
     ref = sf.read(str(render_file(knob_model_path, di, tmp_path / "ref.wav", progress=False,
                                   knobs={"drive": 2.0, "tone": 5.0})), dtype="float32")[0]
