@@ -218,11 +218,12 @@ class StreamingProcessor:
             d = self._down.push(y)
         else:
             d = self._model.push(x)
-        if self._cab is not None and d.size:
-            d = self._cab.push(d)
         lead = x.size - d.size
         out[:lead] = 0.0
-        out[lead:] = d
+        if self._cab is not None and d.size:
+            self._cab.push(d, out[lead:])
+        else:
+            out[lead:] = d
 
 
 def _compiled(model, knobs) -> StreamingProcessor:
