@@ -315,7 +315,7 @@ def test_clear_errors(server, model_path, tmp_path):
     out, err = proc.communicate(timeout=180)
     assert proc.returncode == 2 and err.count("error:") == 1, err
     assert "runs at 48000 Hz but the model was trained at 44100 Hz; play does not resample" in err
-    assert "Restart the server at 44100 Hz, e.g. `jackd -d alsa -r 44100 -p 64`" in err  # the server's block kept
+    assert "Restart the server at 44100 Hz, e.g. `jackd -R -d alsa -r 44100 -p 64`" in err  # the server's block kept
 
 
 def test_key_parser_reads_arrows_and_letters():

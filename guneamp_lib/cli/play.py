@@ -78,7 +78,8 @@ def register(sub) -> None:
             "level and recording), compiled before the first block. A key reaches it through a small\n"
             "preallocated array that the key thread writes and the callback reads once per block; a knob\n"
             "glides to its new value over the model's ramp. The recorder thread writes the files from the\n"
-            "rings at its own pace. If xruns come anyway, raise the server's block size (-p 128)."))
+            "rings at its own pace. If xruns come anyway: a server without -R, or a block too small for\n"
+            "this machine (try -p 128)."))
     p.add_argument("--model", required=True, help="checkpoint written by `guneamp train` (best.pt), or a .nam file")
     p.add_argument("--ir", default=None, help="use this cabinet IR instead of the one stored with the model")
     p.add_argument("--no-ir", action="store_true", help="leave the cabinet out (e.g. into a real cabinet or a cab sim)")

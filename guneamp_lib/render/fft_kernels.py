@@ -130,9 +130,9 @@ def convolve_block(x, y, state, win, head_rev, head, tail, fdl, spectra_rev, acc
     """One host block of any length through the partitioned convolver, ``y[t]`` for every ``x[t]``.
 
     ``win``: the previous partition then the current one (``2 p``); ``head_rev``: the
-    first ``p`` taps reversed; ``head``: their output (``p``, work); ``tail``: the later partitions' sum for the current one;
+    first ``p`` taps reversed; ``tail``: the later partitions' sum for the current one;
     ``fdl``: the input spectra, twice over; ``spectra_rev``: the IR's partitions' spectra,
-    last first; ``acc`` (``p + 1``) and ``z`` (``p``): work arrays.
+    last first; ``head`` (``p``), ``acc`` (``p + 1``) and ``z`` (``p``): work arrays.
     """
     p = head_rev.size
     n = x.size

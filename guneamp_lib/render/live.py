@@ -99,7 +99,7 @@ def open_client(name: str, server: str | None) -> jack.Client:
     except jack.JackOpenError:
         which = f"named {server!r} " if server else ""
         raise GuneampError(
-            f"no JACK server {which}is running. Start one first, e.g. `jackd -d alsa -r 48000 -p 64` or "
+            f"no JACK server {which}is running. Start one first, e.g. `jackd -R -d alsa -r 48000 -p 64` or "
             "QjackCtl (on a desktop with PipeWire, run play as `pw-jack guneamp play ...`)") from None
 
 
@@ -162,7 +162,7 @@ def play(model, *, server: str | None = None, connect=(), auto_connect: bool = T
             sr = ckpt.sample_rate
             raise GuneampError(
                 f"the JACK server runs at {rate} Hz but the model was trained at {sr} Hz; play does not resample. "
-                f"Restart the server at {sr} Hz, e.g. `jackd -d alsa -r {sr} -p {block}` (QjackCtl: Setup, Sample "
+                f"Restart the server at {sr} Hz, e.g. `jackd -R -d alsa -r {sr} -p {block}` (QjackCtl: Setup, Sample "
                 f"Rate {sr}; PipeWire: `pw-metadata -n settings 0 clock.force-rate {sr}`), then run play again.")
         chain = LiveChain(proc, block, rate, drive=ckpt.input_gain, level=1.0 / ckpt.output_gain,
                           record_slots=ring_slots(rate, block) if dry_wet else 0, set_knob_vector=set_vector,
