@@ -14,7 +14,7 @@ from ..vocabulary import DEFAULT_SAVE_EVERY_STEPS, DEVICE_CHOICES, MAX_FACTOR, T
 from .common import MAX_BATCH, Terminated, add_common, argument_type, check_inputs, count, default_data, model_text, number, seconds
 
 
-def _train_config(args):
+def _train_config(args, knob_recipe: bool = False):
     from ..training.train import TrainConfig
 
     spec = ModelSpec.parse(args.model)
@@ -25,7 +25,7 @@ def _train_config(args):
         time_budget_s=args.time_budget, seed=args.seed, device=args.device,
         segment=args.segment, batch_size=args.batch_size, learning_rate=args.lr,
         mrstft_weight=args.mrstft_weight, dc_weight=args.dc_weight, polarity=args.polarity,
-        gain_jitter_db=args.gain_jitter_db, ema=args.ema,
+        gain_jitter_db=args.gain_jitter_db, ema=args.ema, knob_recipe=knob_recipe,
     )
 
 
@@ -193,7 +193,7 @@ def _train_knobs(args, out: Path) -> int:
 
     data = _load(source, args)
     print(f"knob model on {len(rows)} captures: {data.space.describe()}")
-    cfg = _train_config(args)
+    cfg = _train_config(args, knob_recipe=True)
     result = train(data, cfg, out_dir=out, progress=not args.quiet, save_every=args.save_every, source=source)
     _report(result, cfg)
     return 0
