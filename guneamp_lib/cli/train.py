@@ -252,7 +252,8 @@ def register(sub) -> None:
     t.add_argument("--overwrite", action="store_true", help="replace a model (or an interrupted run) already in --out")
     t.add_argument("--manifest", metavar="M", default=None,
                    help="train one knob model (wavenet, lstm or gru) on every split=train row of this knob manifest "
-                        "(a CSV with knob:<name> columns, or YAML); --clean and --amp are then not used")
+                        "(a CSV with knob:<name> columns, or YAML); --clean and --amp are then not used, and the "
+                        "options left out come from the knob recipe (training.defaults.KNOB_TRAINING)")
     t.add_argument("--resume", metavar="DIR", default=None,
                    help="continue the interrupted run in DIR from its last.pt, with its own data and settings "
                         "(the other options but --device and --quiet are not used)")
