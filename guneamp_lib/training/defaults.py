@@ -70,8 +70,8 @@ KNOB_MODELS = ("wavenet", "lstm", "gru")
 # The same for a knob model, trained on many captures at once (notebook 13: `guneamp train
 # --manifest`, `guneamp evaluate --datasets knobs`, ``TrainConfig(knob_recipe=True)``).
 # The rows are the snapshot's: benchmarks/knob_convergence.py measures them against the
-# issue's goals (docs/evaluation.md, "Knob models"); the first measurement was cut at 60 CPU-s
-# (LSTM 16 at a held-out median of 0.097, the WaveNet at 0.35), too early to choose others.
+# issue's goals (docs/evaluation.md, "Knob models"); the only run so far had 120 CPU-s (LSTM 16
+# at a held-out median of 0.068, the standard WaveNet at 0.19): too few to choose other rows.
 KNOB_TRAINING: dict[str, TrainingDefaults] = {name: TRAINING[name] for name in KNOB_MODELS}
 
 
