@@ -215,9 +215,10 @@ class FastLSTM(KnobInput):
         self.init_knobs(model.num_knobs, oversample)
         lstm = model.lstm
         layers, hidden = lstm.num_layers, lstm.hidden_size
-        # the kernel is compiled for the layers' own width: a narrow NAM LSTM (NAM's tests
-        # write 2 x 6 units) padded to 16 units took 1.98 times NAM core's time on AVX2
-        width = hidden
+        # the kernel sums 16 inputs (or 8, for narrow layers) as a tree: other layers are
+        # padded with units whose weights are zero (they stay at zero). A NAM-written 2 x 6
+        # LSTM padded to 16 took 1.98 times NAM core's time on AVX2.
+        width = lk.NARROW if hidden <= lk.NARROW else max(hidden, lk.WIDTH)
         self._block = lk.lstm_kernel(width)
         where = lk.lstm_layout(layers, width)
         self.params = np.zeros(sum(size for _, size in where.values()), np.float32)
