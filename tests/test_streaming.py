@@ -345,11 +345,13 @@ def test_the_lstms_tanh_is_as_close_down_to_tiny_inputs():
     assert (err[np.abs(x) < 1] / np.maximum(np.abs(x[np.abs(x) < 1]), 1e-38)).max() < 3e-7  # relative, near 0
 
 
-def test_the_lstm_kernel_takes_sixteen_units_or_more():
-    from guneamp_lib.render.lstm_kernels import WIDTH, gate_order, lstm_kernel
+def test_the_lstm_kernel_takes_eight_or_sixteen_units_or_more():
+    from guneamp_lib.render.lstm_kernels import GATE_PAD, NARROW, WIDTH, gate_count, gate_order, lstm_kernel
 
     with pytest.raises(ValueError, match="at least 16"):
         lstm_kernel(WIDTH - 1)
+    assert list(gate_order(NARROW)) == list(range(32))  # narrower than the tree: PyTorch's order
+    assert gate_count(17) == (72 if GATE_PAD == 8 else 80) and gate_count(16) == 64
     # the first 16 units' gates gate by gate, then the 17th unit's four
     order = gate_order(17)
     assert sorted(order) == list(range(68))
