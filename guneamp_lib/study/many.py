@@ -52,7 +52,6 @@ The summary is rewritten (atomically) after every row, as CSV, Markdown and JSON
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import statistics
@@ -69,6 +68,7 @@ from ..knobs import KNOB_COLUMN_PREFIX
 from ..training.budget import fixed_steps
 from ..training.defaults import KNOB_MODELS, ModelSpec
 from ..vocabulary import DEFAULT_STEPS, TARGET_KINDS
+from .many_summary import SUMMARY_COLUMNS, summary_paths, write_summary
 from .manifest import MANY_OPTIONAL, MANY_REQUIRED, PATH_COLUMNS, knob_recording, read_knob_manifest, read_records
 
 # A row that names a knob manifest trains one knob model on its split=train rows.
@@ -84,7 +84,6 @@ RESULT_FILE = "result.json"
 ROW_OUTPUTS = ("best.pt", "last.pt", RESULT_FILE)
 # A path with a line break cannot be written back into a CSV or a Markdown table unchanged.
 PATH_BREAKS = ("\n", "\r")
-SUMMARY_COLUMNS = ("row", "name", "status", "model", "validation_esr", "test_esr", "steps", "seconds", "out", "error")
 YES = ("1", "true", "yes", "y")
 NO = ("", "0", "false", "no", "n")
 
@@ -409,39 +408,6 @@ def _train_knob_row(row: Row, steps: int, seed: int, device: str) -> dict:
             "test_worst_esr": max(esrs) if esrs else None,
             "steps": int(result.history[-1]["step"]), "seconds": round(time.perf_counter() - t0, 3),
             "out": str(row.out), "error": None}
-
-
-# --------------------------------------------------------------------------- the summary
-
-
-def summary_paths(manifest, out=None) -> dict[str, Path]:
-    """Where the summary goes: ``<manifest name>.summary.{csv,md,json}`` beside it, or in ``out``."""
-    manifest = Path(manifest)
-    folder = Path(out) if out is not None else manifest.parent
-    return {ext: folder / f"{manifest.stem}.summary.{ext}" for ext in ("csv", "md", "json")}
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value).replace("|", "/").replace("\n", " ")
-
-
-def write_summary(results: list[dict], where: dict[str, Path]) -> None:
-    """The summary table as CSV, Markdown and JSON, each written atomically."""
-    with paths.atomic_output(where["csv"]) as tmp:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, fieldnames=SUMMARY_COLUMNS)
-            w.writeheader()
-            w.writerows({k: _cell(r.get(k)) for k in SUMMARY_COLUMNS} for r in results)
-    lines = ["| " + " | ".join(SUMMARY_COLUMNS) + " |", "|" + "---|" * len(SUMMARY_COLUMNS)]
-    lines += ["| " + " | ".join(_cell(r.get(k)) for k in SUMMARY_COLUMNS) + " |" for r in results]
-    trained = sum(r["status"] in ("trained", "skipped") for r in results)
-    head = f"# Training summary\n\n{trained} of {len(results)} captures have a model.\n\n"
-    paths.write_text_atomic(where["md"], head + "\n".join(lines) + "\n")
-    paths.write_text_atomic(where["json"], json.dumps(results, indent=2))
 
 
 def _failed(row: Row, error: str) -> dict:
