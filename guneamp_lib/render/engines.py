@@ -218,6 +218,7 @@ class FastLSTM(KnobInput):
         # whose weights are zero (they stay at zero)
         width = max(hidden, lk.WIDTH)
         self._block = lk.lstm_kernel(width)
+        self._glide = lk.lstm_glide_kernel(width) if self.num_knobs else None
         where = lk.lstm_layout(layers, width)
         self.params = np.zeros(sum(size for _, size in where.values()), np.float32)
         # sigmoid(v) = 0.5 tanh(v / 2) + 0.5: the i, f and o rows are scaled by 0.5 here
@@ -290,6 +291,16 @@ class FastLSTM(KnobInput):
     def _step_knobs(self, last: bool) -> None:
         self._knob_step_k(self.knob_now, self._knob_delta, self.knob_target, last, self._bias0_base, self._knob_w,
                           self._bias0)
+
+    def push(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        out = self.out[: u.size] if out is None else out
+        if not self._knob_left:
+            self._block(u, out, self.params, self._state_flat, self.gates)
+        else:  # KnobInput.push's sub-blocks, in one compiled call (lstm_glide_kernel)
+            self._knob_left = self._glide(u, out, self.params, self._state_flat, self.gates, self._knob_left,
+                                          self._knob_step, self.knob_now, self._knob_delta, self.knob_target,
+                                          self._bias0_base, self._knob_w, self._bias0)
+        return out
 
     def _push(self, u: np.ndarray, out: np.ndarray) -> None:
         self._block(u, out, self.params, self._state_flat, self.gates)
