@@ -100,8 +100,8 @@ def test_compiled_glide_equals_the_model_fed_the_same_knob_track(name, kw):
 
 @pytest.mark.parametrize("block", [64, 50, 100])
 def test_lstm_glide_in_one_compiled_call_equals_the_call_per_sub_block(block):
-    """FastLSTM runs a gliding block in one compiled call (lstm_glide_kernel); it plays exactly
-    what KnobInput.push's call per KNOB_STEP sub-block plays, with the knobs moving every block."""
+    """FastLSTM retargets and runs a gliding block in one compiled call each (lstm_glide_kernel); it
+    plays what KnobInput's calls per KNOB_STEP sub-block play, with the knobs moving every block."""
     import types
 
     from guneamp_lib.render.knob_input import KnobInput
@@ -112,7 +112,8 @@ def test_lstm_glide_in_one_compiled_call_equals_the_call_per_sub_block(block):
     for per_sub_block in (False, True):
         sp = StreamingProcessor(m, 1, engine="compiled")
         if per_sub_block:
-            sp._model.push = types.MethodType(KnobInput.push, sp._model)
+            for name in ("push", "set_knob_vector"):
+                setattr(sp._model, name, types.MethodType(getattr(KnobInput, name), sp._model))
             sp._push = sp._model.push
         sp.reset()
         y = []
@@ -122,7 +123,8 @@ def test_lstm_glide_in_one_compiled_call_equals_the_call_per_sub_block(block):
             y.append(sp.process_block(x[s : s + block]))
         outs.append(np.concatenate(y))
     assert np.abs(outs[0]).max() > 0.01
-    np.testing.assert_array_equal(outs[0], outs[1])
+    # to float32 rounding: the glide inlines the kernel's loop, compiled on its own with fastmath
+    np.testing.assert_allclose(outs[0], outs[1], rtol=0, atol=1e-6)
 
 
 def test_set_knobs_refusals():
