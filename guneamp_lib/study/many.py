@@ -241,11 +241,14 @@ def _yes(text: str) -> bool:
 
 
 def row_config(row: Row, steps: int, seed: int, device: str):
-    """The row's training set-up: its model with the per-model defaults, fixed steps, its seed."""
+    """The row's training set-up: its model with the per-model defaults (a knob row's from the
+    knob recipe), fixed steps, its seed."""
     from ..training.train import train_config
 
     spec = ModelSpec.parse(row.model)
-    return spec, replace(train_config(spec, device=device, seed=_whole("seed", row.seed, seed)),
+    # a knob row trains with the knob recipe, as `guneamp train --manifest` does
+    return spec, replace(train_config(spec, device=device, seed=_whole("seed", row.seed, seed),
+                                      knob_recipe=row.manifest is not None),
                          **fixed_steps(_whole("steps", row.steps, steps)))
 
 
