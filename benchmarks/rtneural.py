@@ -11,7 +11,10 @@ Use::
 
     from benchmarks.rtneural import build_driver, missing_requirements, run_driver
     exe = build_driver()                     # None: missing_requirements() says why
-    y = run_driver(exe, "model.json", x, knobs=[0.3, 0.7])
+    y = play_aidax(exe, "model.json", x, knobs=[0.3, 0.7])   # what AIDA-X plays
+
+The driver runs RTNeural's network alone (:func:`run_driver`); :func:`play_aidax` puts AIDA-X's
+gains and skip around it (:class:`guneamp_lib.models.aidax.AidaxLevels`, read from the plugin).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.nam_core import _digest, _eigen_dir
+from guneamp_lib.models.aidax import AidaxLevels, read_aidax
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER_SOURCE = Path(__file__).with_name("rtneural_driver.cpp")
@@ -78,7 +82,10 @@ def build_driver(build_root: Path | None = None) -> Path | None:
 
 
 def run_driver(exe: Path, model: str | Path, x: np.ndarray, knobs=()) -> np.ndarray:
-    """``x`` (float32) through the AIDA-X model file in RTNeural, knobs (0..1) held; float32 out."""
+    """``x`` (float32) through the network of an AIDA-X model file in RTNeural, knobs (0..1) held.
+
+    The network alone: no gains, no skip. Float32 out.
+    """
     with tempfile.TemporaryDirectory(prefix="rtneural-") as d:
         inp, outp = Path(d) / "x.f32", Path(d) / "y.f32"
         np.ascontiguousarray(x, dtype="<f4").tofile(inp)
@@ -87,3 +94,9 @@ def run_driver(exe: Path, model: str | Path, x: np.ndarray, knobs=()) -> np.ndar
         if r.returncode != 0:
             raise RuntimeError(f"rtneural_driver failed on {model}: {r.stderr.strip()}")
         return np.fromfile(outp, dtype="<f4")
+
+
+def play_aidax(exe: Path, model: str | Path, x: np.ndarray, knobs=()) -> np.ndarray:
+    """What AIDA-X plays for ``x``: the file's gains and skip around RTNeural's network."""
+    levels = AidaxLevels.of(read_aidax(model))
+    return levels.play(x, lambda u: run_driver(exe, model, u, knobs))

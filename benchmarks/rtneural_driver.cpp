@@ -2,9 +2,10 @@
 //
 //   rtneural_driver model.json in.f32 out.f32 [knob ...]
 //
-// Reads raw float32 samples, writes raw float32 samples. Per sample, as AIDA-X does:
-// the input times in_gain (dB), the network on (input, knobs...), plus the input when
-// in_skip is set, times out_gain (dB). The knobs are held (0..1) for the whole file.
+// Reads raw float32 samples, writes raw float32 samples: RTNeural's network alone on
+// (sample, knobs...), with the knobs held for the whole file. What AIDA-X does around the
+// network (in_gain, in_skip, out_gain) is guneamp_lib.models.aidax.AidaxLevels, applied by
+// the caller, so that formula is written once, from the plugin's source.
 // Built by benchmarks/rtneural.py into build/rtneural/; RTNeural itself is never copied here.
 #include <cmath>
 #include <cstdio>
@@ -40,10 +41,6 @@ int main(int argc, char** argv)
         std::cerr << "the model takes " << inputs - 1 << " knob(s), " << argc - 4 << " given\n";
         return 2;
     }
-    const bool skip = spec.value("in_skip", 0) != 0;
-    const float in_gain = std::pow(10.0f, spec.value("in_gain", 0.0f) / 20.0f);
-    const float out_gain = std::pow(10.0f, spec.value("out_gain", 0.0f) / 20.0f);
-
     std::vector<float> x;
     {
         std::ifstream f(argv[2], std::ios::binary);
@@ -58,11 +55,8 @@ int main(int argc, char** argv)
     std::vector<float> y(x.size());
     for (size_t i = 0; i < x.size(); ++i)
     {
-        in[0] = x[i] * in_gain;
-        float out = model->forward(in.data());
-        if (skip)
-            out += in[0];
-        y[i] = out * out_gain;
+        in[0] = x[i];
+        y[i] = model->forward(in.data());
     }
     std::ofstream o(argv[3], std::ios::binary);
     o.write(reinterpret_cast<const char*>(y.data()), static_cast<std::streamsize>(y.size() * sizeof(float)));

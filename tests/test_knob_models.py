@@ -98,6 +98,35 @@ def test_compiled_glide_equals_the_model_fed_the_same_knob_track(name, kw):
     np.testing.assert_allclose(np.concatenate([first, rest]), ref, atol=2e-5)
 
 
+@pytest.mark.parametrize("block", [64, 50, 100])
+def test_lstm_glide_in_one_compiled_call_equals_the_call_per_sub_block(block):
+    """FastLSTM retargets and runs a gliding block in one compiled call each (lstm_glide_kernel); it
+    plays what KnobInput's calls per KNOB_STEP sub-block play, with the knobs moving every block."""
+    import types
+
+    from guneamp_lib.render.knob_input import KnobInput
+
+    m = _model("lstm", {"hidden_size": 8})
+    x = _signal(40 * block).numpy()
+    outs = []
+    for per_sub_block in (False, True):
+        sp = StreamingProcessor(m, 1, engine="compiled")
+        if per_sub_block:
+            for name in ("push", "set_knob_vector"):
+                setattr(sp._model, name, types.MethodType(getattr(KnobInput, name), sp._model))
+            sp._push = sp._model.push
+        sp.reset()
+        y = []
+        for i, s in enumerate(range(0, x.size, block)):
+            if i < 30:  # moving, then gliding to rest, then still
+                sp.set_knob_vector(np.float32([(i % 7) / 7.0, 1.0 - (i % 5) / 5.0]))
+            y.append(sp.process_block(x[s : s + block]))
+        outs.append(np.concatenate(y))
+    assert np.abs(outs[0]).max() > 0.01
+    # to float32 rounding: the glide inlines the kernel's loop, compiled on its own with fastmath
+    np.testing.assert_allclose(outs[0], outs[1], rtol=0, atol=1e-6)
+
+
 def test_set_knobs_refusals():
     sp = StreamingProcessor(_model("lstm", {"hidden_size": 8}), 1, engine="torch", knob_space=SPACE)
     with pytest.raises(GuneampError, match="unknown knob 'gain'"):
@@ -341,7 +370,7 @@ CASES = [("lstm", 8, 0), ("lstm", 16, 1), ("lstm", 12, 2), ("gru", 8, 0), ("gru"
 @pytest.mark.slow
 @pytest.mark.parametrize("name,hidden,k", CASES)
 def test_aidax_json_plays_in_rtneural_as_ours(tmp_path, name, hidden, k):
-    from benchmarks.rtneural import build_driver, missing_requirements, run_driver
+    from benchmarks.rtneural import build_driver, missing_requirements, play_aidax
     from guneamp_lib.capture.guitar import synth_di
 
     why = missing_requirements()
@@ -355,7 +384,7 @@ def test_aidax_json_plays_in_rtneural_as_ours(tmp_path, name, hidden, k):
     x = synth_di(0.5, 48000, 2).astype(np.float32)
     for knobs in ([0.0, 0.0], [0.3, 0.9], [1.0, 0.25])[: 3 if k else 1]:
         kv = np.float32(knobs[:k])
-        y = run_driver(exe, tmp_path / "m.json", x, kv)
+        y = play_aidax(exe, tmp_path / "m.json", x, kv)  # AIDA-X's gains and skip around RTNeural's network
         ref = predict(ckpt.model, torch.from_numpy(x) * ckpt.input_gain, 1, None,
                       knobs=kv if k else None).numpy() / ckpt.output_gain
         assert np.sum(ref.astype(np.float64) ** 2) > 1e-6 * ref.size

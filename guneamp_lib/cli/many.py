@@ -4,20 +4,22 @@
 from __future__ import annotations
 
 from ..vocabulary import DEFAULT_STEPS, DEVICE_CHOICES
-from .common import add_common, add_engine_arguments, check_inputs, count
+from .common import add_common, add_engine_arguments, argument_type, check_inputs, count, model_text
 
 
 def cmd_train_many(args) -> int:
     check_inputs((args.manifest, "manifest"))
     from ..jobs import Engine
-    from ..study.many import read_manifest, summary_paths, train_many
+    from ..study.many import manifest_rows, summary_paths, train_many
 
     engine = Engine(args.workers, args.scheduler, progress=not args.quiet)
-    engine.fit(len(read_manifest(args.manifest)))  # so that the line below names the workers that start
+    # so that the line below names the workers that start
+    engine.fit(len(manifest_rows(args.manifest, args.model, args.out)))
     if not args.quiet:
         print(f"training on {engine.describe()}", flush=True)
     results = train_many(args.manifest, engine=engine, steps=args.steps or DEFAULT_STEPS, seed=args.seed,
-                         device=args.device, overwrite=args.overwrite, summary_dir=args.summary_dir)
+                         device=args.device, overwrite=args.overwrite, summary_dir=args.summary_dir,
+                         models=args.model, out=args.out)
     where = summary_paths(args.manifest, args.summary_dir)
     print(where["md"].read_text(encoding="utf-8"))
     print(f"wrote {', '.join(str(p) for p in where.values())}")
@@ -31,10 +33,18 @@ def cmd_train_many(args) -> int:
 def register(sub) -> None:
     t = sub.add_parser("train-many", help="train one model per capture listed in a manifest (CSV or YAML)",
                        description="Train every row of a manifest (clean, target, model, out, and optional ir, "
-                                   "target_kind, test_clean, test_target, steps, seed, align) and write a summary "
+                                   "target_kind, test_clean, test_target, steps, seed, align; or, instead of clean "
+                                   "and target, a knob manifest: one knob model on its split=train rows) and write a summary "
                                    "table. A failing row is recorded with its error and the others go on; rows "
                                    "already finished are skipped, so a rerun resumes.")
-    t.add_argument("manifest", help="the manifest: a .csv with a header line, or a .yaml list of captures")
+    t.add_argument("manifest", help="the manifest: a .csv with a header line, or a .yaml list of captures; "
+                                    "or a knob manifest (knob:<name> columns), which trains one knob model per --model")
+    t.add_argument("--model", action="append", default=[], type=argument_type(model_text), metavar="MODEL",
+                   help="with a knob manifest: a knob model to train on it (wavenet[:preset], lstm[:size], "
+                        "gru[:size]); repeat it for several, each trained as a job of its own")
+    t.add_argument("--out", default=None, metavar="DIR",
+                   help="with a knob manifest: the folder holding one folder per --model "
+                        "(default <manifest name>-models beside the manifest)")
     t.add_argument("--steps", type=count, default=None,
                    help=f"training steps per capture unless its row says otherwise (default {DEFAULT_STEPS})")
     t.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="auto = CUDA, then MPS, then CPU")

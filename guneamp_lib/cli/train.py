@@ -9,20 +9,31 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import GuneampError
+from ..training.budget import fixed_steps
 from ..training.defaults import KNOB_MODELS, TRAINING, ModelSpec
 from ..vocabulary import DEFAULT_SAVE_EVERY_STEPS, DEVICE_CHOICES, MAX_FACTOR, TARGET_KINDS
 from .common import MAX_BATCH, Terminated, add_common, argument_type, check_inputs, count, default_data, model_text, number, seconds
+
+# `guneamp train`'s time budget when neither it nor --steps is given: a first model in two minutes.
+TRAIN_TIME_BUDGET_S = 120.0
 
 
 def _train_config(args, knob_recipe: bool = False):
     from ..training.train import TrainConfig
 
     spec = ModelSpec.parse(args.model)
+    # --steps: a fixed number of steps, as train-many trains a row (the budget, if given, is
+    # only a safety cap); otherwise epochs and the time budget (120 s unless given).
+    if args.steps is not None:
+        length = {**fixed_steps(args.steps), "time_budget_s": args.time_budget}
+    else:
+        length = {"epochs": args.epochs,
+                  "time_budget_s": TRAIN_TIME_BUDGET_S if args.time_budget is None else args.time_budget}
     # Options left out (None) come from the model's row of training.defaults.TRAINING,
     # the same table `guneamp evaluate` and the course read.
     return TrainConfig(
-        model=spec.model, model_kwargs=spec.kwargs(), oversample=args.oversample, epochs=args.epochs,
-        time_budget_s=args.time_budget, seed=args.seed, device=args.device,
+        model=spec.model, model_kwargs=spec.kwargs(), oversample=args.oversample, **length,
+        seed=args.seed, device=args.device,
         segment=args.segment, batch_size=args.batch_size, learning_rate=args.lr,
         mrstft_weight=args.mrstft_weight, dc_weight=args.dc_weight, polarity=args.polarity,
         gain_jitter_db=args.gain_jitter_db, ema=args.ema, knob_recipe=knob_recipe,
@@ -65,17 +76,11 @@ def _take_gap(result, cfg, data, source) -> None:
 
 def _knob_rows(manifest_path, args) -> tuple[dict, list]:
     """The training rows of a knob manifest as ``(clean, target, settings)``, and the run's ``source``."""
-    from ..study.manifest import read_knob_manifest
+    from ..study.manifest import knob_recording, read_knob_manifest
 
     manifest = read_knob_manifest(manifest_path)
     rows = manifest.train
-    kinds = {r.target_kind for r in rows if r.target_kind} or {args.target_kind}
-    irs = {r.ir for r in rows if r.ir is not None}
-    if len(kinds) > 1 or len(irs) > 1:
-        raise GuneampError(f"{manifest_path}: the training rows name {len(kinds)} target kinds and {len(irs)} IRs; "
-                           "a knob model is one amp recorded one way: give every row the same")
-    kind = kinds.pop()
-    ir = None if kind == "amp_direct" else (irs.pop() if irs else args.ir)
+    kind, ir = knob_recording(manifest, args.target_kind, args.ir)
     for r in rows:
         check_inputs((r.clean, f"clean DI of row {r.index}"), (r.target, f"target of row {r.index}"))
     check_inputs((ir, "cabinet IR"))
@@ -124,6 +129,8 @@ def _resume(args) -> int:
 
 
 def cmd_train(args) -> int:
+    if args.steps is not None and args.epochs is not None and not args.resume:
+        raise GuneampError("give --steps or --epochs, not both")
     out = Path(args.resume or args.out)
     paths.check_output_path(out, folder=True)
     # One run at a time in a folder: two runs into one --out would both report success
@@ -228,7 +235,11 @@ def register(sub) -> None:
     t.add_argument("--oversample", type=number(1, MAX_FACTOR, integer=True), default=None,
                    help=f"oversampling factor the network runs at (default: the model's, {_per_model('oversample')})")
     t.add_argument("--epochs", type=count, default=None, help="stop after this many epochs")
-    t.add_argument("--time-budget", type=seconds, default=120.0, help="stop after this many seconds (default 120)")
+    t.add_argument("--time-budget", type=seconds, default=None,
+                   help=f"stop after this many seconds (default {TRAIN_TIME_BUDGET_S:g}; with --steps, none)")
+    t.add_argument("--steps", type=count, default=None,
+                   help="train exactly this many steps, validated every 100, as train-many trains a row "
+                        "(instead of --epochs; the time budget is then only a cap, and off unless given)")
     t.add_argument("--segment", type=number(1, 1 << 22, integer=True), default=None,
                    help="scored samples per training segment, at the file rate (default: the model's, with a "
                         f"cabinet IR in the loss / without: {_per_model('segment_with_cabinet', 'segment_direct')})")

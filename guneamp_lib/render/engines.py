@@ -220,8 +220,13 @@ class FastLSTM(KnobInput):
         # LSTM padded to 16 took 1.98 times NAM core's time on AVX2.
         width = lk.NARROW if hidden <= lk.NARROW else max(hidden, lk.WIDTH)
         self._block = lk.lstm_kernel(width)
+        K = self.num_knobs
+        self._glide = lk.lstm_glide_kernel(width, K) if K else None
+        self._retarget_tail = lk.glide_retarget(width, K) if K else None
         where = lk.lstm_layout(layers, width)
-        self.params = np.zeros(sum(size for _, size in where.values()), np.float32)
+        # a knob model's glide state after the kernel's parameters (lstm_glide_kernel)
+        glide = lk.glide_size(width, K) if K else 0
+        self.params = np.zeros(sum(size for _, size in where.values()) + glide, np.float32)
         # sigmoid(v) = 0.5 tanh(v / 2) + 0.5: the i, f and o rows are scaled by 0.5 here
         # (exact in floating point), so the kernels compute act * tanh(gate) + offset
         scale, shift = np.full((4, width), 0.5, np.float32), np.full((4, width), 0.5, np.float32)
@@ -259,8 +264,16 @@ class FastLSTM(KnobInput):
         # A knob model: the input weights' knob columns add a gate bias, W_k @ knobs, to layer 0.
         start, _ = where["bias"]
         self._bias0 = self.params[start : start + rows]  # a view: _apply_knobs writes through it
-        self._bias0_base = self._bias0.copy()
-        self._knob_w = np.ascontiguousarray(gate_rows(weight("weight_ih", 0)[:, 1:]))
+        # The knobs' now, delta and target, the bias without knobs and the knob weights: views of
+        # the parameter array's tail, so one compiled call glides a whole block (lstm_glide_kernel).
+        tail = self.params[self.params.size - glide :]
+        for i, name in enumerate(("knob_now", "_knob_delta", "knob_target")):
+            tail[i * K : (i + 1) * K] = getattr(self, name)
+            setattr(self, name, tail[i * K : (i + 1) * K])
+        self._bias0_base = tail[3 * K : 3 * K + rows] if K else self._bias0.copy()
+        self._bias0_base[:] = self._bias0
+        self._knob_w = tail[3 * K + rows :].reshape(rows, K)
+        self._knob_w[:] = gate_rows(weight("weight_ih", 0)[:, 1:])
         self._fold, self._knob_step_k, self._retarget = k.fold_knobs, k.knob_step, k.knob_retarget
         put("act", [padded(scale.ravel()[order]), padded(shift.ravel()[order])])
         skip = 0.0 if isinstance(model, NamLSTM) else 1.0
@@ -296,6 +309,20 @@ class FastLSTM(KnobInput):
     def _step_knobs(self, last: bool) -> None:
         self._knob_step_k(self.knob_now, self._knob_delta, self.knob_target, last, self._bias0_base, self._knob_w,
                           self._bias0)
+
+    def set_knob_vector(self, vector: np.ndarray) -> None:
+        # KnobInput's, in one compiled call on the parameter array's tail (lstm_glide_kernel)
+        if self._glide is not None and self._retarget_tail(vector, self.params, 1.0 / self._knob_steps):
+            self._knob_left = self._knob_steps
+
+    def push(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        out = self.out[: u.size] if out is None else out
+        if not self._knob_left:
+            self._block(u, out, self.params, self._state_flat, self.gates)
+        else:  # KnobInput.push's sub-blocks, in one compiled call (lstm_glide_kernel)
+            self._knob_left = self._glide(u, out, self.params, self._state_flat, self.gates, self._knob_left,
+                                          self._knob_step)
+        return out
 
     def _push(self, u: np.ndarray, out: np.ndarray) -> None:
         self._block(u, out, self.params, self._state_flat, self.gates)

@@ -34,9 +34,11 @@ from ..knobs import Knob, KnobSpace
 # enough that a jump from 0 to 10 makes no click, short enough to feel immediate.
 KNOB_RAMP = 2048
 # File-rate samples per sub-block while a knob glides: the biases move in 64 steps. At a
-# host block of 64 that is two kernel calls per block while a knob moves: a standard WaveNet
-# then costs 1.16x to 1.39x the same model without knobs, an LSTM of 16 1.38x to 1.95x (three
-# runs of benchmarks/sections/knobs.py at load 12 to 16 on 2 cores; knobs still: 0.92x to 1.24x).
+# host block of 64 that is two sub-blocks per block while a knob moves: a standard WaveNet
+# then costs 1.16x to 1.39x the same model without knobs (three runs of
+# benchmarks/sections/knobs.py at load 12 to 16 on 2 cores; knobs still: 0.92x to 1.24x), an
+# LSTM of 16 1.19x to 1.25x in CPU time since its glide runs in one compiled call
+# (lstm_kernels.lstm_glide_kernel; 1.67x before, same run, load 11).
 # 64-sample steps measured 1.02x and 1.39x once, with 1.7 times the zipper step.
 KNOB_STEP = 32
 

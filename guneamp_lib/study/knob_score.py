@@ -269,6 +269,20 @@ def knob_model_output(ckpt: Checkpoint, clean: np.ndarray, settings: dict, *, ex
     return predict_at_level(ckpt, clean, ckpt.ir, knobs=vec)
 
 
+def held_out_esrs(manifest: KnobManifest, ckpt: Checkpoint, *, extrapolate: bool = False) -> list[float]:
+    """The knob model's ESR on each held-out row of ``manifest``, at the row's setting (column one of the table).
+
+    Notebook: 13
+    """
+    out = []
+    for row in manifest.test:
+        clean, target, sr = read_take(row.clean, row.target)
+        if ckpt.sample_rate != sr:
+            raise GuneampError(f"{row.target} is at {sr} Hz but the knob model was trained at {ckpt.sample_rate} Hz")
+        out.append(_esr(target, knob_model_output(ckpt, clean, row.settings, extrapolate=extrapolate)))
+    return out
+
+
 def trained_steps(ckpt: Checkpoint) -> int:
     """How many steps a checkpoint's model trained for (:data:`DEFAULT_STEPS` when it does not say)."""
     steps = [h.get("step") for h in ckpt.history if isinstance(h, dict) and isinstance(h.get("step"), int)]
@@ -309,19 +323,19 @@ def score_knob_manifest(manifest_path, model_path=None, *, pooled_path=None, poo
     else:
         pooled, pooled_from = None, "not scored (give --pooled, or --model to train one like it)"
     scores = KnobScores(str(manifest_path), str(model_path) if model_path is not None else "not given", pooled_from)
-    for row in manifest.test:
+    mine_all = [None] * len(manifest.test) if model is None else held_out_esrs(manifest, model,
+                                                                                extrapolate=extrapolate)
+    for row, mine in zip(manifest.test, mine_all):
         clean, target, sr = read_take(row.clean, row.target)
-        for ckpt, what in ((model, "the knob model"), (pooled, "the pooled snapshot")):
-            if ckpt is not None and ckpt.sample_rate != sr:
-                raise GuneampError(f"{row.target} is at {sr} Hz but {what} was trained at {ckpt.sample_rate} Hz")
-        mine = None if model is None else _esr(target, knob_model_output(model, clean, row.settings,
-                                                                          extrapolate=extrapolate))
+        if pooled is not None and pooled.sample_rate != sr:
+            raise GuneampError(f"{row.target} is at {sr} Hz but the pooled snapshot was trained at "
+                               f"{pooled.sample_rate} Hz")
         base_a = None if pooled is None else _esr(target, predict_at_level(pooled, clean, pooled.ir))
         base_b, near = nearest_baseline(manifest, row, clean, target, sr)
         scores.rows.append(RowScore(row.index, row.name, dict(row.settings), mine, base_a, base_b, near))
     return scores
 
 
-__all__ = ["KnobScores", "RowScore", "knob_model_output", "nearest_baseline", "nearest_recording",
+__all__ = ["KnobScores", "RowScore", "held_out_esrs", "knob_model_output", "nearest_baseline", "nearest_recording",
            "pooled_training_data", "read_take", "score_knob_manifest", "snapshot_config", "train_pooled",
            "trained_steps"]

@@ -257,4 +257,25 @@ def read_knob_manifest(path) -> KnobManifest:
     return manifest
 
 
-__all__ = ["KnobManifest", "KnobRow", "PATH_COLUMNS", "SPLITS", "read_knob_manifest", "read_records"]
+def knob_recording(manifest: KnobManifest, target_kind: str = "", ir=None) -> tuple[str, Path | None]:
+    """``(target kind, IR)`` the training rows were recorded with: one for all of them.
+
+    A row's own ``target_kind``/``ir`` wins; ``target_kind`` and ``ir`` are what rows that
+    say nothing use (``guneamp train``'s options, or the train-many row naming the
+    manifest). Without either, a row with an IR is ``amp_with_cab``, one without ``amp_direct``.
+
+    Notebook: 13
+    """
+    rows = manifest.train
+    kinds = {r.target_kind for r in rows if r.target_kind}
+    irs = {r.ir for r in rows if r.ir is not None}
+    if len(kinds) > 1 or len(irs) > 1:
+        raise GuneampError(f"{manifest.path}: the training rows name {len(kinds)} target kinds and {len(irs)} IRs; "
+                           "a knob model is one amp recorded one way: give every row the same")
+    ir = irs.pop() if irs else ir
+    kind = kinds.pop() if kinds else (target_kind or ("amp_with_cab" if ir is not None else "amp_direct"))
+    return kind, (None if kind == "amp_direct" else ir)
+
+
+__all__ = ["KnobManifest", "KnobRow", "PATH_COLUMNS", "SPLITS", "knob_recording", "read_knob_manifest",
+           "read_records"]

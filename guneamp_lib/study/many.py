@@ -14,6 +14,18 @@ writes it) and ``out`` (the row's folder) are required; ``name``, ``ir``, ``targ
 ``test_target`` (a pair recorded apart, scored once after training), ``steps``, ``seed``
 and ``align`` (yes/no) are optional. Relative paths are read from the manifest's folder.
 
+**Knob models.** A row may name a knob manifest (:mod:`guneamp_lib.study.manifest`) in a
+``manifest`` column instead of ``clean`` and ``target``: it trains one knob model (``model``
+is ``wavenet``, ``lstm`` or ``gru``) on the knob manifest's ``split=train`` rows, exactly as
+``guneamp train --manifest M --model ... --steps N`` does, and its ``test_esr`` is the median
+ESR of the held-out (``split=test``) rows. The row's ``ir``, ``target_kind`` and ``align``
+apply to knob rows that say nothing. ``guneamp train-many knobs.csv --model lstm:16 --model
+wavenet:lite`` is the short way: one such row per ``--model``, each in its own folder of
+``--out``. Its fingerprint holds the knob manifest and every capture it names, so a rerun
+retrains a knob model when any of its captures changed. A knob row that also gives
+``clean``/``target``, a model that takes no knobs, or a knob manifest that cannot be read
+stops the run before it starts, as a broken manifest does.
+
 **What a row's failure does.** A missing file, a bad model name or a recording too short
 is one row's problem: it is written into the summary with its one-line error and the
 other rows go on. Only a manifest that cannot be read as a whole (no such file, a
@@ -40,9 +52,9 @@ The summary is rewritten (atomically) after every row, as CSV, Markdown and JSON
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
+import statistics
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -52,19 +64,26 @@ import torch
 from .. import paths
 from ..errors import GuneampError
 from ..jobs import Engine, Outcome, Task, one_line_error
+from ..knobs import KNOB_COLUMN_PREFIX
 from ..training.budget import fixed_steps
-from ..training.defaults import ModelSpec
+from ..training.defaults import KNOB_MODELS, ModelSpec
 from ..vocabulary import DEFAULT_STEPS, TARGET_KINDS
-from .manifest import MANY_OPTIONAL, MANY_REQUIRED, PATH_COLUMNS, read_records
+from .many_summary import SUMMARY_COLUMNS, summary_paths, write_summary
+from .manifest import MANY_OPTIONAL, MANY_REQUIRED, PATH_COLUMNS, knob_recording, read_knob_manifest, read_records
 
+# A row that names a knob manifest trains one knob model on its split=train rows.
+KNOB_MANIFEST = "manifest"
 REQUIRED_COLUMNS = MANY_REQUIRED
-OPTIONAL_COLUMNS = MANY_OPTIONAL
+OPTIONAL_COLUMNS = MANY_OPTIONAL + (KNOB_MANIFEST,)
+# The paths a train-many row names itself (a knob row's captures are in its knob manifest).
+ROW_PATHS = PATH_COLUMNS + (KNOB_MANIFEST,)
+# What a knob row takes from its knob manifest, so may not give itself.
+KNOB_ROW_TAKES = ("clean", "target", "test_clean", "test_target")
 RESULT_FILE = "result.json"
 # What a row's job writes into its folder; none of them may be any row's input.
 ROW_OUTPUTS = ("best.pt", "last.pt", RESULT_FILE)
 # A path with a line break cannot be written back into a CSV or a Markdown table unchanged.
 PATH_BREAKS = ("\n", "\r")
-SUMMARY_COLUMNS = ("row", "name", "status", "model", "validation_esr", "test_esr", "steps", "seconds", "out", "error")
 YES = ("1", "true", "yes", "y")
 NO = ("", "0", "false", "no", "n")
 
@@ -86,6 +105,7 @@ class Row:
     steps: str = ""
     seed: str = ""
     align: str = ""
+    manifest: Path | None = None  # a knob manifest: the row trains one knob model on it
 
 
 # --------------------------------------------------------------------------- the manifest
@@ -106,7 +126,7 @@ def read_manifest(path) -> list[Row]:
         if not rec.get("out"):
             raise GuneampError(f"{path}, row {i}: every row needs an 'out' folder")
         vals = {k: rec.get(k, "") for k in known}
-        for k in PATH_COLUMNS + ("out",):
+        for k in ROW_PATHS + ("out",):
             if any(c in vals[k] for c in PATH_BREAKS):
                 raise GuneampError(f"{path}, row {i}: the {k} path {vals[k]!r} contains a line break; rename the "
                                    "file or folder (train-many does not guess which path was meant)")
@@ -117,17 +137,89 @@ def read_manifest(path) -> list[Row]:
         outs[out] = i
         name = vals.pop("name") or Path(rec["out"]).name
         rows.append(Row(index=i, name=name, **vals))
+        if rows[-1].manifest is not None:
+            _check_knob_row(path, rows[-1])
+    _check_outputs(path, rows)
+    return rows
+
+
+def row_inputs(row: Row) -> dict[str, Path]:
+    """Every file a row's model depends on, by name: its own paths, and a knob row's captures."""
+    files = {k: getattr(row, k) for k in ROW_PATHS if getattr(row, k) is not None}
+    if row.manifest is not None:
+        try:
+            knob = read_knob_manifest(row.manifest)
+        except GuneampError:
+            return files  # changed since it was read: the row's job fails and says why
+        for r in knob.rows:
+            files.update({f"knob row {r.index} {k}": getattr(r, k) for k in PATH_COLUMNS if getattr(r, k) is not None})
+    return files
+
+
+def _check_outputs(path: Path, rows: list[Row]) -> None:
+    outs = {row.out.resolve(): row.index for row in rows}
     for row in rows:
-        for k in PATH_COLUMNS:
-            p = getattr(row, k)
-            if p is not None and p.resolve() in outs:
+        for k, p in row_inputs(row).items():
+            if p.resolve() in outs:
                 raise GuneampError(f"{path}: row {row.index}'s {k} {p} is row {outs[p.resolve()]}'s output folder")
-            for other in rows if p is not None else ():
+            for other in rows:
                 for name in ROW_OUTPUTS:
                     if paths.same_file(p, other.out / name):
                         raise GuneampError(f"{path}: row {row.index}'s {k} {p} is row {other.index}'s output "
                                            f"{name}, which training that row would replace; copy it elsewhere first")
+
+
+def _check_knob_row(path: Path, row: Row) -> None:
+    """Refuse, before anything trains, a knob row that cannot mean one knob model on its manifest."""
+    given = [k for k in KNOB_ROW_TAKES if getattr(row, k) is not None]
+    if given:
+        raise GuneampError(f"{path}, row {row.index}: a row naming a knob {KNOB_MANIFEST} takes its captures from "
+                           f"it; leave {', '.join(given)} empty (or drop the {KNOB_MANIFEST} to train a snapshot)")
+    try:
+        arch = ModelSpec.parse(row.model).model
+    except GuneampError:
+        return  # a bad model name is the row's own problem, as for a snapshot row
+    if arch not in KNOB_MODELS:
+        raise GuneampError(f"{path}, row {row.index}: a {arch} model takes no knobs; a row naming a knob "
+                           f"{KNOB_MANIFEST} trains {', '.join(KNOB_MODELS)}")
+    try:
+        read_knob_manifest(row.manifest)
+    except GuneampError as exc:
+        raise GuneampError(f"{path}, row {row.index}: {exc}") from None
+
+
+def knob_rows(manifest, models, out=None) -> list[Row]:
+    """One train-many row per model in ``models`` on the knob manifest ``manifest``.
+
+    What ``guneamp train-many knobs.csv --model lstm:16 --model wavenet:lite`` trains: each
+    model into its own folder of ``out`` (default ``<manifest stem>-models`` beside the
+    manifest), named after the model (``lstm-16``).
+
+    Notebook: 13
+    """
+    manifest = Path(manifest)
+    out = Path(out) if out is not None else manifest.resolve().parent / f"{manifest.stem}-models"
+    if not models:
+        raise GuneampError(f"{manifest} is a knob manifest: name the knob models to train on it with --model "
+                           f"(one or more of {', '.join(KNOB_MODELS)}, e.g. --model lstm:16)")
+    if len(set(models)) != len(models):
+        raise GuneampError("each --model trains one model into its own folder; name each once")
+    for model in models:
+        arch = ModelSpec.parse(model).model
+        if arch not in KNOB_MODELS:
+            raise GuneampError(f"--model {model}: a {arch} model takes no knobs; a knob manifest trains "
+                               f"{', '.join(KNOB_MODELS)}")
+    read_knob_manifest(manifest)
+    rows = [Row(index=i, name=model, clean=None, target=None, model=model,
+                out=out / model.replace(":", "-").replace("@", "-"), manifest=manifest)
+            for i, model in enumerate(models, start=1)]
+    _check_outputs(manifest, rows)
     return rows
+
+
+def is_knob_manifest(path) -> bool:
+    """Whether the manifest at ``path`` is a knob manifest (it has ``knob:<name>`` columns)."""
+    return any(k.startswith(KNOB_COLUMN_PREFIX) for rec in read_records(Path(path)) for k in rec)
 
 
 # --------------------------------------------------------------------------- one row
@@ -149,11 +241,14 @@ def _yes(text: str) -> bool:
 
 
 def row_config(row: Row, steps: int, seed: int, device: str):
-    """The row's training set-up: its model with the per-model defaults, fixed steps, its seed."""
+    """The row's training set-up: its model with the per-model defaults (a knob row's from the
+    knob recipe), fixed steps, its seed."""
     from ..training.train import train_config
 
     spec = ModelSpec.parse(row.model)
-    return spec, replace(train_config(spec, device=device, seed=_whole("seed", row.seed, seed)),
+    # a knob row trains with the knob recipe, as `guneamp train --manifest` does
+    return spec, replace(train_config(spec, device=device, seed=_whole("seed", row.seed, seed),
+                                      knob_recipe=row.manifest is not None),
                          **fixed_steps(_whole("steps", row.steps, steps)))
 
 
@@ -185,16 +280,16 @@ def _sha256(path: Path) -> str | None:
 def fingerprint(row: Row, steps: int = DEFAULT_STEPS, seed: int = 0) -> dict:
     """What a row's model depends on: its fields (defaults filled in) and each file's size and SHA-256.
 
+    A knob row's files are its knob manifest and every capture the manifest names.
+
     Stored in ``result.json``; a rerun retrains the row when it differs.
     """
     fields = {k: getattr(row, k) for k in ("model", "target_kind", "align")}
     fields.update(steps=row.steps or str(steps), seed=row.seed or str(seed))
     files = {}
-    for k in PATH_COLUMNS:
-        p = getattr(row, k)
-        if p is not None:
-            st = p.stat() if p.is_file() else None
-            files[k] = {"path": str(p), "size": st and st.st_size, "sha256": st and _sha256(p)}
+    for k, p in row_inputs(row).items():
+        st = p.stat() if p.is_file() else None
+        files[k] = {"path": str(p), "size": st and st.st_size, "sha256": st and _sha256(p)}
     return {"fields": fields, "files": files}
 
 
@@ -256,6 +351,8 @@ def _train_row(row: Row, steps: int, seed: int, device: str) -> dict:
     from ..training.data import load_training_data
     from ..training.train import evaluate, segment_length, train
 
+    if row.manifest is not None:
+        return _train_knob_row(row, steps, seed, device)
     if row.clean is None or row.target is None:
         raise GuneampError("the row needs a clean and a target file")
     kind = row.target_kind or ("amp_with_cab" if row.ir is not None else "amp_direct")
@@ -283,37 +380,37 @@ def _train_row(row: Row, steps: int, seed: int, device: str) -> dict:
             "out": str(row.out), "error": None}
 
 
-# --------------------------------------------------------------------------- the summary
+def _train_knob_row(row: Row, steps: int, seed: int, device: str) -> dict:
+    """One knob model on the knob manifest's training rows, as ``guneamp train --manifest --steps`` trains it.
 
+    Its ``test_esr`` is the median ESR of the manifest's held-out rows (``split=test``), each
+    at its own setting, as ``guneamp score --manifest`` scores them.
+    """
+    from ..training.knob_data import load_knob_training_data
+    from ..training.train import train
+    from .knob_score import held_out_esrs
 
-def summary_paths(manifest, out=None) -> dict[str, Path]:
-    """Where the summary goes: ``<manifest name>.summary.{csv,md,json}`` beside it, or in ``out``."""
-    manifest = Path(manifest)
-    folder = Path(out) if out is not None else manifest.parent
-    return {ext: folder / f"{manifest.stem}.summary.{ext}" for ext in ("csv", "md", "json")}
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value).replace("|", "/").replace("\n", " ")
-
-
-def write_summary(results: list[dict], where: dict[str, Path]) -> None:
-    """The summary table as CSV, Markdown and JSON, each written atomically."""
-    with paths.atomic_output(where["csv"]) as tmp:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, fieldnames=SUMMARY_COLUMNS)
-            w.writeheader()
-            w.writerows({k: _cell(r.get(k)) for k in SUMMARY_COLUMNS} for r in results)
-    lines = ["| " + " | ".join(SUMMARY_COLUMNS) + " |", "|" + "---|" * len(SUMMARY_COLUMNS)]
-    lines += ["| " + " | ".join(_cell(r.get(k)) for k in SUMMARY_COLUMNS) + " |" for r in results]
-    trained = sum(r["status"] in ("trained", "skipped") for r in results)
-    head = f"# Training summary\n\n{trained} of {len(results)} captures have a model.\n\n"
-    paths.write_text_atomic(where["md"], head + "\n".join(lines) + "\n")
-    paths.write_text_atomic(where["json"], json.dumps(results, indent=2))
+    if row.target_kind and row.target_kind not in TARGET_KINDS:
+        raise GuneampError(f"target_kind must be one of {', '.join(TARGET_KINDS)}, got {row.target_kind!r}")
+    align = _yes(row.align)
+    manifest = read_knob_manifest(row.manifest)
+    kind, ir = knob_recording(manifest, row.target_kind, row.ir)
+    spec, cfg = row_config(row, steps, seed, device)
+    if spec.model not in KNOB_MODELS:
+        raise GuneampError(f"a {spec.model} model takes no knobs; a knob manifest trains {', '.join(KNOB_MODELS)}")
+    data = load_knob_training_data([(r.clean, r.target, r.settings) for r in manifest.train], ir,
+                                   target_kind=kind, align=align)
+    # what `guneamp train --manifest` records, so that `train --resume` and `score` read it alike
+    source = {"manifest": str(row.manifest.resolve()), "ir": None if ir is None else str(Path(ir).resolve()),
+              "target_kind": kind, "align": align}
+    t0 = time.perf_counter()
+    result = train(data, cfg, out_dir=row.out, progress=False, source=source)
+    esrs = held_out_esrs(manifest, result.checkpoint) if manifest.test else []
+    return {"row": row.index, "name": row.name, "status": "trained", "model": spec.label,
+            "validation_esr": float(result.best_val_esr), "test_esr": statistics.median(esrs) if esrs else None,
+            "test_worst_esr": max(esrs) if esrs else None,
+            "steps": int(result.history[-1]["step"]), "seconds": round(time.perf_counter() - t0, 3),
+            "out": str(row.out), "error": None}
 
 
 def _failed(row: Row, error: str) -> dict:
@@ -321,18 +418,32 @@ def _failed(row: Row, error: str) -> dict:
             "test_esr": None, "steps": None, "seconds": None, "out": str(row.out), "error": error}
 
 
+def manifest_rows(manifest, models=(), out=None) -> list[Row]:
+    """The rows ``train-many`` trains: a train-many manifest's, or one per model on a knob manifest.
+
+    ``models`` and ``out`` apply to a knob manifest only (see :func:`knob_rows`).
+    """
+    if is_knob_manifest(manifest):
+        return knob_rows(manifest, list(models), out)
+    if models or out is not None:
+        raise GuneampError(f"{manifest} is a train-many manifest: each row names its own model and out folder "
+                           "(--model and --out are for a knob manifest, one with knob:<name> columns)")
+    return read_manifest(manifest)
+
+
 def train_many(manifest, *, engine: Engine | None = None, steps: int = DEFAULT_STEPS, seed: int = 0,
-               device: str = "auto", overwrite: bool = False, summary_dir=None) -> list[dict]:
+               device: str = "auto", overwrite: bool = False, summary_dir=None, models=(), out=None) -> list[dict]:
     """Train every row of ``manifest`` on ``engine`` (default: here, one after another).
 
+    A knob manifest trains one knob model per name in ``models``, into ``out`` (:func:`knob_rows`).
     Returns one summary record per row, in manifest order, and writes the summary files.
     """
     fixed_steps(steps)
     if any(c in str(manifest) for c in PATH_BREAKS):
         raise GuneampError(f"the manifest path {str(manifest)!r} contains a line break; rename it")
-    rows = read_manifest(manifest)
+    rows = manifest_rows(manifest, models, out)
     where = summary_paths(manifest, summary_dir)
-    inputs = [manifest] + [getattr(r, k) for r in rows for k in PATH_COLUMNS]
+    inputs = [manifest] + [p for r in rows for p in row_inputs(r).values()]
     for target in where.values():
         paths.refuse_output_on_inputs(target, inputs)
     with paths.output_lock(*where.values()):  # two runs of one manifest would mix their summaries
@@ -373,5 +484,6 @@ def _train_many(rows, where, engine, steps, seed, device, overwrite) -> list[dic
     return ordered
 
 
-__all__ = ["DEFAULT_STEPS", "Row", "fingerprint", "finished", "fixed_steps", "plan_row", "read_manifest",
-           "summary_paths", "train_many", "train_row", "write_summary"]
+__all__ = ["DEFAULT_STEPS", "Row", "fingerprint", "finished", "fixed_steps", "is_knob_manifest", "knob_rows",
+           "manifest_rows", "plan_row", "read_manifest", "row_inputs", "summary_paths", "train_many", "train_row",
+           "write_summary"]
