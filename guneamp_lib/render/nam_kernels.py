@@ -235,6 +235,38 @@ def _mm(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a0, n,
         product(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a0, n, bias, b0, init)
 
 
+@njit(inline="always", **JIT_OPTIONS)
+def _weights3(wts, mix, l1w, l1b):
+    """A 3-channel layer's mixer, layer 1x1 and its bias, as scalars."""
+    return ((wts[mix], wts[mix + 1], wts[mix + 2]),
+            (wts[l1w], wts[l1w + 1], wts[l1w + 2], wts[l1w + 3], wts[l1w + 4], wts[l1w + 5], wts[l1w + 6],
+             wts[l1w + 7], wts[l1w + 8]),
+            (wts[l1b], wts[l1b + 1], wts[l1b + 2]))
+
+
+@njit(pipeline_class=NoAliasCompiler, **JIT_OPTIONS)
+def _layer3_leaky(zf, sst, x, wts, mix, slope, src, s0, s1, s2, hf, h0, h1, h2, dst, d0, d1, d2, l1w, l1b, n):
+    """:func:`_layer3` for LeakyReLU with a residual (A2 Lite's every layer but the last).
+
+    A function of its own: with the general loop beside it in one function, the
+    compiler judged this loop not worth vectorizing.
+    """
+    (m0, m1, m2), (w00, w01, w02, w10, w11, w12, w20, w21, w22), (b0, b1, b2) = _weights3(wts, mix, l1w, l1b)
+    z0, z1, z2 = U64(0), U64(sst), U64(2 * sst)
+    for t in range(n):
+        xt = x[t]
+        u0, u1, u2 = zf[z0 + t] + m0 * xt, zf[z1 + t] + m1 * xt, zf[z2 + t] + m2 * xt
+        a0 = u0 if u0 > 0.0 else slope * u0
+        a1 = u1 if u1 > 0.0 else slope * u1
+        a2 = u2 if u2 > 0.0 else slope * u2
+        hf[h0 + t] += a0
+        hf[h1 + t] += a1
+        hf[h2 + t] += a2
+        dst[d0 + t] = src[s0 + t] + b0 + (w00 * a0 + w01 * a1 + w02 * a2)
+        dst[d1 + t] = src[s1 + t] + b1 + (w10 * a0 + w11 * a1 + w12 * a2)
+        dst[d2 + t] = src[s2 + t] + b2 + (w20 * a0 + w21 * a1 + w22 * a2)
+
+
 @njit(pipeline_class=NoAliasCompiler, **JIT_OPTIONS)
 def _layer3(zf, sst, x, wts, mix, code, p, src, s0, s1, s2, hf, h0, h1, h2, dst, d0, d1, d2, l1w, l1b, n, residual):
     """What follows the convolution in a plain 3-channel layer with a layer 1x1 (A2 Lite), as one pass.
@@ -248,30 +280,15 @@ def _layer3(zf, sst, x, wts, mix, code, p, src, s0, s1, s2, hf, h0, h1, h2, dst,
     ``dst`` are separate arguments, marked as not overlapping (they are one buffer, but
     the rows each touches are disjoint, which is all that marking asks); and every row's
     offset is an argument of its own (offsets computed here as ``h0 + stride`` made the
-    compiler give up on the dependences between rows). LeakyReLU (A2's) has its own loop;
-    the other activations go through :func:`_act`, whose branches keep that loop scalar.
+    compiler give up on the dependences between rows). LeakyReLU with a residual (A2's)
+    runs in :func:`_layer3_leaky`; the other cases go through :func:`_act`, whose branches
+    keep the loop scalar.
     """
-    m0, m1, m2 = wts[mix], wts[mix + 1], wts[mix + 2]
-    w00, w01, w02 = wts[l1w], wts[l1w + 1], wts[l1w + 2]
-    w10, w11, w12 = wts[l1w + 3], wts[l1w + 4], wts[l1w + 5]
-    w20, w21, w22 = wts[l1w + 6], wts[l1w + 7], wts[l1w + 8]
-    b0, b1, b2 = wts[l1b], wts[l1b + 1], wts[l1b + 2]
-    z0, z1, z2 = U64(0), U64(sst), U64(2 * sst)
-    slope = p[0]
     if code == ACT_LEAKY and residual:
-        for t in range(n):
-            xt = x[t]
-            u0, u1, u2 = zf[z0 + t] + m0 * xt, zf[z1 + t] + m1 * xt, zf[z2 + t] + m2 * xt
-            a0 = u0 if u0 > 0.0 else slope * u0
-            a1 = u1 if u1 > 0.0 else slope * u1
-            a2 = u2 if u2 > 0.0 else slope * u2
-            hf[h0 + t] += a0
-            hf[h1 + t] += a1
-            hf[h2 + t] += a2
-            dst[d0 + t] = src[s0 + t] + b0 + (w00 * a0 + w01 * a1 + w02 * a2)
-            dst[d1 + t] = src[s1 + t] + b1 + (w10 * a0 + w11 * a1 + w12 * a2)
-            dst[d2 + t] = src[s2 + t] + b2 + (w20 * a0 + w21 * a1 + w22 * a2)
+        _layer3_leaky(zf, sst, x, wts, mix, p[0], src, s0, s1, s2, hf, h0, h1, h2, dst, d0, d1, d2, l1w, l1b, n)
         return
+    (m0, m1, m2), (w00, w01, w02, w10, w11, w12, w20, w21, w22), (b0, b1, b2) = _weights3(wts, mix, l1w, l1b)
+    z0, z1, z2 = U64(0), U64(sst), U64(2 * sst)
     for t in range(n):
         xt = x[t]
         a0 = _act(zf[z0 + t] + m0 * xt, code, p)
