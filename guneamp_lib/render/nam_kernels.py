@@ -7,8 +7,9 @@ NAM's newer files add: a kernel size per layer (A2: 6 and 15), any activation NA
 lists but the per-channel PReLU, ``none``/``gated``/``blended`` layers, a bottleneck,
 layers with or without their 1x1s, and a head rechannel with its own taps and dilation
 (A2: 16), whose input history lives in the same ring buffers as the layers'. FiLM,
-grouped convolutions, a post-stack head and a condition DSP stay on torch
-(:meth:`~guneamp_lib.render.nam_engines.FastNamWaveNet.supports` says so).
+grouped convolutions, a post-stack head and a condition DSP run on the general
+compiled engine of :mod:`~guneamp_lib.render.nam_program`
+(:meth:`~guneamp_lib.render.nam_engines.FastNamWaveNet.supports` says which).
 
 Layout as in :mod:`~guneamp_lib.render.kernels`: channel-major rows over contiguous
 time, flat arrays addressed by offsets, matrix products by :func:`~guneamp_lib.render.kernels.product`
@@ -89,6 +90,9 @@ def _act_row(zf, src, dst, n, code, p):
     else:
         for t in range(n):
             zf[dst + t] = _act(zf[src + t], code, p)
+
+
+activation_row = _act_row  # for the general interpreter of render/nam_ops.py
 
 
 @njit(inline="always", **JIT_OPTIONS)
