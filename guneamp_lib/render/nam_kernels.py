@@ -13,9 +13,8 @@ compiled engine of :mod:`~guneamp_lib.render.nam_program`
 
 Layout as in :mod:`~guneamp_lib.render.kernels`: channel-major rows over contiguous
 time, flat arrays addressed by offsets, matrix products by :func:`~guneamp_lib.render.kernels.product`
-(three taps per pass on multiples of four channels, :func:`~guneamp_lib.render.multitap.product_taps`;
-three-channel ones by :func:`_product3`). At the blocks plugins use, what costs is the
-number of passes over the block more than their arithmetic, so a plain layer does what
+(three-channel ones by :func:`_product3`). At the blocks plugins use, the fixed cost of
+each pass over the block weighs as much as its arithmetic, so a plain layer does what
 follows its convolution in as few passes as it can: one for a 3-channel layer with a
 layer 1x1 (A2 Lite, :func:`_layer3`), one per row plus the 1x1 otherwise (:func:`_post_row`).
 The weights of every layer sit in one flat float32 array; an integer table gives, per
@@ -30,7 +29,6 @@ import numpy as np
 from numba import njit
 
 from .kernels import JIT_OPTIONS, U64, NoAliasCompiler, compact, product, tanh
-from .multitap import product_taps
 
 # Activation codes (NAM core's names; ReLU and a one-slope PReLU are LeakyReLU).
 ACT_TANH, ACT_HARDTANH, ACT_FASTTANH, ACT_LEAKY, ACT_SIGMOID, ACT_SILU, ACT_HARDSWISH, ACT_LEAKY_HARDTANH, \
@@ -152,89 +150,11 @@ def _product3(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, 
                 ac[U64(a0 + o * ast) + t] = bias[b0 + o]
 
 
-@njit(inline="always", **JIT_OPTIONS)
-def _w3t(wf, at, on):
-    """Three consecutive weights from ``at``, or three zeros (a tap beyond the last)."""
-    if on:
-        return wf[at], wf[at + 1], wf[at + 2]
-    z = np.float32(0.0)
-    return z, z, z
-
-
-@njit(pipeline_class=NoAliasCompiler, **JIT_OPTIONS)
-def _conv3(wf, w0, wtap, wrow, taps, shift, xs, sst, s0, ac, ast, a0, n, bias, b0):
-    """A dilated convolution from three channels to three (A2 Lite's layers), three taps per pass,
-    the first pass starting from the bias: :func:`_product3` makes one pass per tap.
-
-    As in :func:`~guneamp_lib.render.multitap.product_taps`, a last group of one or two
-    taps runs as three whose missing taps weigh zero.
-    """
-    un, usst, uast, ush = U64(n), U64(sst), U64(ast), U64(shift)
-    wr, wt = U64(wrow), U64(wtap)
-    q0 = U64(a0)
-    q1 = q0 + uast
-    q2 = q1 + uast
-    for k in range(0, taps, 3):
-        g = min(3, taps - k)
-        p0 = U64(s0 - (taps - 1 - k) * shift)
-        p1 = p0 + usst
-        p2 = p1 + usst
-        # rows of taps k (p), k + 1 (r) and k + 2 (f); a missing tap rereads p
-        r0, r1, r2 = (p0 + ush, p1 + ush, p2 + ush) if g > 1 else (p0, p1, p2)
-        f0, f1, f2 = (r0 + ush, r1 + ush, r2 + ush) if g > 2 else (p0, p1, p2)
-        m0 = U64(w0 + k * wtap)
-        m1 = m0 + wr
-        m2 = m1 + wr
-        w000, w001, w002 = _w3t(wf, m0, True)
-        w010, w011, w012 = _w3t(wf, m0 + wt, g > 1)
-        w020, w021, w022 = _w3t(wf, m0 + U64(2) * wt, g > 2)
-        w100, w101, w102 = _w3t(wf, m1, True)
-        w110, w111, w112 = _w3t(wf, m1 + wt, g > 1)
-        w120, w121, w122 = _w3t(wf, m1 + U64(2) * wt, g > 2)
-        w200, w201, w202 = _w3t(wf, m2, True)
-        w210, w211, w212 = _w3t(wf, m2 + wt, g > 1)
-        w220, w221, w222 = _w3t(wf, m2 + U64(2) * wt, g > 2)
-        if k == 0:
-            e0, e1, e2 = bias[b0], bias[b0 + 1], bias[b0 + 2]
-            for t in range(un):
-                v0, v1, v2 = xs[p0 + t], xs[p1 + t], xs[p2 + t]
-                u0, u1, u2 = xs[r0 + t], xs[r1 + t], xs[r2 + t]
-                y0, y1, y2 = xs[f0 + t], xs[f1 + t], xs[f2 + t]
-                ac[q0 + t] = e0 + ((w000 * v0 + w001 * v1 + w002 * v2)
-                                   + (w010 * u0 + w011 * u1 + w012 * u2)
-                                   + (w020 * y0 + w021 * y1 + w022 * y2))
-                ac[q1 + t] = e1 + ((w100 * v0 + w101 * v1 + w102 * v2)
-                                   + (w110 * u0 + w111 * u1 + w112 * u2)
-                                   + (w120 * y0 + w121 * y1 + w122 * y2))
-                ac[q2 + t] = e2 + ((w200 * v0 + w201 * v1 + w202 * v2)
-                                   + (w210 * u0 + w211 * u1 + w212 * u2)
-                                   + (w220 * y0 + w221 * y1 + w222 * y2))
-        else:
-            for t in range(un):
-                v0, v1, v2 = xs[p0 + t], xs[p1 + t], xs[p2 + t]
-                u0, u1, u2 = xs[r0 + t], xs[r1 + t], xs[r2 + t]
-                y0, y1, y2 = xs[f0 + t], xs[f1 + t], xs[f2 + t]
-                ac[q0 + t] += ((w000 * v0 + w001 * v1 + w002 * v2)
-                               + (w010 * u0 + w011 * u1 + w012 * u2)
-                               + (w020 * y0 + w021 * y1 + w022 * y2))
-                ac[q1 + t] += ((w100 * v0 + w101 * v1 + w102 * v2)
-                               + (w110 * u0 + w111 * u1 + w112 * u2)
-                               + (w120 * y0 + w121 * y1 + w122 * y2))
-                ac[q2 + t] += ((w200 * v0 + w201 * v1 + w202 * v2)
-                               + (w210 * u0 + w211 * u1 + w212 * u2)
-                               + (w220 * y0 + w221 * y1 + w222 * y2))
-
-
 @njit(**JIT_OPTIONS)
 def _mm(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a0, n, bias, b0, init):
-    """The product, by the kernel made for its sizes: three channels (:func:`_conv3`, :func:`_product3`),
-    several taps on multiples of four (:func:`~guneamp_lib.render.multitap.product_taps`), or the general one."""
-    if cout == 3 and cin == 3 and taps > 1 and init:
-        _conv3(wf, w0, wtap, wrow, taps, shift, xs, sst, s0, ac, ast, a0, n, bias, b0)
-    elif cout <= 3 and cin <= 3:
+    """The product, by :func:`_product3` where the sizes are small enough for it."""
+    if cout <= 3 and cin <= 3:
         _product3(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a0, n, bias, b0, init)
-    elif taps > 1 and cout % 4 == 0 and cin % 4 == 0:
-        product_taps(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a0, n, bias, b0, init)
     else:
         product(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a0, n, bias, b0, init)
 
