@@ -116,25 +116,3 @@ def test_three_channel_layers_with_any_activation_run_compiled_as_on_torch(signa
     first = _array(acts, ["none"] * 3, [None] * 3, channels=3, head_out=3, head_kernel=4, head_dilation=1)
     second = _array(acts[::-1], ["none"] * 3, [None] * 3, channels=3, input_size=3, head_kernel=16, head_dilation=1)
     assert_compiled_as_on_torch([first, second], 4, signal, (16, 64))
-
-
-@pytest.mark.parametrize("taps, shift, cout, cin", [(2, 1, 4, 4), (3, 5, 16, 16), (4, 2, 8, 8), (6, 7, 8, 4), (15, 13, 4, 12)])
-@pytest.mark.parametrize("init", [True, False])
-def test_the_product_of_three_taps_per_pass_equals_the_general_one(taps, shift, cout, cin, init):
-    from guneamp_lib.render.kernels import product
-    from guneamp_lib.render.multitap import product_taps
-
-    rng = np.random.default_rng(taps)
-    n, sst, ast = 37, 400, 50
-    wf = rng.standard_normal(3 + taps * cout * cin).astype(np.float32)
-    xs = rng.standard_normal(cin * sst).astype(np.float32)
-    bias = rng.standard_normal(cout + 2).astype(np.float32)
-    s0 = (taps - 1) * shift + 5
-    acs = [rng.standard_normal(cout * ast + 3).astype(np.float32) for _ in range(2)]
-    acs[1][:] = acs[0]
-    before = acs[0].copy()
-    args = (3, cout * cin, cin, taps, shift, cout, cin, xs, sst, s0)
-    product(wf, *args, acs[0], ast, 3, n, bias, 2, init)
-    product_taps(wf, *args, acs[1], ast, 3, n, bias, 2, init)
-    np.testing.assert_allclose(acs[1], acs[0], rtol=1e-5, atol=1e-5)
-    assert not np.array_equal(acs[0], before)
