@@ -393,3 +393,26 @@ def test_keys_from_a_terminal_and_the_terminal_given_back():
     assert said[-1] == "drive +2 dB, output -1 dB, gate -60 dBFS"
     assert chain.controls[DRIVE] == np.float32(2.0 * 10 ** (2 / 20))
     assert chain.controls[GATE] == np.float32(10 ** (-60 / 20))
+
+
+def _fifo_allowed() -> bool:
+    """Whether this process may take SCHED_FIFO (root in most containers, or an rtprio limit)."""
+    try:
+        pid = os.fork()
+    except OSError:
+        return False
+    if pid == 0:  # the child tries, so the test process keeps its own scheduling
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+            os._exit(0)
+        except OSError:
+            os._exit(1)
+    return os.waitpid(pid, 0)[1] == 0
+
+
+@needs_jackd
+def test_a_realtime_server_says_whether_it_got_real_time_scheduling():
+    with DummyServer(RATE, 64) as plain:
+        assert plain.realtime is False
+    with DummyServer(RATE, 64, realtime=True) as rt:
+        assert rt.realtime is _fifo_allowed()

@@ -2,7 +2,9 @@
 
 For each model and block size: a dummy JACK server (``jackd -d dummy``: JACK's clock and
 graph, no sound card) at 48 kHz, ``guneamp play`` on it for :data:`SECONDS` seconds,
-both pinned to one core, while a busy loop loads the other core. The server's capture port
+both pinned to one core, while a busy loop loads the other core. The server runs with
+real-time scheduling (``jackd -R``), as on a live rig, where the system allows it; the
+table says where it did not. The server's capture port
 feeds ``play`` the dummy driver's silence: the network's arithmetic does not depend on the
 signal (its hidden layers see tanh of their biases, not zeros). Reported: the xruns the
 server counted (and, per block size, those of the server with only an idle client: on a
@@ -75,17 +77,18 @@ def run_case(model_path: Path, block: int, seconds: float, pin: bool, folder: Pa
            "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
     load = subprocess.Popen((["taskset", "-c", LOAD_CPU] if pin else []) + [sys.executable, "-c", LOAD])
     try:
-        with DummyServer(RATE, block, cpus=PLAY_CPU if pin else None) as server:
+        with DummyServer(RATE, block, cpus=PLAY_CPU if pin else None, realtime=True) as server:
             cmd = taskset + [sys.executable, "-m", "guneamp_lib.cli", "play", "--model", str(model_path),
                              "--server", server.name, "--no-connect", "--connect", "system:capture_1", "--connect",
                              "system:playback_1", "--no-keys", "--seconds", str(seconds), "--stats", str(stats)]
             res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 300)
             if res.returncode != 0:
                 return {"error": (res.stderr.strip().splitlines() or ["no output"])[-1]}
+            realtime = server.realtime
     finally:
         load.terminate()
         load.wait()
-    return json.loads(stats.read_text())
+    return {**json.loads(stats.read_text()), "realtime": realtime}
 
 
 def server_alone(block: int, seconds: float, pin: bool) -> dict:
@@ -99,7 +102,7 @@ def server_alone(block: int, seconds: float, pin: bool) -> dict:
 
     load = subprocess.Popen((["taskset", "-c", LOAD_CPU] if pin else []) + [sys.executable, "-c", LOAD])
     try:
-        with DummyServer(RATE, block, cpus=PLAY_CPU if pin else None) as server:
+        with DummyServer(RATE, block, cpus=PLAY_CPU if pin else None, realtime=True) as server:
             client = jack.Client("xrun-counter", servername=server.name, no_start_server=True)
             xruns = [0]
             client.set_xrun_callback(lambda delay: xruns.__setitem__(0, xruns[0] + 1))
@@ -107,10 +110,11 @@ def server_alone(block: int, seconds: float, pin: bool) -> dict:
             time.sleep(seconds)
             client.deactivate()
             client.close()
+            realtime = server.realtime
     finally:
         load.terminate()
         load.wait()
-    return {"xruns": xruns[0], "deadline_ms": 1000.0 * block / RATE}
+    return {"xruns": xruns[0], "deadline_ms": 1000.0 * block / RATE, "realtime": realtime}
 
 
 def bench(quick: bool = False, seconds: float | None = None) -> dict:
@@ -138,6 +142,10 @@ def report_lines(s: dict) -> list[str]:
     if "skipped" in s:
         return [f"live: guneamp play on a JACK server: skipped ({s['skipped']})", ""]
     where = "play and jackd pinned to CPU 0, a busy loop on CPU 1" if s["pinned"] else "not pinned (one CPU)"
+    rt = [c.get("realtime") for c in s["cases"] if "error" not in c]
+    where += ("; server real-time (SCHED_FIFO)" if rt and all(rt) else
+              "; server NOT real-time in some rows (the system refused SCHED_FIFO)" if any(rt) else
+              "; server not real-time (the system refused SCHED_FIFO): xruns include the timer's")
     lines = [
         f"live: guneamp play on a dummy JACK server at {s['rate']} Hz, {s['seconds']:g} s per row; {where}; "
         f"load average {s['load_average'][0]:.1f} at start, {s['load_average_after'][0]:.1f} at the end",
