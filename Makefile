@@ -23,7 +23,7 @@ setup: $(STAMP)
 data: setup
 	$(BIN)/guneamp synth
 
-# `make tutorial FULL=1` runs the course's heavier variants too (notebooks 06, 08, 11, 12:
+# `make tutorial FULL=1` runs the course's heavier variants too (notebooks 06, 08, 11, 12, 13:
 # longer trainings, whose figures the notebooks quote from a recorded run).
 tutorial: data
 	$(BIN)/guneamp course $(if $(filter 1 true yes,$(FULL)),-p FULL true)

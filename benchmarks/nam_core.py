@@ -58,6 +58,13 @@ VARIANTS = {
 }
 DESCRIPTION = {"fast": "-Ofast -flto (upstream's release flags)", "exact": "-O3 (no fast-math)"}
 COMMON_FLAGS = ["-std=c++20", "-march=native", "-DNDEBUG", "-w"]
+# An instruction set to build for instead of this machine's (``arch``): "haswell" is AVX2
+# without AVX-512, the CI machines' kind, for timing both kinds on one AVX-512 machine.
+ARCHES = ("native", "haswell")
+
+
+def _common(arch: str) -> list[str]:
+    return [f"-march={arch}" if f == "-march=native" else f for f in COMMON_FLAGS]
 EIGEN_DIRS = (Path("/usr/include/eigen3"), Path("/usr/local/include/eigen3"))
 
 
@@ -103,27 +110,32 @@ def _digest(parts) -> str:
     return h.hexdigest()[:12]
 
 
-def _library_key(variant: str, cxx: str, src: Path) -> str:
+def _library_key(variant: str, cxx: str, src: Path, arch: str = "native") -> str:
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
     files = sorted(f for f in (src / "NAM").rglob("*") if f.is_file())
-    return _digest([version, *COMMON_FLAGS, *VARIANTS[variant]]
+    return _digest([version, *_common(arch), *VARIANTS[variant]]
                    + [part for f in files for part in (f.relative_to(src).as_posix(), f.read_bytes())])
 
 
-def build_nam_core(variant: str = "fast", build_root: Path | None = None, verbose: bool = False) -> Path | None:
+def build_nam_core(variant: str = "fast", build_root: Path | None = None, verbose: bool = False,
+                   arch: str = "native") -> Path | None:
     """Build NAM core's ``benchmodel`` and our ``nam_driver``; return the folder that holds both.
 
-    ``variant``: ``"fast"`` or ``"exact"`` (see the module docstring). Returns None when
+    ``variant``: ``"fast"`` or ``"exact"`` (see the module docstring); ``arch``: the
+    instruction set (:data:`ARCHES`). Returns None when
     this machine lacks what the build needs (:func:`missing_requirements` says what);
     raises :class:`NamCoreBuildError` when a compile fails. A cached build is reused.
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+    if arch not in ARCHES:
+        raise ValueError(f"arch must be one of {', '.join(ARCHES)}, got {arch!r}")
     if missing_requirements() is not None:
         return None
     src, cxx, eigen = source_dir(), _compiler(), _eigen_dir()
-    out = (build_root or ROOT / "build" / "nam-core") / f"{variant}-{_library_key(variant, cxx, src)}"
-    flags = [*COMMON_FLAGS, *VARIANTS[variant], f"-I{src}", "-isystem", str(eigen),
+    name = variant if arch == "native" else f"{variant}-{arch}"
+    out = (build_root or ROOT / "build" / "nam-core") / f"{name}-{_library_key(variant, cxx, src, arch)}"
+    flags = [*_common(arch), *VARIANTS[variant], f"-I{src}", "-isystem", str(eigen),
              f"-I{src / 'Dependencies' / 'nlohmann'}"]
     objects = _library_objects(out, src, cxx, flags, verbose)
     for prog, source in (("benchmodel", src / "tools" / "benchmodel.cpp"), ("nam_driver", DRIVER_SOURCE)):
@@ -134,7 +146,7 @@ def build_nam_core(variant: str = "fast", build_root: Path | None = None, verbos
         with tempfile.TemporaryDirectory(dir=out) as tmp:
             obj, exe = Path(tmp) / f"{prog}.o", Path(tmp) / prog
             _run(["nice", cxx, *flags, "-c", str(source), "-o", str(obj)], verbose)
-            _run(["nice", cxx, *COMMON_FLAGS, *VARIANTS[variant], *map(str, objects), str(obj), "-o", str(exe)],
+            _run(["nice", cxx, *_common(arch), *VARIANTS[variant], *map(str, objects), str(obj), "-o", str(exe)],
                  verbose)
             os.replace(exe, out / prog)
         stamp.write_text(key)

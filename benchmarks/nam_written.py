@@ -91,12 +91,13 @@ def write(name: str, folder: Path, seed: int = 0, perturb: float = 0.3) -> Path:
     torch.manual_seed(seed)
 
     cls, config = configs()[name]
-    model = _init(cls, config)
+    model = init_model(cls, config)
     _perturbed(model, seed, perturb).export(folder, basename=name)
     return folder / f"{name}.nam"
 
 
-def _init(cls: str, config: dict):
+def init_model(cls: str, config: dict):
+    """NAM's model class ``cls`` from its ``init_from_config`` config, in evaluation mode."""
     from nam.models.conv_net import ConvNet
     from nam.models.linear import Linear
     from nam.models.recurrent import LSTM

@@ -13,6 +13,8 @@ Sections (see benchmarks/README.md for what each one measures and why):
 7. peak memory of ``guneamp render`` (default options) on 1 and on 10 minutes of audio.
 8. NAM core, the Neural Amp Modeler plugin's C++ engine, against our streaming engine
    on the same exported ``.nam`` files (``vs_nam.py``; ``--nam-only`` runs just this);
+   8b. every LSTM against NAM core on AVX2 and on AVX-512 (``sections/lstm_isa.py``;
+   ``--lstm-isa-only`` runs just this);
 
 then the command line's start-up (``startup.py``) and ``guneamp play`` live on a dummy JACK
 server (``sections/live.py``: xruns and callback times, 60 s per model and block size, nine
@@ -57,7 +59,8 @@ from vs_nam import bench_nam_core, report_lines  # noqa: E402
 # benchmarks/). The module has ``bench(quick: bool) -> dict`` (the figures, written under
 # the key) and ``report_lines(figures: dict) -> list[str]`` (what is printed).
 EXTRA_SECTIONS: tuple[tuple[str, str], ...] = (("startup", "startup"), ("knobs", "sections.knobs"), ("live", "sections.live"),
-                                               ("real_gear", "sections.real_gear"))
+                                               ("real_gear", "sections.real_gear"),
+                                               ("nam_core_lstm_isa", "sections.lstm_isa"))
 
 
 def machine() -> dict:
@@ -122,6 +125,8 @@ def main(argv=None) -> int:
                    help="PyTorch threads for training, offline inference, memory and the matmul limit "
                         "(default 1; 0 = every CPU). Streaming is always measured on one thread.")
     p.add_argument("--nam-only", action="store_true", help="only section 8: NAM core against our engine")
+    p.add_argument("--lstm-isa-only", action="store_true",
+                   help="only section 8b: every LSTM against NAM core on AVX2 and AVX-512")
     p.add_argument("--nam-seconds", type=float, default=None,
                    help="seconds of audio for section 8 (default 30; 3 with --quick)")
     p.add_argument("--_memory-child", nargs=2, metavar=("NPZ", "STEPS"), help=argparse.SUPPRESS)
@@ -160,6 +165,12 @@ def main(argv=None) -> int:
         print("\n".join(memory.report_render_memory(memory.bench_render_memory(args.quick, threads))))
         return 0
     r = {"quick": args.quick, "threads": threads, "machine": machine()}
+    if args.lstm_isa_only:
+        from sections import lstm_isa
+
+        r["nam_core_lstm_isa"] = lstm_isa.bench(args.quick)
+        print("\n".join(lstm_isa.report_lines(r["nam_core_lstm_isa"])))
+        return _write(args.json, r)
     if args.nam_only:
         torch.set_num_threads(1)
         r["nam_core"] = bench_nam_core(args.quick, SR, seconds=args.nam_seconds)

@@ -1,5 +1,6 @@
 """`benchmarks/run.py --quick` runs and reports every section (figures are not judged: timings vary)."""
 
+import importlib.util
 import json
 import math
 import subprocess
@@ -57,6 +58,17 @@ def test_quick_benchmark_reports_every_section(tmp_path):
                     "knob models, compiled engine"):
         assert heading in res.stdout
     assert "real gear" in res.stdout  # section benchmarks/sections/real_gear.py (skipped without ../shared/data)
+    nam = r["nam_core"]  # section 8 runs on a cached NAM core build only (--quick builds nothing)
+    if not nam["available"]:
+        assert "8. NAM core: skipped" in res.stdout
+        return
+    # issue 21: ours / NAM core at blocks 16, 64 and 256 for NAM's A2 and slimmable files and the standard WaveNet
+    names = ["wavenet:standard"] + (["nam:a2-full", "nam:a2-lite", "nam:slimmable"] if importlib.util.find_spec("nam")
+                                    else [])
+    for name in names:
+        ratios = nam["models"][name]["ratio_by_block"]
+        assert set(ratios) == {"16", "64", "256"} and all(v > 0 for v in ratios.values()), name
+        assert f"   {name}" in res.stdout
 
 
 def test_benchmark_segments_follow_train_defaults():

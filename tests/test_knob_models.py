@@ -188,6 +188,7 @@ def test_cli_trains_a_knob_model_that_resumes_and_refuses(knob_manifest, tmp_pat
     ckpt = load_checkpoint(tmp_path / "run" / "best.pt")
     assert ckpt.knobs == KnobSpace([Knob("drive", 0, 10)]) and ckpt.model.num_knobs == 1
     assert ckpt.meta["source"]["manifest"] == str(knob_manifest.resolve())
+    assert ckpt.meta["config"]["knob_recipe"]  # options left out came from the knob recipe (KNOB_TRAINING)
     x = torch.from_numpy(toy_di(seconds=1.0, seed=9)) * ckpt.input_gain
     lo, hi = (predict(ckpt.model, x, 1, None, knobs=ckpt.knobs.normalize({"drive": d})) for d in (0, 10))
     assert (lo - hi).abs().max() > 1e-2 * hi.abs().max()  # the trained model's output changes with the knob
@@ -200,7 +201,7 @@ def test_cli_trains_a_knob_model_that_resumes_and_refuses(knob_manifest, tmp_pat
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(load_knob_training_data(rows, target_kind="amp_direct"), _train_config(ns), tmp_path / "half",
+        train(load_knob_training_data(rows, target_kind="amp_direct"), _train_config(ns, knob_recipe=True), tmp_path / "half",
               progress=False, callback=stop, save_every=1, source=source)
     capsys.readouterr()
     assert main(["train", "--resume", str(tmp_path / "half"), "--device", "cpu", "--quiet"]) == 0

@@ -38,6 +38,7 @@ SERIES = [
     "10_playground",
     "11_beyond_the_seed",
     "12_your_own_gear",
+    "13_knobs",
 ]
 PRESENT = [s for s in SERIES if (NB_DIR / f"{s}.ipynb").exists()]
 EXPECTATIONS = yaml.safe_load((Path(__file__).parent / "notebook_expectations.yaml").read_text())
@@ -95,7 +96,8 @@ def test_every_parameter_is_declared(stem):
 
 
 @pytest.mark.parametrize("stem", ["06_gpu_training", "07_overlap_add_inference", "08_cabinet_ir",
-                                  "09_transfer_curve", "10_playground", "11_beyond_the_seed", "12_your_own_gear"])
+                                  "09_transfer_curve", "10_playground", "11_beyond_the_seed", "12_your_own_gear",
+                                  "13_knobs"])
 def test_heavier_runs_are_behind_full(stem):
     """The default run is the short one; `make tutorial FULL=1` (``-p FULL true``) the heavier one."""
     params = course.notebook_parameters(NB_DIR / f"{stem}.ipynb")

@@ -37,7 +37,7 @@ try:
     import jack  # noqa: F401  (the live modules below need it)
 except (ImportError, OSError) as exc:  # the package missing, or libjack (Debian: jackd2) missing under it
     pytest.skip(f"JACK is not available: {exc}", allow_module_level=True)
-from guneamp_lib.render.live_chain import DRIVE, GATE, LiveChain  # noqa: E402
+from guneamp_lib.render.live_chain import BLOCKS, DRIVE, GATE, KNOB_VERSION, LiveChain  # noqa: E402
 from guneamp_lib.render.live_clients import DummyServer, FilePlayer, PortRecorder  # noqa: E402
 from guneamp_lib.render.live_keys import KeyParser, KeyReader, LiveControls  # noqa: E402
 
@@ -315,6 +315,7 @@ def test_clear_errors(server, model_path, tmp_path):
     out, err = proc.communicate(timeout=180)
     assert proc.returncode == 2 and err.count("error:") == 1, err
     assert "runs at 48000 Hz but the model was trained at 44100 Hz; play does not resample" in err
+    assert "Restart the server at 44100 Hz, e.g. `jackd -R -d alsa -r 44100 -p 64`" in err  # the server's block kept
 
 
 def test_key_parser_reads_arrows_and_letters():
@@ -325,25 +326,93 @@ def test_key_parser_reads_arrows_and_letters():
     assert p.feed("\x1bOD") == ["level_down"]
 
 
-def test_chain_allocates_no_array_per_block(model_path):
-    """A thousand blocks through the callback's chain: NumPy allocates nothing for them."""
-    m = build_model("wavenet", preset="nano").eval()
-    block = 2048  # a block-sized array would be 8 KB: twice the bound below
-    chain = LiveChain(StreamingProcessor(m, 1), block, RATE, drive=1.2, level=0.8, record_slots=8)
-    chain.controls[GATE] = 1e-3
-    x, y = toy_di(0.5, RATE)[:block].copy(), np.zeros(block, np.float32)
-    for _ in range(10):
-        chain.run(x, y)  # warm: the kernels compiled, the gate's first ramp done
+# What a block may still make: the small Python objects of each call into a compiled
+# kernel (numba's argument bookkeeping) and of a view; measured 1.1 to 1.5 KB at blocks 64
+# and 1024. A float32 block at 1024 is 4 KB, one FFT spectrum of the cabinet 4 KB.
+BLOCK_BYTES = 2048
+# Every C function a block may call; the rest are the library's own render modules.
+CALLBACK_C_CALLS = {"perf_counter", "min"}
+
+
+def _callback_chain(block, oversample=1):
+    """A knob model with a cabinet longer than a partition, gate and gains on, recording."""
+    torch.manual_seed(1)
+    m = build_model("wavenet", preset="nano", num_knobs=2).eval()
+    ir = np.random.default_rng(0).standard_normal(1500).astype(np.float32) * np.float32(0.1)
+    ir[0] = 1.0
+    proc = StreamingProcessor(m, oversample, ir)
+    chain = LiveChain(proc, block, RATE, drive=1.2, level=0.8, gate=1e-3, record_slots=8,
+                      set_knob_vector=proc.set_knob_vector, knob_vector=np.full(2, 0.5, np.float32))
+    x = toy_di(420 * block / RATE, RATE)
+    return chain, [x[s : s + block] for s in range(0, 400 * block, block)], np.zeros(block, np.float32)
+
+
+def _turn(chain, value):
+    """What the key thread does: the vector first, the version last."""
+    chain.knob_vector[:] = value
+    chain.controls[KNOB_VERSION] += 1.0
+
+
+@pytest.mark.parametrize("block, oversample", [(64, 1), (1024, 1), (64, 2)])
+def test_callback_allocates_nothing_per_block(block, oversample):
+    """Three hundred blocks through the callback's chain (cabinet, knob model, gate, gains,
+    recording, a knob turned mid-way) after a warm-up: no block makes a NumPy buffer (the
+    peak of what a block allocates stays under one block's samples and one FFT's spectrum,
+    at any block size) and none is still held after them."""
+    chain, xs, y = _callback_chain(block, oversample)
+    for i, x in enumerate(xs[:40]):  # warm: kernels compiled, a glide and the gate's ramps done
+        if i == 10:
+            _turn(chain, 0.9)
+        chain.run(x, y)
     tracemalloc.start()
     try:
-        before, _ = tracemalloc.get_traced_memory()
-        tracemalloc.reset_peak()
-        for _ in range(1000):
+        held = tracemalloc.take_snapshot().filter_traces([tracemalloc.DomainFilter(True, np.lib.tracemalloc_domain)])
+        peaks = []
+        for i, x in enumerate(xs[40:340]):
+            if i == 150:
+                _turn(chain, 0.1)
+            before = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
             chain.run(x, y)
-        _, peak = tracemalloc.get_traced_memory()
+            peaks.append(tracemalloc.get_traced_memory()[1] - before)
+        after = tracemalloc.take_snapshot().filter_traces([tracemalloc.DomainFilter(True, np.lib.tracemalloc_domain)])
     finally:
         tracemalloc.stop()
-    assert peak - before < 4096
+    assert max(peaks) < BLOCK_BYTES, sorted(set(peaks))
+    assert all(d.size_diff <= 0 for d in after.compare_to(held, "lineno"))
+    assert chain.counts[BLOCKS] == 340 and chain.proc._model.knob_now[0] == np.float32(0.1)  # the glide landed
+
+
+def test_callback_calls_no_lock_and_nothing_that_blocks():
+    """Every function a block calls, as the profiler sees them: the library's render modules
+    (kernels dispatched by numba) and two C functions; no threading, queue, logging or I/O."""
+    chain, xs, y = _callback_chain(64)
+    for i, x in enumerate(xs[:40]):  # as play's warm_up: a glide compiled before the client starts
+        if i == 10:
+            _turn(chain, 0.9)
+        chain.run(x, y)
+    called = set()
+
+    def hook(frame, event, arg):
+        if event == "call":
+            called.add(("py", frame.f_code.co_filename))
+        elif event == "c_call":
+            called.add(("c", getattr(arg, "__qualname__", repr(arg))))
+
+    sys.setprofile(hook)
+    try:
+        for i, x in enumerate(xs[40:140]):
+            if i == 30:
+                _turn(chain, 0.2)
+            chain.run(x, y)
+    finally:
+        sys.setprofile(None)
+    c_calls = {name for kind, name in called if kind == "c"} - {"setprofile"}
+    files = {Path(name) for kind, name in called if kind == "py"} - {Path(__file__)}  # _turn: the key thread's part
+    assert c_calls <= CALLBACK_C_CALLS, c_calls
+    render = ROOT / "guneamp_lib" / "render"
+    assert files and all(f.parent == render for f in files), sorted(str(f) for f in files if f.parent != render)
+    assert render / "fft_kernels.py" in files and render / "live_kernels.py" in files
 
 
 def test_chain_applies_drive_level_and_gate():

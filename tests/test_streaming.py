@@ -194,6 +194,69 @@ def test_partitioned_convolution_long_ir_any_blocks():
         assert np.abs(got - want).max() < 1e-6 * np.abs(want).max()  # float32 output of a float64 sum
 
 
+@pytest.mark.parametrize("taps", [1, 100, 255, 256, 257, 300, 2048, 5000])
+def test_partitioned_convolution_odd_blocks_short_and_long_irs(taps):
+    """IRs inside one partition (all head), at its edge and over many; blocks that never
+    line up with a partition; the compiled and NumPy paths both equal np.convolve."""
+    rng = np.random.default_rng(taps)
+    ir = (rng.standard_normal(taps) * np.exp(-np.arange(taps) / 400.0)).astype(np.float32)
+    x = rng.standard_normal(6000)
+    want = np.convolve(x, ir.astype(np.float64))[: x.size]
+    sizes = [7, 33, 1, 250, 511, 3, 97]
+    for fast in (True, False):
+        conv = PartitionedConvolver(ir, fast=fast)
+        got = stream(_F64(conv), x, sizes * (x.size // sum(sizes) + 1))
+        assert np.abs(got - want).max() < 1e-6 * np.abs(want).max(), (taps, fast)
+        conv.reset()  # a second stream from silence gives the same numbers
+        again = stream(_F64(conv), x, [64] * (x.size // 64 + 1))
+        np.testing.assert_array_equal(again, got)
+
+
+def test_compiled_fft_equals_numpy():
+    from guneamp_lib.render import fft_kernels as fk
+
+    rng = np.random.default_rng(1)
+    for p in (1, 2, 8, 256, 1024):
+        x = rng.standard_normal(2 * p)
+        spec, z = np.zeros(p + 1, np.complex128), np.zeros(p, np.complex128)
+        tables = fk.fft_tables(p)
+        fk.rfft_into(x, 0, spec, z, *tables)
+        assert np.abs(spec - np.fft.rfft(x)).max() < 1e-12 * 2 * p
+        back = np.zeros(2 * p)
+        fk.irfft_into(spec, back, z, *tables, 0)
+        assert np.abs(back - x).max() < 1e-13 * 2 * p
+        tail = np.zeros(p)
+        fk.irfft_into(spec, tail, z, *tables, p)
+        np.testing.assert_array_equal(tail, back[p:])
+    with pytest.raises(ValueError, match="power of two"):
+        fk.fft_tables(384)
+    with pytest.raises(GuneampError, match="power of two"):
+        PartitionedConvolver(np.ones(1000), partition=384)
+
+
+@pytest.mark.parametrize("block", [64, 4096])
+def test_partitioned_convolver_block_allocates_nothing(block):
+    """The compiled push writes into the caller's array: no NumPy buffer for a block, not
+    even at the blocks that cross a partition (where the FFTs run)."""
+    conv = PartitionedConvolver(cabinet(3000))
+    x, y = signal(block * 20), np.zeros(block, np.float32)
+    xs = [x[s : s + block] for s in range(0, x.size, block)]
+    conv.push(xs[0], y)  # compiled (or read from numba's cache)
+    tracemalloc.start()
+    try:
+        peaks = []
+        for v in xs:
+            before = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            conv.push(v, y)
+            peaks.append(tracemalloc.get_traced_memory()[1] - before)
+    finally:
+        tracemalloc.stop()
+    # what is left is numba's per-call bookkeeping of its 15 arguments (about 850 bytes); an
+    # FFT's spectrum would be 4 KB, a float32 block at 4096 16 KB
+    assert max(peaks) < 2048, sorted(set(peaks))
+
+
 class _F64:
     """Feeds a convolver float64 blocks through the stream() helper's interface."""
 
@@ -282,11 +345,13 @@ def test_the_lstms_tanh_is_as_close_down_to_tiny_inputs():
     assert (err[np.abs(x) < 1] / np.maximum(np.abs(x[np.abs(x) < 1]), 1e-38)).max() < 3e-7  # relative, near 0
 
 
-def test_the_lstm_kernel_takes_sixteen_units_or_more():
-    from guneamp_lib.render.lstm_kernels import WIDTH, gate_order, lstm_kernel
+def test_the_lstm_kernel_takes_eight_or_sixteen_units_or_more():
+    from guneamp_lib.render.lstm_kernels import GATE_PAD, NARROW, WIDTH, gate_count, gate_order, lstm_kernel
 
     with pytest.raises(ValueError, match="at least 16"):
         lstm_kernel(WIDTH - 1)
+    assert list(gate_order(NARROW)) == list(range(32))  # narrower than the tree: PyTorch's order
+    assert gate_count(17) == (72 if GATE_PAD == 8 else 80) and gate_count(16) == 64
     # the first 16 units' gates gate by gate, then the 17th unit's four
     order = gate_order(17)
     assert sorted(order) == list(range(68))

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -63,6 +64,38 @@ def knob_space() -> KnobSpace:
     Notebook: 13
     """
     return KnobSpace([Knob(n, *KNOB_RANGE) for n in KNOB_NAMES])
+
+
+def reference_take(setting: Mapping[str, float], di, sr: int = SAMPLE_RATE,
+                   fixed: Mapping[str, float] | None = None) -> np.ndarray:
+    """The reference amp at ``setting`` (dial units) playing DI ``di``, as a knob capture records it.
+
+    Knobs not in ``setting`` sit at ``fixed``, else at the amp's defaults (noon). The DI
+    drives the amp at peak 1 when it peaks at ``DI_PEAK``, as in the default data.
+
+    Notebook: 13
+    """
+    return ReferenceAmp(**{**(fixed or {}), **setting})(np.asarray(di, dtype=np.float64) / DI_PEAK, sr)
+
+
+def reference_captures(settings: Sequence[Mapping[str, float]], seconds: float, sr: int = SAMPLE_RATE, seed: int = 0,
+                       fixed: Mapping[str, float] | None = None) -> list[tuple[np.ndarray, np.ndarray, dict]]:
+    """``(di, recording, setting)`` for each setting: a short capture session of the reference amp, in memory.
+
+    Each setting plays a performance of its own (``seconds`` long, seeds drawn from ``seed``),
+    so a model trained on them hears more playing than one take holds, as in
+    :func:`generate_knob_data`; the same arguments give the same samples.
+
+    Notebook: 13
+    """
+    if not np.isfinite(seconds) or seconds <= 0:
+        raise GuneampError(f"seconds must be a positive number, not {seconds!r}.")
+    seeds = np.random.default_rng(seed).integers(0, 2**31, size=len(settings))
+    out = []
+    for setting, take_seed in zip(settings, seeds):
+        di = synth_di(seconds, sr, int(take_seed))
+        out.append((di, reference_take(setting, di, sr, fixed), dict(setting)))
+    return out
 
 
 def _file_name(prefix: str, setting: dict) -> str:
@@ -117,7 +150,7 @@ def generate_knob_data(out_dir: str | os.PathLike, seed: int = 0, seconds: float
     jobs += [(r["test_target"], r["test_clean"], s) for r, s in zip(rows, plan.settings) if r["test_target"]]
     for target, clean, setting in tqdm(jobs, desc="knob captures", disable=not progress, leave=False):
         # Every DI peaks at DI_PEAK, so one gain drives them all at peak 1 (as the default data).
-        recordings[target] = ReferenceAmp(**setting)(takes[clean] / DI_PEAK, sr)
+        recordings[target] = reference_take(setting, takes[clean], sr)
     peak = max(float(np.max(np.abs(r))) for r in recordings.values())
     scale = np.float32(min(1.0, WRITE_PEAK_LIMIT / peak))
     for name, audio in takes.items():
@@ -129,4 +162,4 @@ def generate_knob_data(out_dir: str | os.PathLike, seed: int = 0, seconds: float
     return manifest
 
 
-__all__ = ["KNOB_NAMES", "MANIFEST_NAME", "generate_knob_data", "knob_space"]
+__all__ = ["KNOB_NAMES", "MANIFEST_NAME", "generate_knob_data", "knob_space", "reference_captures", "reference_take"]

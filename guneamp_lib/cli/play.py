@@ -70,7 +70,16 @@ def register(sub) -> None:
             "Keys: up/down drive +-1 dB, right/left output +-1 dB, g gate, tab next knob, +/- the knob.\n"
             "Stop: Ctrl-C or q (or --seconds). Recordings (--record DIR): DIR/take-<date>-<time>-dry.wav\n"
             "(the DI as played, to re-amp with `guneamp render`) and ...-wet.wav (what you heard); both are\n"
-            "finished and valid however play stops, the server going away included."))
+            "finished and valid however play stops, the server going away included."),
+        epilog=(
+            "Real time: the audio callback never allocates, never takes a lock and never waits. Every\n"
+            "buffer (the recording rings included) is made before the client starts; each block is a few\n"
+            "compiled kernels called directly (drive and gate, the model, the cabinet with its own FFT,\n"
+            "level and recording), compiled before the first block. A key reaches it through a small\n"
+            "preallocated array that the key thread writes and the callback reads once per block; a knob\n"
+            "glides to its new value over the model's ramp. The recorder thread writes the files from the\n"
+            "rings at its own pace. If xruns come anyway: a server without -R, or a block too small for\n"
+            "this machine (try -p 128)."))
     p.add_argument("--model", required=True, help="checkpoint written by `guneamp train` (best.pt), or a .nam file")
     p.add_argument("--ir", default=None, help="use this cabinet IR instead of the one stored with the model")
     p.add_argument("--no-ir", action="store_true", help="leave the cabinet out (e.g. into a real cabinet or a cab sim)")

@@ -14,7 +14,7 @@ from ..vocabulary import DEFAULT_SAVE_EVERY_STEPS, DEVICE_CHOICES, MAX_FACTOR, T
 from .common import MAX_BATCH, Terminated, add_common, argument_type, check_inputs, count, default_data, model_text, number, seconds
 
 
-def _train_config(args):
+def _train_config(args, knob_recipe: bool = False):
     from ..training.train import TrainConfig
 
     spec = ModelSpec.parse(args.model)
@@ -25,7 +25,7 @@ def _train_config(args):
         time_budget_s=args.time_budget, seed=args.seed, device=args.device,
         segment=args.segment, batch_size=args.batch_size, learning_rate=args.lr,
         mrstft_weight=args.mrstft_weight, dc_weight=args.dc_weight, polarity=args.polarity,
-        gain_jitter_db=args.gain_jitter_db, ema=args.ema,
+        gain_jitter_db=args.gain_jitter_db, ema=args.ema, knob_recipe=knob_recipe,
     )
 
 
@@ -193,7 +193,7 @@ def _train_knobs(args, out: Path) -> int:
 
     data = _load(source, args)
     print(f"knob model on {len(rows)} captures: {data.space.describe()}")
-    cfg = _train_config(args)
+    cfg = _train_config(args, knob_recipe=True)
     result = train(data, cfg, out_dir=out, progress=not args.quiet, save_every=args.save_every, source=source)
     _report(result, cfg)
     return 0
@@ -252,7 +252,8 @@ def register(sub) -> None:
     t.add_argument("--overwrite", action="store_true", help="replace a model (or an interrupted run) already in --out")
     t.add_argument("--manifest", metavar="M", default=None,
                    help="train one knob model (wavenet, lstm or gru) on every split=train row of this knob manifest "
-                        "(a CSV with knob:<name> columns, or YAML); --clean and --amp are then not used")
+                        "(a CSV with knob:<name> columns, or YAML); --clean and --amp are then not used, and the "
+                        "options left out come from the knob recipe (training.defaults.KNOB_TRAINING)")
     t.add_argument("--resume", metavar="DIR", default=None,
                    help="continue the interrupted run in DIR from its last.pt, with its own data and settings "
                         "(the other options but --device and --quiet are not used)")

@@ -1,4 +1,4 @@
-"""The designed graphs, drawn one way everywhere (notebooks 01, 07, 08, 09).
+"""The designed graphs, drawn one way everywhere (notebooks 01, 07, 08, 09, and 13's knob map).
 
 Waveforms show time in seconds against amplitude relative to full scale. Spectra are
 long-term average spectra (Welch's method: the mean power of many overlapping
@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import LogNorm
+from matplotlib.ticker import FormatStrFormatter, LogLocator
 from scipy.signal import welch
 
 from .. import paths
@@ -172,6 +175,59 @@ def plot_transfer_curve(curves: dict, title: str = "Transfer curve", ax=None, zo
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_knob_map(kmap, trained: Sequence[Mapping[str, float]] = (), *,
+                  added: Sequence[Mapping[str, float]] = (), title: str = "", vmin: float | None = None,
+                  vmax: float | None = None, ax=None):
+    """A :class:`~guneamp_lib.study.knob_map.KnobMap` as a heat map, the trained settings as circles.
+
+    The colour scale is logarithmic: an ESR of 0.01 and one of 0.1 differ as much as 0.1 and 1.
+    The dashed box is the trained settings' range; ``added`` settings (trained too) are stars.
+    Give two maps the same ``vmin`` and ``vmax`` to compare them colour for colour.
+
+    Notebook: 13
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.0, 4.2), dpi=DPI)
+    else:
+        fig = ax.figure
+    dx = (kmap.x[1] - kmap.x[0]) / 2 if kmap.x.size > 1 else 0.5
+    dy = (kmap.y[1] - kmap.y[0]) / 2 if kmap.y.size > 1 else 0.5
+    extent = (kmap.x[0] - dx, kmap.x[-1] + dx, kmap.y[0] - dy, kmap.y[-1] + dy)
+    norm = LogNorm(vmin=vmin or float(kmap.esr.min()), vmax=vmax or float(kmap.esr.max()))
+    im = ax.imshow(kmap.esr, origin="lower", extent=extent, aspect="auto", cmap="magma_r", norm=norm)
+    for i in range(kmap.y.size):
+        for j in range(kmap.x.size):
+            shade = norm(kmap.esr[i, j])
+            ax.text(kmap.x[j], kmap.y[i], f"{kmap.esr[i, j]:.2g}", ha="center", va="center", fontsize=7, zorder=4,
+                    color="white" if shade > 0.6 else "black")
+
+    def point(s):
+        return (float(s[kmap.x_knob]), float(s[kmap.y_knob]))
+
+    stars = {point(s) for s in added}
+    own = [s for s in trained if point(s) not in stars]
+    if own:
+        ax.scatter([s[kmap.x_knob] for s in own], [s[kmap.y_knob] for s in own], s=320, facecolors="none",
+                   edgecolors="C0", linewidths=2, label="trained on", zorder=3)
+    if trained:  # the trained range, which the model leaves only by extrapolating
+        xs, ys = [s[kmap.x_knob] for s in trained], [s[kmap.y_knob] for s in trained]
+        ax.add_patch(plt.Rectangle((min(xs), min(ys)), max(xs) - min(xs), max(ys) - min(ys), fill=False,
+                                   ls="--", lw=1, ec="C0"))
+    if added:
+        ax.scatter([s[kmap.x_knob] for s in added], [s[kmap.y_knob] for s in added], s=380, marker="*", alpha=0.8,
+                   c="C2", edgecolors="black", label="one more capture", zorder=3)
+    ax.set_xlabel(kmap.x_knob)
+    ax.set_ylabel(kmap.y_knob)
+    ax.set_title(title or f"ESR over {kmap.x_knob} and {kmap.y_knob}")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, fontsize=8, frameon=False)
+    # Plain tick labels (0.1, 0.2, 0.5): the default 10^x labels need TeX fonts the course does not install.
+    bar = fig.colorbar(im, ax=ax, label="ESR (log scale)", ticks=LogLocator(subs=(1.0, 2.0, 5.0)),
+                       format=FormatStrFormatter("%g"))
+    bar.ax.minorticks_off()
     fig.tight_layout()
     return fig
 

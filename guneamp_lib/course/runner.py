@@ -8,7 +8,8 @@ if not, so every notebook also runs on its own.
 
 **Ten minutes.** The default run fits the course in ten minutes on a 2-core machine, no
 notebook over three (README). The heavier runs (the 600-step course model, notebook
-11's 300 steps per model, notebook 12's 180 s capture and 1000 steps) sit behind each
+11's 300 steps per model, notebook 12's 180 s capture and 1000 steps, notebook 13's two
+knob models of 2000 steps and its finer map) sit behind each
 notebook's ``FULL`` parameter (``make tutorial FULL=1``, ``guneamp course -p FULL true``),
 and the notebooks quote their recorded figures beside the default run's.
 """

@@ -1,4 +1,4 @@
-"""Interactive explorers for the notebooks (04, 05 and 10).
+"""Interactive explorers for the notebooks (04, 05, 10 and 13).
 
 Each explorer is a small class: its controls are ordinary ipywidgets, every change
 recomputes a ``state`` dict of numbers and redraws one matplotlib figure, and
@@ -7,17 +7,26 @@ in the figure's line objects) lets the tests move a slider headlessly and check 
 changed. Following the FMP notebooks, each notebook first calls the plain function with
 its defaults, so the static figure is there without a kernel, then offers the sliders;
 sliders use ``continuous_update=False`` so work happens when the slider is released.
+
+:class:`KnobExplorer` (notebook 13) puts the reference amp's knobs and a knob model's on the
+same sliders: every change sets *both* to the sliders' values and plays one DI through each,
+so the comparison is always at one setting.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..dsp.error import esr
 from ..training.losses import design_loss
 from ..models import SeedCNN
+from ..study.knob_map import model_settings, reference_output
+from ..study.knob_score import knob_model_output
+from .players import MAX_SECONDS, players
 
 SR = 44100
 
@@ -176,3 +185,61 @@ class LossExplorer:
         import ipywidgets as W
 
         return W.VBox([W.HBox([self.coeff, self.weight]), self.summary, self.out])
+
+
+# Slider resolution in dial units: half a number on a 0-10 dial, as fine as a player sets one.
+SLIDER_STEP = 0.5
+
+
+class KnobExplorer:
+    """One slider per knob of the model, setting the reference amp and the model together.
+
+    ``fixed`` holds the amp's other knobs (the model has none for them). Sliders span the
+    model's trained range; ``extrapolate`` widens them to ``span`` (the amp's whole dial).
+
+    Notebook: 13
+    """
+
+    def __init__(self, ckpt, di, sr: int, *, fixed: Mapping[str, float] | None = None,
+                 seconds: float = MAX_SECONDS, extrapolate: bool = False, span: tuple[float, float] = (0.0, 10.0)):
+        import ipywidgets as W
+
+        self.ckpt, self.sr, self.extrapolate = ckpt, int(sr), extrapolate
+        self.di = np.asarray(di, dtype=np.float32)[: int(seconds * sr)]
+        self.fixed = dict(fixed or {})
+        centre = ckpt.knobs.center() if ckpt.knobs is not None else {}
+        model_settings(ckpt, centre)  # a snapshot model is refused here, before any slider
+        self.sliders = {}
+        for k in ckpt.knobs.knobs:
+            low, high = span if extrapolate else (k.low, k.high)
+            self.sliders[k.name] = W.FloatSlider(value=centre[k.name], min=low, max=high, step=SLIDER_STEP,
+                                                 description=k.name, continuous_update=False)
+        self.summary = W.HTML()
+        self.heard = W.HTML()  # plain HTML, not an Output widget: headless runs never wait on it
+        self.references: dict = {}
+        self.state: dict = {}
+        for s in self.sliders.values():
+            s.observe(self.update, names="value")
+        self.update()
+
+    def setting(self) -> dict:
+        """The sliders' values, with the amp's fixed knobs: what both the amp and the model play at."""
+        return {**self.fixed, **{n: float(s.value) for n, s in self.sliders.items()}}
+
+    def update(self, *_):
+        setting = self.setting()
+        amp = reference_output(setting, self.di, self.sr, self.references)
+        model = knob_model_output(self.ckpt, self.di, model_settings(self.ckpt, setting),
+                                  extrapolate=self.extrapolate).numpy()
+        self.state = {"setting": setting, "amp": amp, "model": model, "esr": esr(amp, model)}
+        shown = ", ".join(f"{n} {v:g}" for n, v in setting.items())
+        self.summary.value = f"{shown}: ESR of the model against the amp <b>{self.state['esr']:.3f}</b>"
+        self.heard.value = players(self.signals(), self.sr).data
+
+    def signals(self) -> dict:
+        return {"clean DI": self.di, "reference amp": self.state["amp"], "knob model": self.state["model"]}
+
+    def widget(self):
+        import ipywidgets as W
+
+        return W.VBox([W.HBox(list(self.sliders.values())), self.summary, self.heard])

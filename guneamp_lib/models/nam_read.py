@@ -112,6 +112,8 @@ def _read_wavenet(config, weights, slim, where, nested):
 
 
 def _read_lstm(config, weights, slim, where, nested):
+    # NAM core's LSTM reads num_layers, input_size, hidden_size (and in/out channels) and
+    # nothing else: a condition_dsp in its config plays as if absent, in the plugin and here
     layers = whole(get(config, "num_layers", where), f"{where}.num_layers", hi=MAX_LAYERS)
     whole(get(config, "input_size", where), f"{where}.input_size", hi=1)
     hidden = whole(get(config, "hidden_size", where), f"{where}.hidden_size")

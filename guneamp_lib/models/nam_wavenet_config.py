@@ -22,8 +22,8 @@ before any memory is spent on it.
 "slice_channels_uniform", "kwargs": {"allowed_channels": [...]}}``. The plugin plays it
 at full size unless its CPU slider is turned down; then every array runs with the first
 ``n`` of its channels (:func:`slim_config`, NAM core's ``slimmable.cpp``). A file that
-fits our own :class:`~guneamp_lib.models.wavenet.WaveNet` is built as it (our fast
-engines cover it); anything else as :class:`~guneamp_lib.models.nam_wavenet.NamWaveNet`.
+fits our own :class:`~guneamp_lib.models.wavenet.WaveNet` with plain tanh layers is built as
+it (its fast engine covers it); anything else as :class:`~guneamp_lib.models.nam_wavenet.NamWaveNet`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from .nam_fields import (
     per_layer, text, whole,
 )
 from .nam_wavenet import FILM_SLOTS, GATING_MODES, NamWaveNet
-from .wavenet import ACTIVATIONS, WaveNet, preset_of
+from .wavenet import WaveNet, preset_of
 
 SLIM_METHOD = "slice_channels_uniform"  # the one slimming NAM core implements
 MAX_DILATION = MAX_RECEPTIVE_FIELD
@@ -299,10 +299,11 @@ def _as_ours(arrays: list[dict]) -> list[dict] | None:
     layers = []
     for lc in arrays:
         act = lc["activations"][0]
-        fits = (all(a == act for a in lc["activations"]) and set(act) == {"type"} and act["type"] in ACTIVATIONS
+        # Only plain tanh layers: what our WaveNet's compiled engine plays. A gated or other
+        # activation reads as NamWaveNet, whose compiled engines cover every option.
+        fits = (all(a == {"type": "Tanh"} for a in lc["activations"])
                 and len(set(lc["kernel_sizes"])) == 1 and lc["condition_size"] == 1
-                and (set(lc["gating_modes"]) == {"none"} or (set(lc["gating_modes"]) == {"gated"} and all(
-                    s == {"type": "Sigmoid"} for s in lc["secondary_activations"])))
+                and set(lc["gating_modes"]) == {"none"}
                 and lc["bottleneck"] == lc["channels"] and lc["layer1x1"] and not lc["head1x1_out"]
                 and lc["head_kernel"] == 1 and not lc["films"] and lc["layer1x1_groups"] == 1
                 and lc["groups_input"] == 1 and lc["groups_input_mixin"] == 1)
@@ -310,7 +311,7 @@ def _as_ours(arrays: list[dict]) -> list[dict] | None:
             return None
         layers.append({"input_size": lc["input_size"], "condition_size": 1, "head_size": lc["head_out"],
                        "channels": lc["channels"], "kernel_size": lc["kernel_sizes"][0], "dilations": lc["dilations"],
-                       "activation": act["type"], "gated": lc["gating_modes"][0] == "gated",
+                       "activation": act["type"], "gated": False,
                        "head_bias": lc["head_bias"]})
     return layers
 

@@ -3,7 +3,9 @@
 A cabinet IR is thousands of taps long; convolving it directly costs that many
 multiply-adds per sample. :class:`PartitionedConvolver` does the first
 :data:`PARTITION` taps directly (no latency) and the rest by FFT, one partition at a
-time, so a block of 64 samples costs little more than its share of one FFT.
+time, so a block of 64 samples costs little more than its share of one FFT. Its
+per-block work is one compiled call (:mod:`.fft_kernels`) that allocates nothing: ``render``
+and ``guneamp play``'s audio callback run the same convolver.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from ..errors import GuneampError
 from . import compiled
 
 # Cabinet partition: IR taps done directly per sample (the head) and the block length
-# of the FFT part. One FFT per 256 samples keeps numpy's per-call cost small at a
-# host block of 64, and 256 direct taps per sample stay cheap.
+# of the FFT part (a power of two: the compiled FFT's size is twice it). One FFT per 256
+# samples spreads its cost over four host blocks of 64, and 256 direct taps per sample
+# stay cheap.
 PARTITION = 256
 
 
@@ -31,10 +34,14 @@ class DirectCabinet:
     def reset(self) -> None:
         self.hist = np.zeros(self.ir.size - 1)
 
-    def push(self, x: np.ndarray) -> np.ndarray:
+    def push(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         xp = np.concatenate([self.hist, x])
         self.hist = xp[xp.size - (self.ir.size - 1) :] if self.ir.size > 1 else xp[:0]
-        return np.convolve(xp, self.ir, mode="valid").astype(np.float32)
+        y = np.convolve(xp, self.ir, mode="valid").astype(np.float32)
+        if out is None:
+            return y
+        out[:] = y
+        return out
 
 
 class PartitionedConvolver:
@@ -50,6 +57,12 @@ class PartitionedConvolver:
     at most ``partition`` taps is all head, a plain direct convolution. Computed in
     float64; the FFT work falls on the blocks that cross a partition boundary.
 
+    With numba (``fast``), :meth:`push` is one compiled call
+    (:func:`~guneamp_lib.render.fft_kernels.convolve_block`) on arrays made here, with its
+    own fixed-size FFT: a block allocates nothing, so ``guneamp play``'s audio callback can
+    run it. ``partition`` must then be a power of two. Without numba, NumPy's FFT does
+    the same sums (and allocates).
+
     Notebook: 08
     """
 
@@ -61,56 +74,68 @@ class PartitionedConvolver:
         self.head_rev = np.ascontiguousarray(h[:p][::-1])
         tail = h[p:]
         self.nparts = -(-tail.size // p)  # partitions after the head
-        if self.nparts:
-            parts = np.zeros((self.nparts, 2 * p))
-            padded = np.zeros(self.nparts * p)
-            padded[: tail.size] = tail
-            parts[:, :p] = padded.reshape(self.nparts, p)
-            spectra = np.fft.rfft(parts, axis=1)
-            self.spectra_rev = np.ascontiguousarray(spectra[::-1])  # last partition first: matches the delay line
         self.k = compiled.kernels() if fast else None
+        if self.k is not None:
+            from . import fft_kernels  # numba is there: k is the kernels module
+
+            self._block = fft_kernels.convolve_block
+            if self.nparts and p & (p - 1):
+                raise GuneampError(f"the convolver's partition must be a power of two, got {p}")
+            self._tables = fft_kernels.fft_tables(p if self.nparts else 1)
+        parts = np.zeros((self.nparts, 2 * p))
+        padded = np.zeros(self.nparts * p)
+        padded[: tail.size] = tail
+        parts[:, :p] = padded.reshape(self.nparts, p)
+        # last partition first: matches the delay line
+        self.spectra_rev = np.ascontiguousarray(np.fft.rfft(parts, axis=1)[::-1]).reshape(self.nparts, p + 1)
         self.out = np.zeros(p, np.float64)
+        self._acc = np.zeros(p + 1, np.complex128)
+        self._z = np.zeros(p, np.complex128)
+        self.state = np.zeros(2, np.int64)  # fft_kernels.FILL, SLOT
+        self.win = np.zeros(2 * p)  # previous block | current block
+        self.tail = np.zeros(p)  # the later partitions' contribution to the current block
+        # each spectrum stored twice, so the last nparts are always one contiguous slice
+        self.fdl = np.zeros((2 * self.nparts, p + 1), np.complex128)
         self.reset()
 
     def reset(self) -> None:
-        p = self.p
-        self.win = np.zeros(2 * p)  # previous block | current block
-        self.fill = 0
-        self.tail = np.zeros(p)  # the later partitions' contribution to the current block
-        if self.nparts:
-            # each spectrum stored twice, so the last nparts are always one contiguous slice
-            self.fdl = np.zeros((2 * self.nparts, p + 1), np.complex128)
-            self.slot = self.nparts - 1
+        self.win[:] = 0.0
+        self.tail[:] = 0.0
+        self.fdl[:] = 0.0
+        self.state[:] = (0, max(self.nparts - 1, 0))
 
-    def push(self, x: np.ndarray) -> np.ndarray:
+    def push(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``x`` (any length) convolved, into ``out`` (float32, ``x.size``; made when None)."""
+        y = np.empty(len(x), np.float32) if out is None else out
+        if self.k is not None:
+            self._block(x, y, self.state, self.win, self.head_rev, self.out, self.tail, self.fdl, self.spectra_rev,
+                        self._acc, self._z, *self._tables)
+            return y
         x = np.asarray(x)
-        y = np.empty(x.size, np.float32)
         p, done = self.p, 0
         while done < x.size:
-            m = min(x.size - done, p - self.fill)
-            pos = p + self.fill
+            fill = int(self.state[0])
+            m = min(x.size - done, p - fill)
+            pos = p + fill
             self.win[pos : pos + m] = x[done : done + m]
-            head = self.out[:m]
-            if self.k is not None:
-                self.k.fir_block(self.win, pos, m, self.head_rev, head)
-            else:
-                head[:] = np.convolve(self.win[pos - p + 1 : pos + m], self.head_rev[::-1], mode="valid")
-            y[done : done + m] = head + self.tail[self.fill : self.fill + m]
-            self.fill += m
+            head = np.convolve(self.win[pos - p + 1 : pos + m], self.head_rev[::-1], mode="valid")
+            y[done : done + m] = head + self.tail[fill : fill + m]
+            self.state[0] = fill + m
             done += m
-            if self.fill == p:
+            if fill + m == p:
                 self._boundary()
         return y
 
     def _boundary(self) -> None:
+        """NumPy's form of the compiled kernel's boundary (numba missing)."""
         p = self.p
         if self.nparts:
-            self.slot = (self.slot + 1) % self.nparts
+            slot = self.state[1] = (self.state[1] + 1) % self.nparts
             spec = np.fft.rfft(self.win)
-            self.fdl[self.slot] = spec
-            self.fdl[self.slot + self.nparts] = spec
-            lines = self.fdl[self.slot + 1 : self.slot + 1 + self.nparts]  # oldest .. newest
+            self.fdl[slot] = spec
+            self.fdl[slot + self.nparts] = spec
+            lines = self.fdl[slot + 1 : slot + 1 + self.nparts]  # oldest .. newest
             acc = np.einsum("ij,ij->j", lines, self.spectra_rev)
             self.tail[:] = np.fft.irfft(acc, 2 * p)[p:]
         self.win[:p] = self.win[p:]
-        self.fill = 0
+        self.state[0] = 0

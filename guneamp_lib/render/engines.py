@@ -25,6 +25,7 @@ from ..models.nam_wavenet import NamWaveNet
 from .buffers import COMPACT_SPAN, MAX_MODEL_BLOCK, ROW_PAD, prime
 from .knob_input import KnobInput
 from .nam_engines import FastNamWaveNet
+from .nam_program import FastNamProgram
 
 
 class TorchEngine(KnobInput):
@@ -214,9 +215,10 @@ class FastLSTM(KnobInput):
         self.init_knobs(model.num_knobs, oversample)
         lstm = model.lstm
         layers, hidden = lstm.num_layers, lstm.hidden_size
-        # the kernel sums sixteen inputs as a tree: narrower layers are padded with units
-        # whose weights are zero (they stay at zero)
-        width = max(hidden, lk.WIDTH)
+        # the kernel sums 16 inputs (or 8, for narrow layers) as a tree: other layers are
+        # padded with units whose weights are zero (they stay at zero). A NAM-written 2 x 6
+        # LSTM padded to 16 took 1.98 times NAM core's time on AVX2.
+        width = lk.NARROW if hidden <= lk.NARROW else max(hidden, lk.WIDTH)
         self._block = lk.lstm_kernel(width)
         where = lk.lstm_layout(layers, width)
         self.params = np.zeros(sum(size for _, size in where.values()), np.float32)
@@ -225,19 +227,23 @@ class FastLSTM(KnobInput):
         scale, shift = np.full((4, width), 0.5, np.float32), np.full((4, width), 0.5, np.float32)
         scale[2], shift[2] = 1.0, 0.0
 
-        order = lk.gate_order(width)
+        order, rows = lk.gate_order(width), lk.gate_count(width)
+
+        def padded(v):
+            """Zero gate rows after the real ones, up to whole vector registers (lk.GATE_PAD)."""
+            return np.concatenate([v, np.zeros((rows - v.shape[0], *v.shape[1:]), np.float32)])
 
         def gate_rows(w):
-            """``(4 * hidden, ...)`` in PyTorch's gate order -> ``(4 * width, ...)``, scaled, padded
+            """``(4 * hidden, ...)`` in PyTorch's gate order -> ``(rows, ...)``, scaled, padded
             and in the kernel's order."""
             w = w.reshape(4, hidden, *w.shape[1:])
             out = np.zeros((4, width, *w.shape[2:]), np.float32)
             out[:, :hidden] = w * scale[:, :hidden].reshape(4, hidden, *[1] * (w.ndim - 2))
-            return out.reshape(4 * width, *w.shape[2:])[order]
+            return padded(out.reshape(4 * width, *w.shape[2:])[order])
 
         def transposed(w):
-            """``(4 * hidden, hidden)`` -> ``(width, 4 * width)``: one row per input."""
-            out = np.zeros((width, 4 * width), np.float32)
+            """``(4 * hidden, hidden)`` -> ``(width, rows)``: one row per input."""
+            out = np.zeros((width, rows), np.float32)
             out[:hidden] = gate_rows(w).T
             return out
 
@@ -252,11 +258,11 @@ class FastLSTM(KnobInput):
         put("bias", [gate_rows(weight("bias_ih", l) + weight("bias_hh", l)) for l in range(layers)])
         # A knob model: the input weights' knob columns add a gate bias, W_k @ knobs, to layer 0.
         start, _ = where["bias"]
-        self._bias0 = self.params[start : start + 4 * width]  # a view: _apply_knobs writes through it
+        self._bias0 = self.params[start : start + rows]  # a view: _apply_knobs writes through it
         self._bias0_base = self._bias0.copy()
         self._knob_w = np.ascontiguousarray(gate_rows(weight("weight_ih", 0)[:, 1:]))
         self._fold, self._knob_step_k, self._retarget = k.fold_knobs, k.knob_step, k.knob_retarget
-        put("act", [scale.ravel()[order], shift.ravel()[order]])
+        put("act", [padded(scale.ravel()[order]), padded(shift.ravel()[order])])
         skip = 0.0 if isinstance(model, NamLSTM) else 1.0
         head = np.zeros(width, np.float32)
         head[:hidden] = f32(model.head.weight[0])
@@ -267,7 +273,7 @@ class FastLSTM(KnobInput):
         # rows h_0, c_0, h_1, c_1, ...
         self.state = np.zeros((2 * layers, width), np.float32)
         self._state_flat = self.state.reshape(-1)  # the same memory
-        self.gates = np.zeros(4 * width, np.float32)
+        self.gates = np.zeros(rows, np.float32)
         self.start = np.zeros((2 * layers, width), np.float32)
         if isinstance(model, NamLSTM):
             self.start[0::2, :hidden] = f32(model.initial_hidden)
@@ -310,4 +316,6 @@ def fast_engine(model: torch.nn.Module, k, oversample: int = 1):
         return FastLSTM(model, k, oversample)
     if type(model) is NamWaveNet and FastNamWaveNet.supports(model):
         return FastNamWaveNet(model, k)
+    if FastNamProgram.supports(model):  # everything else NAM core plays: never torch
+        return FastNamProgram(model, k)
     return None

@@ -312,7 +312,7 @@ def render_streaming(
 
     def blocks():
         skip = proc.latency
-        bar = tqdm(total=n, desc="streaming render", unit="sample", unit_scale=True, disable=not progress, leave=False)
+        bar = tqdm(total=n, desc=f"streaming render ({proc.engine_name})", unit="sample", unit_scale=True, disable=not progress, leave=False)
         with sf.SoundFile(str(input_path)) as fin:
             done = 0
             for block in fin.blocks(blocksize=block_size, dtype="float32", always_2d=True):

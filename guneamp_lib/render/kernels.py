@@ -26,7 +26,9 @@ apart, which made the standard WaveNet 1.35 times slower. Copies are loops too:
 
 The matrix products (:func:`_product`) go four outputs by four inputs per pass over
 the block, every tap of a dilated convolution into the same pass, and are compiled
-with their array arguments marked as never overlapping (:class:`NoAliasCompiler`).
+with their array arguments marked as never overlapping (:class:`NoAliasCompiler`);
+a convolution of several taps on multiples of four channels takes three taps per pass
+(:func:`~guneamp_lib.render.multitap.product_taps`).
 The LSTM's kernel is in :mod:`.lstm_kernels`.
 
 ``tanh`` is evaluated as Lambert's continued fraction truncated to a rational function:
@@ -40,8 +42,9 @@ overall, and its output moves by an ESR of about 1e-13 (benchmarks/run.py, secti
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, uint64
-from numba.core.compiler import Compiler
+from numba import njit
+
+from .multitap import JIT_OPTIONS, U64, NoAliasCompiler, product_taps
 
 # Lambert's continued fraction tanh(x) = x / (1 + x^2 / (3 + x^2 / (5 + ...))) cut
 # after this many terms is the [13/12] Pade approximant: within 4e-8 of tanh on
@@ -71,10 +74,6 @@ TANH_DENOMINATOR = tuple(np.float32(v) for v in _TANH_Q)
 _P0, _P1, _P2, _P3, _P4, _P5, _P6 = TANH_NUMERATOR
 _Q0, _Q1, _Q2, _Q3, _Q4, _Q5, _Q6 = TANH_DENOMINATOR
 assert _TANH_P.size == 7 and _TANH_Q.size == 7, "the unrolled Horner steps below assume TANH_TERMS = 12"
-
-JIT_OPTIONS = dict(cache=True, fastmath=True, nogil=True, error_model="numpy")
-U64 = uint64
-
 
 @njit(inline="always", **JIT_OPTIONS)
 def tanh(v):
@@ -107,22 +106,6 @@ def tanh_array(x, out):
     """Elementwise tanh of a 1-D array (for tests of the approximation)."""
     for i in range(x.size):
         out[i] = tanh(x[i])
-
-
-class NoAliasCompiler(Compiler):
-    """Numba's own pipeline, with every array argument of the function marked ``noalias``:
-    no two of them share memory while it runs.
-
-    Otherwise the compiler must assume that a store to the accumulators may change the
-    inputs, and guards every vectorized pass with run-time overlap tests. Only for
-    functions that are never handed a caller's array twice (:func:`_product`: the
-    engines own every array it writes). Measured on the standard WaveNet at a block of
-    64: 1.15 to 1.2 times faster.
-    """
-
-    def define_pipelines(self):
-        self.state.flags.noalias = True
-        return super().define_pipelines()
 
 
 @njit(pipeline_class=NoAliasCompiler, **JIT_OPTIONS)
@@ -338,8 +321,12 @@ def wavenet_block(x, out, pos, bufs, conv_w, conv_b, mix_w, res_w, res_b, layers
         for j in range(count):
             l = first + j
             lb = l * lsize  # this layer's history
-            _product(cw, l * ksize_max * msize, msize, cmax, layers[l, WL_KERNEL], layers[l, WL_DILATION], ch, ch,
-                     bf, bst, lb + pos, zf, sst, 0, n, cb, l * cmax, True)
+            if ch % 4 == 0 and layers[l, WL_KERNEL] > 1:
+                product_taps(cw, l * ksize_max * msize, msize, cmax, layers[l, WL_KERNEL], layers[l, WL_DILATION],
+                             ch, ch, bf, bst, lb + pos, zf, sst, 0, n, cb, l * cmax, True)
+            else:
+                _product(cw, l * ksize_max * msize, msize, cmax, layers[l, WL_KERNEL], layers[l, WL_DILATION], ch,
+                         ch, bf, bst, lb + pos, zf, sst, 0, n, cb, l * cmax, True)
             for o in range(ch):
                 p, mo = U64(o * sst), mw[l * cmax + o]
                 for t in range(un):

@@ -19,6 +19,22 @@ and nothing else; the keyboard thread (:mod:`~guneamp_lib.render.live_keys`) and
 recorder (:mod:`~guneamp_lib.render.live_record`) never run in it; this thread prints the
 latency, the load and each xrun, and stops everything in a ``finally`` (Ctrl-C, ``q``,
 ``--seconds``, or the server going away).
+
+The audio callback never allocates, never takes a lock and never calls anything that can
+block (:mod:`~guneamp_lib.render.live_chain` says how, and ``tests/test_play.py`` checks it):
+
+* every array a block touches is made before the client is activated, the recording
+  rings included (a preallocated ring of whole blocks per file);
+* a block is compiled kernels called directly on those arrays: drive and gate, the
+  network (and its resamplers), the cabinet (partitioned convolution with its own fixed-size FFT, no NumPy FFT)
+  and level, recording and counters; :func:`warm_up` and the chain's constructor compile
+  every one (or read numba's cache) first;
+* a key reaches the callback through a preallocated float32 array, ``LiveChain.controls``,
+  that the key thread writes and the callback reads once per block; a knob's new vector
+  goes into ``LiveChain.knob_vector`` first and a version number in ``controls`` last, so
+  the callback never sees half a setting;
+* the recorder thread drains the rings into the WAV files at its own pace; the callback only
+  copies a block into a row and publishes the count.
 """
 
 from __future__ import annotations
@@ -83,7 +99,7 @@ def open_client(name: str, server: str | None) -> jack.Client:
     except jack.JackOpenError:
         which = f"named {server!r} " if server else ""
         raise GuneampError(
-            f"no JACK server {which}is running. Start one first, e.g. `jackd -d alsa -r 48000 -p 64` or "
+            f"no JACK server {which}is running. Start one first, e.g. `jackd -R -d alsa -r 48000 -p 64` or "
             "QjackCtl (on a desktop with PipeWire, run play as `pw-jack guneamp play ...`)") from None
 
 
@@ -143,9 +159,11 @@ def play(model, *, server: str | None = None, connect=(), auto_connect: bool = T
     try:
         rate, block = client.samplerate, client.blocksize
         if rate != ckpt.sample_rate:
+            sr = ckpt.sample_rate
             raise GuneampError(
-                f"the JACK server runs at {rate} Hz but the model was trained at {ckpt.sample_rate} Hz; play does "
-                f"not resample. Restart the server at {ckpt.sample_rate} Hz (e.g. `jackd -d alsa -r {ckpt.sample_rate}`).")
+                f"the JACK server runs at {rate} Hz but the model was trained at {sr} Hz; play does not resample. "
+                f"Restart the server at {sr} Hz, e.g. `jackd -R -d alsa -r {sr} -p {block}` (QjackCtl: Setup, Sample "
+                f"Rate {sr}; PipeWire: `pw-metadata -n settings 0 clock.force-rate {sr}`), then run play again.")
         chain = LiveChain(proc, block, rate, drive=ckpt.input_gain, level=1.0 / ckpt.output_gain,
                           record_slots=ring_slots(rate, block) if dry_wet else 0, set_knob_vector=set_vector,
                           knob_vector=np.zeros(len(space) if space else 0, np.float32))

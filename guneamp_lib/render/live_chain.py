@@ -2,24 +2,33 @@
 
 :class:`LiveChain` is everything the real-time thread runs. It is built, with every array
 it touches, before the JACK client is activated; :meth:`LiveChain.run` then only reads
-and writes those arrays. What the callback never does:
+and writes those arrays, through compiled kernels called directly. What the callback
+never does:
 
-* **allocate an audio buffer.** The DI, the model's output, the gate's ramp, the
-  recording rings and the per-block timings are NumPy arrays made here, at the server's
-  block size; each block writes into them with ``out=`` arguments and ``np.copyto``. The
-  port buffers are wrapped in NumPy views once per buffer address (JACK-Client's
-  ``get_array`` would build a new array every block). The network is the streaming
-  engine ``render`` uses (:class:`~guneamp_lib.render.streaming.StreamingProcessor`),
-  whose compiled kernels write into the chain's output array; ``tests/test_play.py`` holds the
-  peak of what a thousand blocks allocate under 4 KB (one block-sized array would be 8).
-  What Python itself makes per call (a float from ``perf_counter``, a cffi pointer) comes
-  from its small-object pool, not the system allocator. One exception: a cabinet IR runs
-  through the streaming engine's partitioned convolver, which allocates its block's output
-  and, once per partition, its FFT's temporaries.
-* **take a lock.** No ``threading`` object, queue or logger is touched. The one lock a
-  Python callback cannot avoid is the interpreter's own (the GIL); the other threads of
-  ``play`` hold it only for short steps (a file write releases it) and the compiled
-  kernels run without it.
+* **allocate.** A block is a few compiled calls on arrays made here or by the engine's
+  constructor: :func:`~guneamp_lib.render.live_kernels.chain_in` (drive, gate, the knob
+  version), the network's kernel (with the resamplers' around it at 2x and more), the cabinet's
+  (:func:`~guneamp_lib.render.fft_kernels.convolve_block`: the direct head, and at a partition
+  boundary its own fixed-size FFT, the spectral multiply-accumulate and the inverse FFT in
+  preallocated work arrays) and :func:`~guneamp_lib.render.live_kernels.chain_out` (level,
+  recording rings, counters, the block's time). No NumPy expression runs per block: each
+  made a scalar or a 0-d array, and NumPy's FFT its spectra. The port buffers are wrapped
+  in NumPy views once per buffer address (JACK-Client's ``get_array`` would build a new
+  array every block). What is left is Python's own small objects of a call (numba's
+  argument bookkeeping, a view of the block, a float from ``perf_counter``), from the
+  interpreter's small-object pool, about 1.5 KB at most at any block size:
+  ``tests/test_play.py`` runs three hundred blocks with a cabinet, a knob model turned
+  mid-way, the gate, gains and recording under ``tracemalloc`` and holds each block's peak
+  under 2 KB at blocks 64 and 1024 (one float32 block at 1024, or one of the cabinet's
+  spectra, is 4 KB; before the compiled cabinet a block at 64 peaked at 15 KB). Every kernel
+  is compiled (or read from numba's cache) before the client starts: by the engines'
+  warm-up and :meth:`LiveChain.__init__`.
+* **take a lock or call anything that can block.** No ``threading`` object, queue, logger
+  or file is touched: the test above also lists, with ``sys.setprofile``, every function a
+  block calls (the render modules' own, and ``perf_counter`` and ``min`` in C). The one
+  lock a Python callback cannot avoid is the interpreter's own (the GIL); the other
+  threads of ``play`` hold it only for short steps (a file write releases it), and the
+  network's and the cabinet's kernels release it while they run.
 * **print, log or wait.** Xruns, load and errors are counted into arrays that the
   terminal thread reads and prints.
 
@@ -28,10 +37,15 @@ How a change reaches the callback: the terminal thread (the arrow keys, see
 preallocated float32 array: the input drive, the output level, the gate threshold and a
 knob version number. The callback reads them once at the start of each block, so a change
 takes effect at the next block boundary, whole (one float32 store is atomic). A knob
-change writes the new 0..1 vector into :attr:`LiveChain.knob_vector` first and bumps
-the version last; the callback hands the vector to the knob model when the version
-differs from the one it last applied, and the model glides to it over its own ramp
-(:mod:`guneamp_lib.render.knob_input`: no click, no allocation).
+change writes the new 0..1 vector into :attr:`LiveChain.knob_vector` (preallocated) first
+and bumps the version last; ``chain_in`` sees the version differ from the one it last
+applied, and the callback hands the vector to the knob model, which glides to it over its
+own ramp (:mod:`guneamp_lib.render.knob_input`: compiled steps, no click, no allocation).
+
+The recorder thread (:mod:`guneamp_lib.render.live_record`) never runs in the callback:
+``chain_out`` copies each block's DI and output into a row of the preallocated rings
+:attr:`LiveChain.dry` and ``wet`` and then publishes the count of blocks recorded; the
+recorder reads the rows up to that count and writes them to the WAV files at its own pace.
 
 The gate sits before the model, as a pedal would: it opens when a block's peak DI
 passes the threshold and closes, after :data:`GATE_HOLD_S`, below half of it; the gain
@@ -47,8 +61,12 @@ import time
 import jack
 import numpy as np
 
-# Indices into LiveChain.controls.
-DRIVE, LEVEL, GATE, KNOB_VERSION = range(4)
+from . import live_kernels
+from .live_kernels import (BAD_BLOCK, BLOCKS, CLOSE_STEP, DRIVE, FAILED, GATE, HOLD_BLOCKS,
+                           KNOB_ERRORS, KNOB_VERSION, LEVEL, OPEN_STEP, RECORDED)
+
+__all__ = ["BAD_BLOCK", "BLOCKS", "DRIVE", "FAILED", "GATE", "KNOB_ERRORS", "KNOB_VERSION", "LEVEL", "RECORDED",
+           "LiveChain"]
 # Gate timing: open fast enough to keep a pick attack, close slowly enough not to chop a
 # decaying note, and hold between so a note's own dips do not flutter the gate.
 GATE_OPEN_S = 0.001
@@ -56,8 +74,6 @@ GATE_CLOSE_S = 0.02
 GATE_HOLD_S = 0.05
 # The timings ring: the last this-many callbacks (about 87 s at block 64, 48 kHz).
 TIMINGS = 1 << 16
-# Indices into LiveChain.counts.
-BLOCKS, RECORDED, BAD_BLOCK, KNOB_ERRORS, FAILED = range(5)
 
 
 class LiveChain:
@@ -79,27 +95,35 @@ class LiveChain:
         self.controls = np.array([drive, level, gate, 0.0], np.float32)
         self.knob_vector = None if knob_vector is None else np.array(knob_vector, np.float32)
         self._set_knobs = set_knob_vector
-        self._knob_version = 0.0
         n = self.block
         self._x = np.zeros(n, np.float32)  # the DI at the model's drive
         self._y = np.zeros(n, np.float32)  # the model's output
-        self._tmp = np.zeros(n, np.float32)
         self._ramp = np.arange(1, n + 1, dtype=np.float32) / np.float32(n)
-        self._gain = 0.0  # the gate's gain at the end of the last block: closed until the first note
-        self._hold = 0  # blocks the gate stays open after the DI fell under the threshold
-        self._hold_blocks = max(1, round(GATE_HOLD_S * rate / n))
-        self._open_step = min(1.0, n / (GATE_OPEN_S * rate))
-        self._close_step = min(1.0, n / (GATE_CLOSE_S * rate))
+        # the gate closed until the first note; the knob version 0 applied
+        self._state = np.zeros(6, np.float64)
+        self._state[HOLD_BLOCKS] = max(1, round(GATE_HOLD_S * rate / n))
+        self._state[OPEN_STEP] = min(1.0, n / (GATE_OPEN_S * rate))
+        self._state[CLOSE_STEP] = min(1.0, n / (GATE_CLOSE_S * rate))
+        self._in_k, self._out_k = live_kernels.chain_in, live_kernels.chain_out
         self.slots = int(record_slots)
         self.dry = np.zeros((max(self.slots, 1), n), np.float32)
         self.wet = np.zeros((max(self.slots, 1), n), np.float32)
-        self._dry_rows, self._wet_rows = list(self.dry), list(self.wet)
         self.timings = np.zeros(TIMINGS, np.float64)  # seconds per callback, a ring
         self.counts = np.zeros(5, np.int64)
         self.failure: Exception | None = None  # what made a block fail, for the terminal thread
+        self._compile()
         self._ports = None
         self._in_ptr = self._out_ptr = None
         self._in = self._out = None
+
+    def _compile(self) -> None:
+        """Call both kernels once on copies, so that numba compiles them (or reads its cache) now."""
+        z = np.zeros(self.block, np.float32)
+        controls, state = self.controls.copy(), self._state.copy()
+        controls[GATE] = 1.0
+        self._in_k(z, z.copy(), controls, state, self._ramp)
+        self._out_k(z, z.copy(), z, controls, 1, self.dry.copy(), self.wet.copy(), self.counts.copy(),
+                    self.timings[:1].copy(), 0.0)
 
     # ---------------------------------------------------------------- the JACK side
 
@@ -134,50 +158,15 @@ class LiveChain:
     def run(self, x_in: np.ndarray, y_out: np.ndarray) -> None:
         """One block: ``x_in`` (the DI, ``block`` float32 samples) -> ``y_out`` (the same length)."""
         t0 = time.perf_counter()
-        c = self.controls
-        if self._set_knobs is not None and c[KNOB_VERSION] != self._knob_version:
-            self._knob_version = c[KNOB_VERSION]
+        x, y = self._x, self._y
+        if self._in_k(x_in, x, self.controls, self._state, self._ramp) and self._set_knobs is not None:
             try:
                 self._set_knobs(self.knob_vector)
             except Exception:  # noqa: BLE001  a refused vector keeps the last setting
                 self.counts[KNOB_ERRORS] += 1
-        x, y = self._x, self._y
-        np.multiply(x_in, c[DRIVE], out=x)
-        if c[GATE] > 0.0:
-            self._gate(x_in, c[GATE])
         self.proc.process_block(x, y)
-        np.multiply(y, c[LEVEL], out=y_out)
-        k = self.counts[BLOCKS]
-        if self.slots:
-            slot = k % self.slots
-            np.copyto(self._dry_rows[slot], x_in)
-            np.copyto(self._wet_rows[slot], y_out)
-            self.counts[RECORDED] = k + 1  # published last: the recorder reads up to here
-        self.counts[BLOCKS] = k + 1
-        self.timings[k % TIMINGS] = time.perf_counter() - t0
-
-    def _gate(self, x_in: np.ndarray, threshold) -> None:
-        np.abs(x_in, out=self._tmp)
-        peak = self._tmp.max()
-        if peak >= threshold:
-            self._hold = self._hold_blocks
-        elif peak < 0.5 * threshold and self._hold > 0:
-            self._hold -= 1
-        target = 1.0 if self._hold > 0 else 0.0
-        start = self._gain
-        if target > start:
-            end = min(target, start + self._open_step)
-        else:
-            end = max(target, start - self._close_step)
-        self._gain = end
-        if start == end == 1.0:
-            return
-        if start == end == 0.0:
-            self._x.fill(0.0)
-            return
-        np.multiply(self._ramp, end - start, out=self._tmp)
-        self._tmp += start
-        self._x *= self._tmp
+        self._out_k(y, y_out, x_in, self.controls, self.slots, self.dry, self.wet, self.counts, self.timings,
+                    time.perf_counter() - t0)
 
     # ---------------------------------------------------------------- for the terminal thread
 

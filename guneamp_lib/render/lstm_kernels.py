@@ -13,8 +13,8 @@ activations -> cell -> ``tanh(c)`` -> ``h``. :func:`lstm_kernel` shortens it twi
 Each width is compiled on its own (:func:`lstm_kernel`), so every loop has a known
 length. Measured on a 16-unit LSTM (the kernel alone, block 4096): 78 ns per sample with
 one pass per four inputs, Horner's ``tanh`` and the width an argument; 55 ns now.
-Layers narrower than :data:`WIDTH` are padded to it by the engine: a padded unit has zero
-weights and stays at zero.
+The engine pads layers of 9 to 15 units to 16, and layers of 8 or fewer to 8 with a tree
+three deep (:func:`_tree_product8`): a padded unit has zero weights and stays at zero.
 
 It takes one flat parameter array (:func:`lstm_layout`) and the state as rows
 ``h_0, c_0, h_1, c_1, ...``: a layer's ``c`` at a fixed distance after its ``h``, so the
@@ -39,10 +39,35 @@ _U = U64
 # tanh_short's floor under x^2 (see there)
 S_FLOOR = np.float32(1e-9)
 
-# The fewest hidden units the kernel takes: narrower LSTMs are padded to it.
+# The inputs summed as one tree (:func:`_columns16`): layers of 9 to 15 units are padded to
+# it; layers of 8 or fewer to NARROW, summed by a tree of 8 (:func:`_tree_product8`).
 WIDTH = 16
+NARROW = 8
 # The most inputs one pass over the gates sums (16 as a tree, three groups of four, three more).
 ONE_PASS = 31
+
+
+def _vector_floats() -> int:
+    """Floats per vector register of the code numba writes: 16 with AVX-512, else 8 (AVX2).
+
+    Read from the features numba compiles for (``NUMBA_CPU_FEATURES`` where set, as the
+    AVX2 benchmark sets it; else this machine's)."""
+    import llvmlite.binding as ll
+    from numba.core import config
+
+    features = config.CPU_FEATURES if config.CPU_FEATURES is not None else ll.get_host_cpu_features().flatten()
+    return 16 if "+avx512f" in features.split(",") else 8
+
+
+# Gate rows are padded to whole vector registers: a loop over 68 gates (17 units, our
+# exported LSTM 16 plus its skip unit) ran 64 in vectors and 4 one at a time, in every
+# product and activation pass; 72 (AVX2) or 80 (AVX-512) rows run in vectors only.
+GATE_PAD = _vector_floats()
+
+
+def gate_count(width: int) -> int:
+    """Gate rows of a ``width``-unit layer, padded to whole vectors (:data:`GATE_PAD`); the padding is zero."""
+    return -(-4 * width // GATE_PAD) * GATE_PAD
 
 
 def lstm_layout(layers: int, hidden: int) -> dict[str, tuple[int, int]]:
@@ -53,7 +78,7 @@ def lstm_layout(layers: int, hidden: int) -> dict[str, tuple[int, int]]:
     gain; ``w_hh`` and ``w_ih`` (the layers above the first) are transposed,
     ``(hidden, 4 * hidden)`` per layer. Gate rows are in :func:`gate_order`'s order.
     """
-    rows = 4 * hidden
+    rows = gate_count(hidden)
     sizes = (("w_in", rows), ("bias", layers * rows), ("act", 2 * rows), ("head", hidden + 2),
              ("w_hh", layers * hidden * rows), ("w_ih", (layers - 1) * hidden * rows))
     out, start = {}, 0
@@ -167,6 +192,19 @@ def _tree_product(params, q, R, sf, ph, width, gates):
         j += 1
 
 
+@njit(inline="always", **_JIT)
+def _tree_product8(params, q, R, sf, ph, gates):
+    """:func:`_tree_product` for a layer of 8 units (narrower ones padded to 8): a tree three deep.
+
+    A chain of one multiply-add per input, as a loop over the inputs gives, made a 6-unit
+    two-layer LSTM 1.2 times slower than padding it to the 16-unit tree: the LSTM waits on
+    the depth of its sums, not on their number."""
+    h = (sf[ph], sf[ph + _U(1)], sf[ph + _U(2)], sf[ph + _U(3)], sf[ph + _U(4)], sf[ph + _U(5)], sf[ph + _U(6)],
+         sf[ph + _U(7)])
+    for r in range(R):
+        gates[r] += _columns4(params, q, R, r, h[:4]) + _columns4(params, q + _U(4) * R, R, r, h[4:])
+
+
 def gate_order(width: int) -> np.ndarray:
     """The kernel's order of the gate rows, as indices into PyTorch's ``(i, f, g, o) x width``.
 
@@ -183,26 +221,27 @@ def gate_order(width: int) -> np.ndarray:
 
 @lru_cache(maxsize=None)
 def lstm_kernel(width: int):
-    """The kernel for LSTM layers of ``width`` units (at least :data:`WIDTH`), compiled for that width.
+    """The kernel for LSTM layers of ``width`` units (:data:`NARROW` or at least :data:`WIDTH`), compiled for that width.
 
     ``kernel(x, out, params, state, gates)`` runs one block through stacked layers and
     a linear head, plus a skip gain times the input. ``params``: :func:`lstm_layout`;
     ``state``: flat, ``2 * layers`` rows of ``width``: ``h_0, c_0, h_1, ...`` (flat: a view made
     in the kernel costs an atomic reference count update per call); ``gates``: work space
-    for ``4 * width`` gates. The width is a constant of the compiled code, so every loop
+    for :func:`gate_count` gates. The width is a constant of the compiled code, so every loop
     over the units and the gates has a known length: the compiler unrolls them and keeps
     the gates in registers (1.8 times faster than the same code with the width an argument).
     Each width compiles once per machine (numba's cache keys it by the width).
     """
-    if width < WIDTH:
-        raise ValueError(f"the LSTM kernel takes at least {WIDTH} units (pad narrower layers), got {width}")
+    if width != NARROW and width < WIDTH:
+        raise ValueError(f"the LSTM kernel takes {NARROW} or at least {WIDTH} units (pad others), got {width}")
     M, K = _U(width // WIDTH * WIDTH), _U(width % WIDTH)
+    rows = gate_count(width)
 
     @njit(**_JIT)
     def kernel(x, out, params, state, gates):
         layers = state.size // (2 * width)
         H = _U(width)
-        R = _U(4 * width)
+        R = _U(rows)
         wsize = R * H
         p_bias = R
         p_act = p_bias + _U(layers) * R
@@ -225,8 +264,14 @@ def lstm_kernel(width: int):
                 else:
                     for r in range(R):
                         gates[r] = params[pb + r]
-                    _tree_product(params, p_ih + _U(l - 1) * wsize, R, sf, ph - _U(2) * H, width, gates)
-                _tree_product(params, p_hh + _U(l) * wsize, R, sf, ph, width, gates)
+                    if width == NARROW:
+                        _tree_product8(params, p_ih + _U(l - 1) * wsize, R, sf, ph - _U(2) * H, gates)
+                    else:
+                        _tree_product(params, p_ih + _U(l - 1) * wsize, R, sf, ph - _U(2) * H, width, gates)
+                if width == NARROW:
+                    _tree_product8(params, p_hh + _U(l) * wsize, R, sf, ph, gates)
+                else:
+                    _tree_product(params, p_hh + _U(l) * wsize, R, sf, ph, width, gates)
                 for r in range(R):
                     gates[r] = params[p_act + r] * tanh_short(gates[r]) + params[p_act + R + r]
                 # the first M units' gates, then the K others' (see gate_order)

@@ -7,7 +7,8 @@ and keeps its histories in ring buffers, as the engines beside it in
 of what the kernel covers: everything NAM 0.13's trainer writes (A2 and its slimmed
 sizes, gated and blended layers, bottlenecks, head 1x1s, long head rechannels, every
 activation but the per-channel PReLU); FiLM, grouped convolutions, a post-stack head and
-a condition DSP run on torch.
+a condition DSP run on the general compiled engine,
+:class:`~guneamp_lib.render.nam_program.FastNamProgram` (never on torch).
 """
 
 from __future__ import annotations

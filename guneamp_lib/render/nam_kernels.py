@@ -7,11 +7,17 @@ NAM's newer files add: a kernel size per layer (A2: 6 and 15), any activation NA
 lists but the per-channel PReLU, ``none``/``gated``/``blended`` layers, a bottleneck,
 layers with or without their 1x1s, and a head rechannel with its own taps and dilation
 (A2: 16), whose input history lives in the same ring buffers as the layers'. FiLM,
-grouped convolutions, a post-stack head and a condition DSP stay on torch
-(:meth:`~guneamp_lib.render.nam_engines.FastNamWaveNet.supports` says so).
+grouped convolutions, a post-stack head and a condition DSP run on the general
+compiled engine of :mod:`~guneamp_lib.render.nam_program`
+(:meth:`~guneamp_lib.render.nam_engines.FastNamWaveNet.supports` says which).
 
 Layout as in :mod:`~guneamp_lib.render.kernels`: channel-major rows over contiguous
-time, flat arrays addressed by offsets, matrix products by :func:`~guneamp_lib.render.kernels.product`.
+time, flat arrays addressed by offsets, matrix products by :func:`~guneamp_lib.render.kernels.product`
+(three taps per pass on multiples of four channels, :func:`~guneamp_lib.render.multitap.product_taps`;
+three-channel ones by :func:`_product3`). At the blocks plugins use, what costs is the
+number of passes over the block more than their arithmetic, so a plain layer does what
+follows its convolution in as few passes as it can: one for a 3-channel layer with a
+layer 1x1 (A2 Lite, :func:`_layer3`), one per row plus the 1x1 otherwise (:func:`_post_row`).
 The weights of every layer sit in one flat float32 array; an integer table gives, per
 layer, its sizes and where each weight starts (``NL_*`` columns), another per array
 (``NA_*``). Activations are a code and four parameters (``ACT_*``), branched on once
@@ -24,6 +30,7 @@ import numpy as np
 from numba import njit
 
 from .kernels import JIT_OPTIONS, U64, NoAliasCompiler, compact, product, tanh
+from .multitap import product_taps
 
 # Activation codes (NAM core's names; ReLU and a one-slope PReLU are LeakyReLU).
 ACT_TANH, ACT_HARDTANH, ACT_FASTTANH, ACT_LEAKY, ACT_SIGMOID, ACT_SILU, ACT_HARDSWISH, ACT_LEAKY_HARDTANH, \
@@ -85,6 +92,9 @@ def _act_row(zf, src, dst, n, code, p):
             zf[dst + t] = _act(zf[src + t], code, p)
 
 
+activation_row = _act_row  # for the general interpreter of render/nam_ops.py
+
+
 @njit(inline="always", **JIT_OPTIONS)
 def _w3(wf, at, cin):
     """Three weights of a row from ``at``, zero beyond ``cin``."""
@@ -142,23 +152,108 @@ def _product3(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, 
                 ac[U64(a0 + o * ast) + t] = bias[b0 + o]
 
 
+@njit(inline="always", **JIT_OPTIONS)
+def _w3t(wf, at, on):
+    """Three consecutive weights from ``at``, or three zeros (a tap beyond the last)."""
+    if on:
+        return wf[at], wf[at + 1], wf[at + 2]
+    z = np.float32(0.0)
+    return z, z, z
+
+
+@njit(pipeline_class=NoAliasCompiler, **JIT_OPTIONS)
+def _conv3(wf, w0, wtap, wrow, taps, shift, xs, sst, s0, ac, ast, a0, n, bias, b0):
+    """A dilated convolution from three channels to three (A2 Lite's layers), three taps per pass,
+    the first pass starting from the bias: :func:`_product3` makes one pass per tap.
+
+    As in :func:`~guneamp_lib.render.multitap.product_taps`, a last group of one or two
+    taps runs as three whose missing taps weigh zero.
+    """
+    un, usst, uast, ush = U64(n), U64(sst), U64(ast), U64(shift)
+    wr, wt = U64(wrow), U64(wtap)
+    q0 = U64(a0)
+    q1 = q0 + uast
+    q2 = q1 + uast
+    for k in range(0, taps, 3):
+        g = min(3, taps - k)
+        p0 = U64(s0 - (taps - 1 - k) * shift)
+        p1 = p0 + usst
+        p2 = p1 + usst
+        # rows of taps k (p), k + 1 (r) and k + 2 (f); a missing tap rereads p
+        r0, r1, r2 = (p0 + ush, p1 + ush, p2 + ush) if g > 1 else (p0, p1, p2)
+        f0, f1, f2 = (r0 + ush, r1 + ush, r2 + ush) if g > 2 else (p0, p1, p2)
+        m0 = U64(w0 + k * wtap)
+        m1 = m0 + wr
+        m2 = m1 + wr
+        w000, w001, w002 = _w3t(wf, m0, True)
+        w010, w011, w012 = _w3t(wf, m0 + wt, g > 1)
+        w020, w021, w022 = _w3t(wf, m0 + U64(2) * wt, g > 2)
+        w100, w101, w102 = _w3t(wf, m1, True)
+        w110, w111, w112 = _w3t(wf, m1 + wt, g > 1)
+        w120, w121, w122 = _w3t(wf, m1 + U64(2) * wt, g > 2)
+        w200, w201, w202 = _w3t(wf, m2, True)
+        w210, w211, w212 = _w3t(wf, m2 + wt, g > 1)
+        w220, w221, w222 = _w3t(wf, m2 + U64(2) * wt, g > 2)
+        if k == 0:
+            e0, e1, e2 = bias[b0], bias[b0 + 1], bias[b0 + 2]
+            for t in range(un):
+                v0, v1, v2 = xs[p0 + t], xs[p1 + t], xs[p2 + t]
+                u0, u1, u2 = xs[r0 + t], xs[r1 + t], xs[r2 + t]
+                y0, y1, y2 = xs[f0 + t], xs[f1 + t], xs[f2 + t]
+                ac[q0 + t] = e0 + ((w000 * v0 + w001 * v1 + w002 * v2)
+                                   + (w010 * u0 + w011 * u1 + w012 * u2)
+                                   + (w020 * y0 + w021 * y1 + w022 * y2))
+                ac[q1 + t] = e1 + ((w100 * v0 + w101 * v1 + w102 * v2)
+                                   + (w110 * u0 + w111 * u1 + w112 * u2)
+                                   + (w120 * y0 + w121 * y1 + w122 * y2))
+                ac[q2 + t] = e2 + ((w200 * v0 + w201 * v1 + w202 * v2)
+                                   + (w210 * u0 + w211 * u1 + w212 * u2)
+                                   + (w220 * y0 + w221 * y1 + w222 * y2))
+        else:
+            for t in range(un):
+                v0, v1, v2 = xs[p0 + t], xs[p1 + t], xs[p2 + t]
+                u0, u1, u2 = xs[r0 + t], xs[r1 + t], xs[r2 + t]
+                y0, y1, y2 = xs[f0 + t], xs[f1 + t], xs[f2 + t]
+                ac[q0 + t] += ((w000 * v0 + w001 * v1 + w002 * v2)
+                               + (w010 * u0 + w011 * u1 + w012 * u2)
+                               + (w020 * y0 + w021 * y1 + w022 * y2))
+                ac[q1 + t] += ((w100 * v0 + w101 * v1 + w102 * v2)
+                               + (w110 * u0 + w111 * u1 + w112 * u2)
+                               + (w120 * y0 + w121 * y1 + w122 * y2))
+                ac[q2 + t] += ((w200 * v0 + w201 * v1 + w202 * v2)
+                               + (w210 * u0 + w211 * u1 + w212 * u2)
+                               + (w220 * y0 + w221 * y1 + w222 * y2))
+
+
 @njit(**JIT_OPTIONS)
 def _mm(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a0, n, bias, b0, init):
-    """The product, by :func:`_product3` where the sizes are small enough for it."""
-    if cout <= 3 and cin <= 3:
+    """The product, by the kernel made for its sizes: three channels (:func:`_conv3`, :func:`_product3`),
+    several taps on multiples of four (:func:`~guneamp_lib.render.multitap.product_taps`), or the general one."""
+    if cout == 3 and cin == 3 and taps > 1 and init:
+        _conv3(wf, w0, wtap, wrow, taps, shift, xs, sst, s0, ac, ast, a0, n, bias, b0)
+    elif cout <= 3 and cin <= 3:
         _product3(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a0, n, bias, b0, init)
+    elif taps > 1 and cout % 4 == 0 and cin % 4 == 0:
+        product_taps(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a0, n, bias, b0, init)
     else:
         product(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a0, n, bias, b0, init)
 
 
-@njit(**JIT_OPTIONS)
-def _layer3(zf, sst, x, wts, mix, code, p, bf, h0, bst, s0, dst, d0, dstride, l1w, l1b, n, residual):
+@njit(pipeline_class=NoAliasCompiler, **JIT_OPTIONS)
+def _layer3(zf, sst, x, wts, mix, code, p, src, s0, s1, s2, hf, h0, h1, h2, dst, d0, d1, d2, l1w, l1b, n, residual):
     """What follows the convolution in a plain 3-channel layer with a layer 1x1 (A2 Lite), as one pass.
 
-    ``a = act(z + mixer * x)``; the head rows at ``h0`` gain ``a``; where ``residual``, the
-    next layer's input rows at ``d0`` get the input rows at ``s0`` plus ``layer1x1(a)``. The
-    general path takes ten passes over the block for this, each as dear as its arithmetic
-    at these sizes.
+    ``a = act(z + mixer * x)``; the head rows at ``h0, h1, h2`` gain ``a``; where
+    ``residual``, the next layer's input rows at ``d0, d1, d2`` get the input rows at
+    ``s0, s1, s2`` plus ``layer1x1(a)``. The general path takes ten passes over the block
+    for this, each as dear as its arithmetic at these sizes.
+
+    For the loop to vectorize, two things (each alone left it scalar): ``src``, ``hf`` and
+    ``dst`` are separate arguments, marked as not overlapping (they are one buffer, but
+    the rows each touches are disjoint, which is all that marking asks); and every row's
+    offset is an argument of its own (offsets computed here as ``h0 + stride`` made the
+    compiler give up on the dependences between rows). LeakyReLU (A2's) has its own loop;
+    the other activations go through :func:`_act`, whose branches keep that loop scalar.
     """
     m0, m1, m2 = wts[mix], wts[mix + 1], wts[mix + 2]
     w00, w01, w02 = wts[l1w], wts[l1w + 1], wts[l1w + 2]
@@ -166,25 +261,59 @@ def _layer3(zf, sst, x, wts, mix, code, p, bf, h0, bst, s0, dst, d0, dstride, l1
     w20, w21, w22 = wts[l1w + 6], wts[l1w + 7], wts[l1w + 8]
     b0, b1, b2 = wts[l1b], wts[l1b + 1], wts[l1b + 2]
     z0, z1, z2 = U64(0), U64(sst), U64(2 * sst)
-    hs, ss, ds = U64(bst), U64(bst), U64(dstride)
-    h0, s0, d0 = U64(h0), U64(s0), U64(d0)
     slope = p[0]
-    for t in range(n):
-        xt = x[t]
-        u0, u1, u2 = zf[z0 + t] + m0 * xt, zf[z1 + t] + m1 * xt, zf[z2 + t] + m2 * xt
-        if code == ACT_LEAKY:
+    if code == ACT_LEAKY and residual:
+        for t in range(n):
+            xt = x[t]
+            u0, u1, u2 = zf[z0 + t] + m0 * xt, zf[z1 + t] + m1 * xt, zf[z2 + t] + m2 * xt
             a0 = u0 if u0 > 0.0 else slope * u0
             a1 = u1 if u1 > 0.0 else slope * u1
             a2 = u2 if u2 > 0.0 else slope * u2
-        else:
-            a0, a1, a2 = _act(u0, code, p), _act(u1, code, p), _act(u2, code, p)
-        bf[h0 + t] += a0
-        bf[h0 + hs + t] += a1
-        bf[h0 + 2 * hs + t] += a2
+            hf[h0 + t] += a0
+            hf[h1 + t] += a1
+            hf[h2 + t] += a2
+            dst[d0 + t] = src[s0 + t] + b0 + (w00 * a0 + w01 * a1 + w02 * a2)
+            dst[d1 + t] = src[s1 + t] + b1 + (w10 * a0 + w11 * a1 + w12 * a2)
+            dst[d2 + t] = src[s2 + t] + b2 + (w20 * a0 + w21 * a1 + w22 * a2)
+        return
+    for t in range(n):
+        xt = x[t]
+        a0 = _act(zf[z0 + t] + m0 * xt, code, p)
+        a1 = _act(zf[z1 + t] + m1 * xt, code, p)
+        a2 = _act(zf[z2 + t] + m2 * xt, code, p)
+        hf[h0 + t] += a0
+        hf[h1 + t] += a1
+        hf[h2 + t] += a2
         if residual:
-            dst[d0 + t] = bf[s0 + t] + b0 + (w00 * a0 + w01 * a1 + w02 * a2)
-            dst[d0 + ds + t] = bf[s0 + ss + t] + b1 + (w10 * a0 + w11 * a1 + w12 * a2)
-            dst[d0 + 2 * ds + t] = bf[s0 + 2 * ss + t] + b2 + (w20 * a0 + w21 * a1 + w22 * a2)
+            dst[d0 + t] = src[s0 + t] + b0 + (w00 * a0 + w01 * a1 + w02 * a2)
+            dst[d1 + t] = src[s1 + t] + b1 + (w10 * a0 + w11 * a1 + w12 * a2)
+            dst[d2 + t] = src[s2 + t] + b2 + (w20 * a0 + w21 * a1 + w22 * a2)
+
+
+@njit(pipeline_class=NoAliasCompiler, **JIT_OPTIONS)
+def _post_row(zf, z, x, m, code, p, hf, h, n):
+    """One row of a plain layer after its convolution, in one pass: ``a = act(z + m * x)``
+    into ``zf[z:]`` (for the layer 1x1), and ``a`` added to the head row at ``hf[h:]``.
+
+    Three passes before (mixer, activation, head) and a call per row for the activation.
+    """
+    if code == ACT_LEAKY:
+        s = p[0]
+        for t in range(n):
+            v = zf[z + t] + m * x[t]
+            v = v if v > 0.0 else s * v
+            zf[z + t] = v
+            hf[h + t] += v
+    elif code == ACT_TANH:
+        for t in range(n):
+            v = tanh(zf[z + t] + m * x[t])
+            zf[z + t] = v
+            hf[h + t] += v
+    else:
+        for t in range(n):
+            v = _act(zf[z + t] + m * x[t], code, p)
+            zf[z + t] = v
+            hf[h + t] += v
 
 
 @njit(inline="always", **JIT_OPTIONS)
@@ -244,19 +373,24 @@ def nam_wavenet_block(x, out, pos, bufs, wts, layers, acts, arrays, head_scale, 
             last = j == count - 1
             if mode == MODE_NONE and c == 3 and b == 3 and h1 == 0 and arrays[a, NA_LAYER1X1] != 0:
                 # A2 Lite's layer: everything after the convolution in one pass
-                if last:
-                    _layer3(zf, sst, x, wts, mix, layers[l, NL_ACT], acts[l, 0], bf, hb + pos, bst, lb + pos, rf, 0,
-                            sst, layers[l, NL_L1_W], layers[l, NL_L1_B], un, a < na - 1)
-                else:
-                    _layer3(zf, sst, x, wts, mix, layers[l, NL_ACT], acts[l, 0], bf, hb + pos, bst, lb + pos, bf,
-                            lb + lsize + pos, bst, layers[l, NL_L1_W], layers[l, NL_L1_B], un, True)
+                s0, h0, ub = U64(lb + pos), U64(hb + pos), U64(bst)
+                d0, ud = (U64(0), U64(sst)) if last else (s0 + U64(lsize), ub)
+                _layer3(zf, sst, x, wts, mix, layers[l, NL_ACT], acts[l, 0], bf, s0, s0 + ub, s0 + 2 * ub, bf, h0,
+                        h0 + ub, h0 + 2 * ub, rf if last else bf, d0, d0 + ud, d0 + 2 * ud, layers[l, NL_L1_W],
+                        layers[l, NL_L1_B], un, not (last and a == na - 1))
                 continue
-            for o in range(mid):
-                p, m = U64(o * sst), wts[mix + o]
-                for t in range(un):
-                    zf[p + t] += m * x[t]
             pa, pg = acts[l, 0], acts[l, 1]
-            for o in range(b):
+            if mode == MODE_NONE and h1 == 0:
+                # mixer, activation and head in one pass per row
+                for o in range(b):
+                    _post_row(zf, U64(o * sst), x, wts[mix + o], layers[l, NL_ACT], pa, bf,
+                              U64(hb + o * bst) + upos, un)
+            else:
+                for o in range(mid):
+                    p, m = U64(o * sst), wts[mix + o]
+                    for t in range(un):
+                        zf[p + t] += m * x[t]
+            for o in range(b if mode != MODE_NONE or h1 > 0 else 0):
                 p, q = U64(o * sst), U64((o + b) * sst)
                 if mode != MODE_NONE:
                     _act_row(zf, q, q, un, layers[l, NL_GATE], pg)  # the gate, in place
@@ -280,7 +414,7 @@ def nam_wavenet_block(x, out, pos, bufs, wts, layers, acts, arrays, head_scale, 
                         bf[d + t] += e
                 _mm(wts, layers[l, NL_H1_W], 0, b, 1, 0, h1, b, zf, sst, 0, bf, bst, hb + pos, n, zeros, 0,
                         False)
-            else:
+            elif mode != MODE_NONE:
                 for o in range(b):
                     p, d = U64(o * sst), U64(hb + o * bst) + upos
                     for t in range(un):

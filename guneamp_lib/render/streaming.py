@@ -73,7 +73,7 @@ class StreamingProcessor:
     cabinet adds none. :meth:`flush` ends a stream: it returns the last ``latency`` samples of the
     offline render, as if the input were followed by silence the way ``predict`` pads it.
 
-    ``engine``: ``"compiled"`` (compiled kernels; SeedCNN, tanh WaveNets, our LSTM and NAM's),
+    ``engine``: ``"compiled"`` (compiled kernels; SeedCNN, tanh WaveNets, our LSTM and every model NAM core plays),
     ``"torch"`` (the model's PyTorch modules) or ``"auto"`` (compiled where possible).
     The model is copied; the original is not touched.
 
@@ -95,6 +95,7 @@ class StreamingProcessor:
                 raise GuneampError(f"the compiled engine is not available: {why}. Use engine='torch' or 'auto'.")
             stream = TorchEngine(model, F)
         self.engine = "torch" if isinstance(stream, TorchEngine) else "compiled"
+        self.engine_name = type(stream).__name__  # which engine the chooser picked, e.g. FastNamProgram
         fast = self.engine == "compiled"
         self._model = stream
         self._push = stream.push
@@ -218,11 +219,12 @@ class StreamingProcessor:
             d = self._down.push(y)
         else:
             d = self._model.push(x)
-        if self._cab is not None and d.size:
-            d = self._cab.push(d)
         lead = x.size - d.size
         out[:lead] = 0.0
-        out[lead:] = d
+        if self._cab is not None and d.size:
+            self._cab.push(d, out[lead:])
+        else:
+            out[lead:] = d
 
 
 def _compiled(model, knobs) -> StreamingProcessor:

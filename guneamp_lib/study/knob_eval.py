@@ -78,7 +78,30 @@ def load_knob_dataset(seconds: float | None = None, seed: int = 0) -> KnobEvalDa
     return KnobEvalData(KNOB_DATASET, manifest, train, held, nearest, what)
 
 
-def _median_worst(values) -> tuple[float | None, float | None]:
+def held_out_esr(dataset: KnobEvalData, ckpt) -> tuple[list[float], list]:
+    """The ESR of every held-out row under ``ckpt``, and its ``(output, target)`` pairs.
+
+    A knob model plays each row at the row's settings; a snapshot (the pooled baseline)
+    plays every row the same.
+
+    Notebook: 13
+    """
+    scores, pairs = [], []
+    for row, clean, target in dataset.held_out:
+        if ckpt.knobs is None:
+            pred = predict_at_level(ckpt, clean, ckpt.ir).numpy()
+        else:
+            pred = knob_model_output(ckpt, clean, row.settings).numpy()
+        scores.append(float(esr(torch.from_numpy(target).double(), torch.from_numpy(pred).double())))
+        pairs.append((pred, target))
+    return scores, pairs
+
+
+def median_worst(values) -> tuple[float | None, float | None]:
+    """The median and the largest of ``values`` (``None`` entries left out; ``(None, None)`` if none remain).
+
+    Notebook: 13
+    """
     values = [v for v in values if v is not None]
     return (statistics.median(values), max(values)) if values else (None, None)
 
@@ -96,7 +119,7 @@ def train_and_test_knobs(dataset: KnobEvalData, spec, *, time_budget_s=None, epo
 
     spec = ModelSpec.parse(spec)
     cfg = train_config(spec, time_budget_s=time_budget_s, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                       device=device, seed=seed)
+                       device=device, seed=seed, knob_recipe=True)
     shortest = min(c.n_train for c in dataset.train.captures)
     cfg = replace(cfg, segment=min(segment_length(cfg, dataset.train.ir is not None), shortest))
     where = (lambda sub: None) if out_dir is None else (lambda sub: Path(out_dir) / sub)
@@ -104,19 +127,12 @@ def train_and_test_knobs(dataset: KnobEvalData, spec, *, time_budget_s=None, epo
     pooled_data = pooled_training_data(dataset.manifest)
     pooled = train(pooled_data, replace(cfg, segment=min(cfg.segment, pooled_data.n_train)),
                    out_dir=where("pooled"), progress=progress).checkpoint
-    ckpt = result.checkpoint
-    mine, base = [], []
-    preds = []
-    for row, clean, target in dataset.held_out:
-        pred = knob_model_output(ckpt, clean, row.settings).numpy()
-        mine.append(float(esr(torch.from_numpy(target).double(), torch.from_numpy(pred).double())))
-        other = predict_at_level(pooled, clean, pooled.ir).numpy()
-        base.append(float(esr(torch.from_numpy(target).double(), torch.from_numpy(other).double())))
-        preds.append((pred, target))
+    mine, preds = held_out_esr(dataset, result.checkpoint)
+    base, _ = held_out_esr(dataset, pooled)
     pred_all, target_all, _ = join_clips(preds, dataset.sample_rate, CLIP_GAP_S)
-    med, worst = _median_worst(mine)
-    p_med, p_worst = _median_worst(base)
-    n_med, n_worst = _median_worst(e for e, _ in dataset.nearest)
+    med, worst = median_worst(mine)
+    p_med, p_worst = median_worst(base)
+    n_med, n_worst = median_worst(e for e, _ in dataset.nearest)
     last = result.history[-1]
     extra = {"dataset": dataset.name, "oversample": spec.oversample, "steps": last["step"], "epochs": last["epoch"],
              "validation_esr": result.best_val_esr, "held_out": [r.name for r, _, _ in dataset.held_out],
@@ -150,4 +166,5 @@ def knob_markdown(reports) -> str:
     return "\n".join(rows)
 
 
-__all__ = ["KNOB_DATASET", "KnobEvalData", "knob_markdown", "load_knob_dataset", "train_and_test_knobs"]
+__all__ = ["KNOB_DATASET", "KnobEvalData", "held_out_esr", "knob_markdown", "load_knob_dataset", "median_worst",
+           "train_and_test_knobs"]

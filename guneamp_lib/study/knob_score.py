@@ -246,8 +246,9 @@ def train_pooled(manifest: KnobManifest, like: Checkpoint, *, steps: int = DEFAU
 
     config = snapshot_config(model_config(like.model))
     data = pooled_training_data(manifest)
+    # The knob model's recipe: the same training, less the knobs.
     cfg = TrainConfig(model=like.model_name, model_kwargs=config, oversample=like.oversample, seed=seed,
-                      device=device, **fixed_steps(steps))
+                      device=device, knob_recipe=True, **fixed_steps(steps))
     cfg = replace(cfg, segment=min(segment_length(cfg, data.ir is not None), data.n_train))
     result = train(data, cfg, out_dir=out_dir, progress=False, model=build_model(like.model_name, **config))
     return result.checkpoint

@@ -57,7 +57,8 @@ from ..vocabulary import DEFAULT_TIME_BUDGET_S
 class TrainConfig:
     model: str = "seed_cnn"
     model_kwargs: dict = field(default_factory=dict)
-    # None: the model's row of training.defaults.TRAINING (the one table of defaults).
+    # None: the model's row of training.defaults.TRAINING (the one table of defaults; KNOB_TRAINING
+    # with knob_recipe).
     oversample: int | None = None
     window: int = 256
     segment: int | None = None  # scored file-rate samples per segment; None: see segment_length()
@@ -79,10 +80,12 @@ class TrainConfig:
     polarity: bool = False  # flip whole segments' polarity at random (symmetric gear only)
     gain_jitter_db: float = 0.0  # each segment's input gain drawn within +/- this many dB
     ema: float = 0.0  # decay of a moving average of the weights that validation scores; 0: none
+    # Options left None from training.defaults.KNOB_TRAINING, a knob model's recipe (notebook 13).
+    knob_recipe: bool = False
 
     def __post_init__(self):
         if None in (self.oversample, self.batch_size, self.learning_rate):
-            row = training_defaults(self.model)
+            row = training_defaults(self.model, self.knob_recipe)
             self.oversample = row.oversample if self.oversample is None else self.oversample
             self.batch_size = row.batch_size if self.batch_size is None else self.batch_size
             self.learning_rate = row.learning_rate if self.learning_rate is None else self.learning_rate
@@ -123,8 +126,9 @@ class TrainResult:
 
 
 def train_config(spec: ModelSpec, *, time_budget_s=DEFAULT_TIME_BUDGET_S, epochs=None, steps_per_epoch=None,
-                 device="auto", seed=0) -> TrainConfig:
-    """The set-up of a model written ``name[:size][@rate]``, with its row of the defaults table.
+                 device="auto", seed=0, knob_recipe: bool = False) -> TrainConfig:
+    """The set-up of a model written ``name[:size][@rate]``, with its row of the defaults table
+    (of :data:`~guneamp_lib.training.defaults.KNOB_TRAINING` with ``knob_recipe``).
 
     What ``guneamp evaluate`` and ``train-many`` train with (and ``guneamp train``, which must
     agree: ``tests/test_levels.py``).
@@ -133,7 +137,7 @@ def train_config(spec: ModelSpec, *, time_budget_s=DEFAULT_TIME_BUDGET_S, epochs
     """
     return TrainConfig(model=spec.model, model_kwargs=spec.kwargs(), oversample=spec.oversample,
                        time_budget_s=time_budget_s, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                       device=device, seed=seed)
+                       device=device, seed=seed, knob_recipe=knob_recipe)
 
 
 def segment_length(cfg: TrainConfig, has_ir: bool) -> int:
@@ -144,7 +148,7 @@ def segment_length(cfg: TrainConfig, has_ir: bool) -> int:
     """
     if cfg.segment is not None:
         return int(cfg.segment)
-    return training_defaults(cfg.model).segment(has_ir)
+    return training_defaults(cfg.model, cfg.knob_recipe).segment(has_ir)
 
 
 def check_fit(model: torch.nn.Module, data: TrainingData, cfg: TrainConfig) -> None:
