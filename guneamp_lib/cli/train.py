@@ -231,7 +231,7 @@ def register(sub) -> None:
     t.add_argument("--target-kind", choices=TARGET_KINDS, default="amp_with_cab",
                    help="amp_with_cab: target recorded through the cabinet (IR goes in the loss); amp_direct: before it")
     t.add_argument("--model", default="seed_cnn", type=argument_type(_model),
-                   help="network: seed_cnn (the design's CNN, default), wavenet[:standard|lite|feather|nano], lstm[:8..80], gru[:8..80]")
+                   help="network: seed_cnn (the design's CNN, default), wavenet[:standard|lite|feather|nano|a2-lite|a2-full] (a2: NAM 0.13's default shapes), lstm[:8..80], gru[:8..80]")
     t.add_argument("--oversample", type=number(1, MAX_FACTOR, integer=True), default=None,
                    help=f"oversampling factor the network runs at (default: the model's, {_per_model('oversample')})")
     t.add_argument("--epochs", type=count, default=None, help="stop after this many epochs")

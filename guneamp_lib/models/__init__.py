@@ -19,7 +19,8 @@ from .nam_convnet import NamConvNet, NamLinear
 from .nam_lstm import NamLSTM
 from .nam_wavenet import NamWaveNet
 from .seed_cnn import SeedCNN, seed_cnn_parameter_breakdown
-from .wavenet import WaveNet
+from .wavenet import PRESETS as WAVENET_PRESETS, WaveNet
+from .wavenet_a2 import A2_PRESETS, a2_wavenet
 
 MODELS: dict[str, type[AmpModel]] = {
     SeedCNN.name: SeedCNN,
@@ -37,6 +38,15 @@ MODELS: dict[str, type[AmpModel]] = {
 def build_model(name: str, **kwargs) -> nn.Module:
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}")
+    if name == WaveNet.name:
+        preset = kwargs.get("preset", "standard")
+        if preset in A2_PRESETS:
+            # NAM 0.13's A2 needs what our WaveNet lacks (kernel sizes per layer, a 16-tap head):
+            # it is built as the class that plays NAM's files (models/wavenet_a2.py)
+            return a2_wavenet(**kwargs)
+        if preset is not None and preset not in WAVENET_PRESETS:
+            raise ValueError(f"unknown WaveNet preset {preset!r}; choose one of: "
+                             f"{', '.join([*WAVENET_PRESETS, *A2_PRESETS])}")
     return MODELS[name](**kwargs)
 
 

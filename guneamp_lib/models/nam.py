@@ -19,6 +19,14 @@ last number. Format 0.7 spells the same network with more words: per layer array
 have (bottleneck, head 1x1, FiLM, groups), written switched off. Reading maps a file onto
 our WaveNet where it fits, and onto :class:`~guneamp_lib.models.nam_wavenet.NamWaveNet` where not.
 
+**A2.** The ``wavenet:a2-lite`` and ``wavenet:a2-full`` presets (NAM 0.13's default shapes,
+:mod:`guneamp_lib.models.wavenet_a2`) train a :class:`NamWaveNet`. It is written as NAM
+0.13 writes A2: a ``SlimmableContainer`` whose one submodel (``max_value`` 1.0: every
+slider position plays it) is the WaveNet file, its layer arrays key for key those NAM
+writes for its own A2 of that size. NAM core plays the container; NAM 0.13's Python
+reader (``init_from_nam``) has no container entry, for NAM's own A2 files too, and reads
+the submodel as written.
+
 **LSTM.** NAM's LSTM has no skip connection and starts from a stored state, so a file
 is rebuilt as :class:`~guneamp_lib.models.nam_lstm.NamLSTM`. Ours adds the input to its
 output; to export it, we add one hidden unit that carries the input through: its gates
@@ -63,6 +71,7 @@ from .checkpoint import Checkpoint, load_checkpoint
 from .lstm import LSTMModel
 from .nam_levels import loudness_and_gain, loudness_probe
 from .nam_read import FILM_SLOTS, GATE_SECONDARY, build_network, load_nam, run_from_silence
+from .nam_wavenet import NamWaveNet
 from .wavenet import WaveNet
 
 # The sample rate NAM's plugin assumes for files that do not state one.
@@ -136,7 +145,36 @@ def _wavenet_array(lc: dict) -> dict:
     }
 
 
-def _wavenet_section(model: WaveNet, gain_in: float, gain_out: float) -> tuple[dict, list[float]]:
+def _nam_wavenet_array(lc: dict) -> dict:
+    """A :class:`NamWaveNet` array (its checked vocabulary) as NAM 0.13 writes it into a file."""
+    head = {"out_channels": lc["head_out"], "kernel_size": lc["head_kernel"], "bias": lc["head_bias"]}
+    if lc["head_dilation"] != 1:
+        head["head_dilation"] = lc["head_dilation"]
+    acts = [_activation_spec(a["type"]) if a["type"] == "Hardtanh" else dict(a) for a in lc["activations"]]
+    return {
+        "input_size": lc["input_size"], "condition_size": lc["condition_size"], "head": head,
+        "channels": lc["channels"], "kernel_sizes": list(lc["kernel_sizes"]), "dilations": list(lc["dilations"]),
+        "activation": acts, "bottleneck": lc["bottleneck"],
+        "head1x1": {"active": bool(lc["head1x1_out"]), "out_channels": lc["head1x1_out"] or 1,
+                    "groups": lc["head1x1_groups"]},
+        "layer1x1": {"active": lc["layer1x1"], "groups": lc["layer1x1_groups"]},
+        "groups_input": lc["groups_input"], "groups_input_mixin": lc["groups_input_mixin"],
+        **{slot: {"active": False, "shift": True, "groups": 1} for slot in FILM_SLOTS},
+        "gating_mode": list(lc["gating_modes"]), "secondary_activation": [None if s is None else dict(s)
+                                                                           for s in lc["secondary_activations"]],
+        "slimmable": None,
+    }
+
+
+def _wavenet_section(model: WaveNet | NamWaveNet, gain_in: float, gain_out: float) -> tuple[dict, list[float]]:
+    if isinstance(model, NamWaveNet):
+        # what our A2 presets train (models/wavenet_a2.py); NAM's further options are read, never trained here
+        if model.condition is not None or model.head is not None or any(lc["films"] for lc in model.config["arrays"]):
+            raise GuneampError("this NAM WaveNet has a condition DSP, a post-stack head or FiLM, which guneamp "
+                               "reads but does not export; export the .nam file it came from instead")
+        layers = [_nam_wavenet_array(lc) for lc in model.config["arrays"]]
+    else:
+        layers = [_wavenet_array(lc) for lc in model.config["layers"]]
     weights = []
     for name, p in model.named_parameters():
         w = p.detach().double().cpu()
@@ -145,9 +183,22 @@ def _wavenet_section(model: WaveNet, gain_in: float, gain_out: float) -> tuple[d
             w = w * gain_in
         weights += _f32(w)
     head_scale = _f32([model.head_scale / gain_out])[0]
-    config = {"layers": [_wavenet_array(lc) for lc in model.config["layers"]], "head": None,
-              "head_scale": head_scale}
+    config = {"layers": layers, "head": None, "head_scale": head_scale}
     return config, weights + [head_scale]
+
+
+def _container(payload: dict) -> dict:
+    """A WaveNet payload as the one size of a ``SlimmableContainer``, the layout NAM 0.13 exports A2 in.
+
+    The submodel keeps its own metadata and rate, as NAM's exporter writes it; the container
+    holds the date, the submodel's ``loudness`` and ``gain`` (NAM copies the largest
+    size's) and, added by the caller, the user's fields.
+    """
+    meta = payload["metadata"]
+    top = {"date": dict(meta["date"]), "loudness": meta["loudness"], "gain": meta["gain"]}
+    return {"version": payload["version"], "metadata": top, "architecture": "SlimmableContainer",
+            "config": {"submodels": [{"max_value": 1.0, "model": payload}]}, "weights": [],
+            "sample_rate": payload["sample_rate"]}
 
 
 @torch.no_grad()
@@ -188,7 +239,7 @@ def nam_payload(ckpt: Checkpoint, metadata: dict | None = None) -> dict:
     for what, g in (("input_gain", gain_in), ("output_gain", gain_out)):
         if not (math.isfinite(g) and g > 0):
             raise GuneampError(f"the checkpoint's {what} is {g!r}; it must be a positive number")
-    if isinstance(model, WaveNet):
+    if isinstance(model, (WaveNet, NamWaveNet)):
         architecture, (config, weights) = "WaveNet", _wavenet_section(model, gain_in, gain_out)
     elif isinstance(model, LSTMModel):
         architecture, (config, weights) = "LSTM", _lstm_section(model, gain_in, gain_out)
@@ -212,6 +263,9 @@ def nam_payload(ckpt: Checkpoint, metadata: dict | None = None) -> dict:
     # Measured on the network exactly as a player will rebuild it from the file.
     written = build_network(architecture, config, weights)
     meta["loudness"], meta["gain"] = loudness_and_gain(lambda x: run_from_silence(written, x), loudness_probe(rate))
+    if isinstance(model, NamWaveNet):
+        payload = _container(payload)
+        meta = payload["metadata"]
     meta.update(check_user_metadata(metadata or {}))
     meta["training"] = {"guneamp": {"model": ckpt.model_name, "input_gain": gain_in, "output_gain": gain_out,
                                     "oversample": int(ckpt.oversample), "target_kind": ckpt.target_kind}}

@@ -96,7 +96,8 @@ class ModelSpec:
     """One entry of the comparison: an architecture, its size and the rate it runs at.
 
     Written as text ``name[:arg][@Nx]``: ``seed_cnn@8x``, ``wavenet:lite``, ``lstm:24``.
-    ``arg`` is the WaveNet preset or the LSTM's hidden size; without ``@Nx`` the rate is
+    ``arg`` is the WaveNet preset (``a2-lite`` and ``a2-full`` are NAM 0.13's A2,
+    :mod:`guneamp_lib.models.wavenet_a2`) or the LSTM's hidden size; without ``@Nx`` the rate is
     the model's default from :data:`TRAINING` (8x for the seed CNN, 1x for the others).
 
     Notebook: 06, 11
@@ -118,7 +119,7 @@ class ModelSpec:
         """The spec ``text`` names, checked as far as it can be without building the model (no torch)."""
         if isinstance(text, ModelSpec):
             return text
-        m = re.fullmatch(r"\s*([a-z_]+)(?::([\w.]+))?(?:@(\d+)x?)?\s*", str(text))
+        m = re.fullmatch(r"\s*([a-z_]+)(?::([\w.-]+))?(?:@(\d+)x?)?\s*", str(text))
         if not m:
             raise GuneampError(f"cannot read the model {text!r}: write name[:arg][@Nx], e.g. wavenet:lite or seed_cnn@8x")
         name = m.group(1)

@@ -372,7 +372,8 @@ def train(
         run, history, best_state, best_path = restore_run(out_dir, model, opt, gen, data, meta)
 
     def make_ckpt(state: dict | None = None) -> Checkpoint:
-        return Checkpoint(model, cfg.model, data.sample_rate, F, max(cfg.window, 1),
+        # model.name, not cfg.model: wavenet:a2-* trains NAM's own WaveNet class (models/wavenet_a2.py)
+        return Checkpoint(model, model.name, data.sample_rate, F, max(cfg.window, 1),
                           None if data.ir is None else data.ir.cpu(), data.target_kind, history, meta,
                           training_state=state, input_gain=data.input_gain, output_gain=data.output_gain,
                           knobs=data.space if isinstance(data, KnobTrainingData) else None)
