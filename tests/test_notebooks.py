@@ -61,6 +61,8 @@ def test_committed_notebook_is_clean(stem):
         if cell["cell_type"] == "code":
             assert not cell.get("outputs") and not cell.get("execution_count"), f"{stem} carries outputs"
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    # a cell without an id makes nbformat warn in every run of the course (nbformat 4.5)
+    assert all(cell.get("id") for cell in nb["cells"]), f"{stem} has a cell without an id"
 
 
 @pytest.mark.parametrize("stem", PRESENT)
