@@ -84,3 +84,15 @@ def toy_knob_set(folder, drives, test_drives, seconds=2.0):
     path = folder / "knobs.csv"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+@pytest.fixture(scope="session")
+def nam_core_exact():
+    """NAM core's exact-tanh build (the reference our .nam files must play equal in), built once
+    per session; the test skips with the reason where it cannot be built."""
+    from benchmarks.nam_core import build_nam_core, missing_requirements
+
+    why = missing_requirements()
+    if why is not None:
+        pytest.skip(f"NAM core cannot be built here: {why}")
+    return build_nam_core("exact")

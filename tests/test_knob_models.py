@@ -336,14 +336,11 @@ def test_baked_snapshot_equals_the_knob_model_at_its_setting():
 
 
 @pytest.mark.slow
-def test_baked_nam_plays_in_nam_core_as_the_knob_model(tmp_path, capsys):
-    from benchmarks.nam_core import build_nam_core, missing_requirements, run_driver
+def test_baked_nam_plays_in_nam_core_as_the_knob_model(tmp_path, capsys, nam_core_exact):
+    from benchmarks.nam_core import run_driver
     from guneamp_lib.capture.guitar import synth_di
 
-    why = missing_requirements()
-    if why is not None:
-        pytest.skip(f"NAM core cannot be built here: {why}")
-    build = build_nam_core("exact")
+    build = nam_core_exact
     ckpt = _knob_checkpoint("wavenet", {"preset": "nano"}, 2, seed=5)
     save_checkpoint(tmp_path / "k.pt", ckpt)
     x = synth_di(1.0, 48000, 3).astype(np.float32)

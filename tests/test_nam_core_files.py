@@ -14,7 +14,7 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks.nam_core import build_nam_core, missing_requirements, run_driver
+from benchmarks.nam_core import run_driver
 from guneamp_lib.capture.guitar import synth_di
 from guneamp_lib.errors import GuneampError
 from guneamp_lib.models import NamWaveNet
@@ -31,11 +31,8 @@ CASES = [("a2", None), ("a2", 0.2), ("slimmable", None), ("slimmable", 0.1), ("s
 
 
 @pytest.fixture(scope="module")
-def exact():
-    why = missing_requirements()
-    if why is not None:
-        pytest.skip(f"NAM core cannot be built here: {why}")
-    return build_nam_core("exact")
+def exact(nam_core_exact):
+    return nam_core_exact
 
 
 @pytest.fixture(scope="module")

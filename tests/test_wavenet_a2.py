@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from benchmarks.nam_core import build_nam_core, missing_requirements, run_driver
+from benchmarks.nam_core import run_driver
 from guneamp_lib.capture.guitar import synth_di
 from guneamp_lib.cli import main
 from guneamp_lib.errors import GuneampError
@@ -148,13 +148,9 @@ def test_nam_python_plays_the_written_submodel_as_we_do(exports, signal):
 
 
 @pytest.mark.slow
-def test_nam_core_plays_the_container_as_we_do(exports, signal):
-    why = missing_requirements()
-    if why is not None:
-        pytest.skip(f"NAM core cannot be built here: {why}")
-    exact = build_nam_core("exact")
+def test_nam_core_plays_the_container_as_we_do(exports, signal, nam_core_exact):
     for ckpt, path in exports.values():
-        y, _ = run_driver(exact, path, signal, block=64, exact_tanh=True)
+        y, _ = run_driver(nam_core_exact, path, signal, block=64, exact_tanh=True)
         assert np.sqrt(np.mean(y**2)) > 1e-4
         assert esr(y, rendered(ckpt, signal)) < 1e-10
 
