@@ -50,6 +50,7 @@ from guneamp_lib.study.knob_eval import held_out_esr, load_knob_dataset, median_
 from guneamp_lib.study.knob_score import pooled_training_data  # noqa: E402
 from guneamp_lib.training.defaults import ModelSpec  # noqa: E402
 from guneamp_lib.training.train import segment_length, train, train_config  # noqa: E402
+from real_gear import parse_overrides  # noqa: E402  (the same --set as the real-gear recipe search)
 
 # The judged budget: 15 CPU-minutes on one thread.
 BUDGET_S = 900.0
@@ -61,7 +62,7 @@ QUICK_STEPS = 2
 
 
 def run_model(label: str, spec_text: str, knobs: bool, budget_s: float | None, steps: int | None, seconds: float | None,
-              seed: int = 0, out_dir: str | None = None) -> dict:
+              seed: int = 0, out_dir: str | None = None, overrides: dict | None = None) -> dict:
     """Train one model of the comparison on the knob capture and score it on the held-out settings."""
     torch.set_num_threads(1)
     warnings.simplefilter("ignore", GuneampWarning)  # the synthetic takes' lag note, once per capture
@@ -69,7 +70,7 @@ def run_model(label: str, spec_text: str, knobs: bool, budget_s: float | None, s
     spec = ModelSpec.parse(spec_text)
     cfg = train_config(spec, time_budget_s=budget_s, epochs=1 if steps else None, steps_per_epoch=steps,
                        device="cpu", seed=seed, knob_recipe=True)
-    cfg = replace(cfg, clock="cpu")
+    cfg = replace(cfg, clock="cpu", **(overrides or {}))
     data = dataset.train if knobs else pooled_training_data(dataset.manifest)
     shortest = min(c.n_train for c in dataset.train.captures) if knobs else data.n_train
     cfg = replace(cfg, segment=min(segment_length(cfg, data.ir is not None), shortest))  # the quick set's short takes
@@ -84,16 +85,21 @@ def run_model(label: str, spec_text: str, knobs: bool, budget_s: float | None, s
 
 
 def bench(budget_s: float = BUDGET_S, quick: bool = False, workers: int = 1, seed: int = 0,
-          labels: tuple[str, ...] = tuple(label for label, _, _ in MODELS), out_dir: str | None = None) -> dict:
+          labels: tuple[str, ...] = tuple(label for label, _, _ in MODELS), out_dir: str | None = None,
+          wavenet: str | None = None, overrides: dict | None = None) -> dict:
     """Train and score the models named in ``labels`` (default: all of :data:`MODELS`); with ``out_dir``,
-    each model's ``best.pt`` and ``last.pt`` go into ``out_dir/<label>``."""
+    each model's ``best.pt`` and ``last.pt`` go into ``out_dir/<label>``. ``wavenet`` replaces the
+    WaveNet's spec (knob model and pooled snapshot alike) and ``overrides`` change
+    :class:`~guneamp_lib.training.train.TrainConfig` fields of every model: a recipe search."""
     seconds = QUICK_KNOB_SECONDS if quick else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GuneampWarning)
         dataset = load_knob_dataset(seconds=seconds, seed=seed)  # written here once, before the workers read it
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    tasks = [Task(label, run_model, (label, spec, knobs, None if quick else budget_s, QUICK_STEPS if quick else None,
-                                     seconds, seed, out_dir)) for label, spec, knobs in MODELS if label in labels]
+    specs = {label: (wavenet if wavenet and spec.startswith("wavenet") else spec) for label, spec, _ in MODELS}
+    tasks = [Task(label, run_model, (label, specs[label], knobs, None if quick else budget_s,
+                                     QUICK_STEPS if quick else None, seconds, seed, out_dir, overrides))
+             for label, _, knobs in MODELS if label in labels]
     started = time.perf_counter()
     with Engine(workers=workers, progress=False) as engine:
         engine.fit(len(tasks))
@@ -104,7 +110,7 @@ def bench(budget_s: float = BUDGET_S, quick: bool = False, workers: int = 1, see
     return {"quick": quick, "budget_s": None if quick else budget_s, "steps": QUICK_STEPS if quick else None,
             "dataset": dataset.description, "held_out": [row.name for row, _, _ in dataset.held_out],
             "nearest_esr": [e for e, _ in dataset.nearest], "runs": {o.key: o.value for o in outcomes},
-            "wall_seconds": time.perf_counter() - started,
+            "overrides": overrides or {}, "wall_seconds": time.perf_counter() - started,
             "machine": {"cpu": platform.processor() or platform.machine(), "logical_cpus": os.cpu_count(),
                         "torch": torch.__version__, "load_average": load}}
 
@@ -181,13 +187,19 @@ def main(argv=None) -> int:
                    help="train only these (default: all); --merge joins the JSON of such runs")
     p.add_argument("--merge", nargs="+", metavar="JSON", help="print one table from the JSON of earlier runs; train nothing")
     p.add_argument("--json", metavar="PATH", help="also write the figures to this JSON file")
+    p.add_argument("--wavenet", metavar="SPEC", help="the WaveNet to train, e.g. wavenet:lite (default: wavenet:standard)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
+                   help="change one TrainConfig field of every model's recipe (repeatable): a recipe search")
     p.add_argument("--out", metavar="DIR", help="keep each model's best.pt and last.pt in DIR/<model> (default: none)")
     args = p.parse_args(argv)
+    if args.wavenet and not args.wavenet.startswith("wavenet"):
+        raise SystemExit(f"--wavenet {args.wavenet!r}: write a WaveNet spec such as wavenet:lite")
+    overrides = parse_overrides(args.overrides)
     if args.merge:
         r = merge([json.loads(Path(path).read_text()) for path in args.merge])
     else:
         r = bench(args.budget, args.quick, args.workers, args.seed,
-                  tuple(args.models or (label for label, _, _ in MODELS)), args.out)
+                  tuple(args.models or (label for label, _, _ in MODELS)), args.out, args.wavenet, overrides)
     print("\n".join(report_lines(r)))
     if args.json:
         Path(args.json).write_text(json.dumps({**r, "beats_pooled": beats_pooled(r)}, indent=1))

@@ -520,6 +520,28 @@ def test_coverage_finds_a_note_below_everything_trained_on():
     assert "100%" in cv.describe() and "Hz" in cv.describe()
 
 
+def test_coverage_of_a_long_file_transforms_every_piece_at_one_length(monkeypatch):
+    """A file longer than a piece is read piece by piece, every piece (the short last one
+    zero-padded) transformed at the piece length: a remainder of awkward length would take
+    pocketfft's Bluestein path, whose buffers grow with the file (check of an hour: +0.4 GB).
+    The shares stay those of the whole signal."""
+    from guneamp_lib.capture import coverage as cov_mod
+
+    monkeypatch.setattr(cov_mod, "COVERAGE_PIECE", 1 << 14)
+    x = np.concatenate([tone(f, 0.45) for f in (110.0, 220.0, 440.0)])[: 3 * (1 << 14) + 4_999]  # a prime-ish remainder
+    sizes = []
+    real_rfft = np.fft.rfft
+    monkeypatch.setattr(cov_mod.np.fft, "rfft", lambda a, n=None: sizes.append(n) or real_rfft(a, n=n))
+    centres, pieces = cov_mod.read_band_shares(lambda lo, hi: x[lo:hi], x.size, SR)
+    assert sizes == [1 << 14] * 4
+    monkeypatch.setattr(cov_mod, "COVERAGE_PIECE", 1 << 20)  # one piece: the whole signal at its own length
+    _, whole = cov_mod.read_band_shares(lambda lo, hi: x[lo:hi], x.size, SR)
+    assert sizes[-1] == x.size
+    loud = whole > 0.05
+    assert loud.sum() == 3 and np.allclose(pieces[loud], whole[loud], atol=0.02)
+    assert pieces.sum() == pytest.approx(1.0)
+
+
 def test_coverage_of_silence_is_an_error():
     with pytest.raises(GuneampError, match="silent"):
         coverage(tone(100.0), np.zeros(SR), SR)
