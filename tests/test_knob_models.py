@@ -204,6 +204,44 @@ def test_knob_data_keeps_one_level_and_mixes_settings():
     assert hits.any()
 
 
+def test_balanced_settings_weigh_each_setting_by_its_own_power():
+    """balance_settings scales each segment's prediction and target by its capture's
+    sqrt(mean power / own power): a setting 10x quieter weighs as much as a loud one in
+    the loss, the prediction's level untouched; without it the sampler is as before."""
+    from guneamp_lib.training.knob_data import setting_scales
+    from guneamp_lib.training.losses import training_loss
+
+    x = toy_di(seconds=1.0, seed=5)
+    loud = _knob_amp(x, 10)
+    data = make_knob_training_data([(x, loud / 10, {"drive": 0}), (x, loud, {"drive": 10})], 44100,
+                                   target_kind="amp_direct")
+    scales = setting_scales(data)
+    p = [float(torch.mean(c.target[: c.n_train].double() ** 2)) for c in data.captures]
+    assert scales[0] / scales[1] == pytest.approx(10.0, rel=1e-4)
+    assert float(scales[0]) ** 2 * p[0] == pytest.approx(float(scales[1]) ** 2 * p[1], rel=1e-4)
+    model = build_model("lstm", hidden_size=8, num_knobs=1)
+    cfg = TrainConfig(model="lstm", segment=256, batch_size=8, epochs=1, time_budget_s=None, balance_settings=True)
+    sampler = KnobSampler.build(model, data, cfg, 256, "cpu")
+    (xs, knobs, scale), ys = sampler.draw(8, torch.Generator().manual_seed(0))
+    assert torch.equal(scale[:, 0], scales[knobs[:, 0].long()])
+    plain = KnobSampler.build(model, data, TrainConfig(model="lstm", segment=256, batch_size=8, epochs=1,
+                                                       time_budget_s=None), 256, "cpu")
+    (xs0, knobs0), ys0 = plain.draw(8, torch.Generator().manual_seed(0))  # the same segments, unscaled
+    assert torch.equal(xs0, xs) and torch.allclose(ys, ys0 * scale)
+    with torch.no_grad():
+        pred0, pred = plain.forward(model, (xs0, knobs0)), sampler.forward(model, (xs, knobs, scale))
+        assert torch.allclose(pred, pred0 * scale)
+        # the balanced loss is each segment's squared error times its capture's scale squared
+        mse = torch.mean((pred0 - ys0) ** 2, dim=1)
+        plain_cfg = TrainConfig(model="lstm", segment=256, epochs=1, time_budget_s=None, pre_emphasis_weight=0.0)
+        assert float(training_loss(pred, ys, plain_cfg)) == pytest.approx(float(torch.mean(mse * scale[:, 0] ** 2)),
+                                                                          rel=1e-5)
+    silent = make_knob_training_data([(x, loud, {"drive": 0}), (x, loud * 0, {"drive": 10})], 44100,
+                                     target_kind="amp_direct")
+    with pytest.raises(GuneampError, match="silent"):
+        setting_scales(silent)
+
+
 def test_cli_trains_a_knob_model_that_resumes_and_refuses(knob_manifest, tmp_path, capsys):
     args = ["train", "--manifest", str(knob_manifest), "--model", "lstm:8", "--segment", "512", "--batch-size", "4",
             "--epochs", "2", "--time-budget", "100000", "--save-every", "1", "--device", "cpu", "--quiet"]

@@ -153,6 +153,7 @@ class KnobSampler:
     samplers: list[SegmentSampler]
     knobs: torch.Tensor  # (captures, K), on the device
     ends: torch.Tensor  # cumulative segment starts per capture
+    scale: torch.Tensor | None = None  # (captures,): each capture's error scale (balance_settings)
 
     @classmethod
     def build(cls, model, data: KnobTrainingData, cfg, length: int, device) -> "KnobSampler":
@@ -160,7 +161,8 @@ class KnobSampler:
         length = min([length] + [c.n_train for c in data.captures])
         samplers = [SegmentSampler.build(model, c, cfg, length, device) for c in data.captures]
         ends = torch.cumsum(torch.tensor([s.n_starts for s in samplers]), 0)
-        return cls(samplers, data.knobs.to(device), ends)
+        scale = setting_scales(data).to(device) if getattr(cfg, "balance_settings", False) else None
+        return cls(samplers, data.knobs.to(device), ends, scale)
 
     @property
     def length(self) -> int:
@@ -177,10 +179,33 @@ class KnobSampler:
             smp = self.samplers[c]
             xs.append(smp.padded[s * F : (s + span) * F])
             ys.append(smp.target[s : s + smp.length])
-        return (torch.stack(xs), self.knobs[which.to(self.knobs.device)]), torch.stack(ys)
+        which = which.to(self.knobs.device)
+        y = torch.stack(ys)
+        if self.scale is None:
+            return (torch.stack(xs), self.knobs[which]), y
+        scale = self.scale[which][:, None]
+        return (torch.stack(xs), self.knobs[which], scale), y * scale
 
     def forward(self, model, inputs) -> torch.Tensor:
-        x, knobs = inputs
+        x, knobs, *scale = inputs
         s = self.samplers[0]
-        return forward_segments(model, x, s.oversample, s.ir, s.context, s.length, knobs=knobs)
+        pred = forward_segments(model, x, s.oversample, s.ir, s.context, s.length, knobs=knobs)
+        return pred * scale[0] if scale else pred
+
+
+def setting_scales(data: KnobTrainingData) -> torch.Tensor:
+    """Per capture, ``sqrt(P / P_c)``: ``P_c`` its training target's mean power, ``P`` their mean.
+
+    The captures keep one level (a quiet setting stays quiet), so a plain squared error
+    weighs a loud setting's mistakes up to 77 times a quiet one's on the reference amp's
+    knob capture, while every setting is judged by its ESR: its error over its own power.
+    Scaling a segment's prediction and target by this factor (``balance_settings``) makes
+    its squared error count as its ESR does, the level of the output untouched.
+
+    Notebook: 13
+    """
+    power = torch.stack([torch.mean(c.target[: c.n_train].double() ** 2) for c in data.captures])
+    if not bool(torch.all(power > 0)):
+        raise GuneampError("a capture's target is silent; every setting of a knob model needs sound to learn from")
+    return torch.sqrt(power.mean() / power).float()
 

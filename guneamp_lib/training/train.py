@@ -80,6 +80,10 @@ class TrainConfig:
     polarity: bool = False  # flip whole segments' polarity at random (symmetric gear only)
     gain_jitter_db: float = 0.0  # each segment's input gain drawn within +/- this many dB
     ema: float = 0.0  # decay of a moving average of the weights that validation scores; 0: none
+    # Knob models: each setting's squared error over its own power, so a quiet setting's
+    # mistakes count as its ESR does (training.knob_data.setting_scales); snapshots ignore it.
+    # None: the model's row of KNOB_TRAINING (with knob_recipe), else off.
+    balance_settings: bool | None = None
     # Options left None from training.defaults.KNOB_TRAINING, a knob model's recipe (notebook 13).
     knob_recipe: bool = False
 
@@ -89,6 +93,8 @@ class TrainConfig:
             self.oversample = row.oversample if self.oversample is None else self.oversample
             self.batch_size = row.batch_size if self.batch_size is None else self.batch_size
             self.learning_rate = row.learning_rate if self.learning_rate is None else self.learning_rate
+        if self.balance_settings is None:
+            self.balance_settings = self.knob_recipe and training_defaults(self.model, True).balance_settings
         if self.epochs is None and self.time_budget_s is None:
             raise GuneampError("give a number of epochs, a time budget, or both")
         if self.clock not in CLOCKS:
