@@ -4,20 +4,28 @@ A knob model's streaming engine takes a new knob vector whenever the host sends 
 (once per block, from a slider or an automation lane). Jumping to it would step every
 layer's bias at once, and a step in a bias is a step in the output: a click per block
 while a knob turns ("zipper noise"). Instead the engine ramps the vector linearly to its
-new target over :data:`KNOB_RAMP` file-rate samples, in sub-blocks of :data:`KNOB_STEP`
-samples: the bias moves by at most ``1 / (KNOB_RAMP / KNOB_STEP)`` of the change per
-sub-block. On a quiet held note through an untrained WaveNet nano, a one-second sweep's
-worst sample-to-sample step is 1.8 times the output's own largest step with the knob still,
-against 59 times without the glide (``benchmarks/sections/knobs.py`` prints both). A knob
-that is not moving costs nothing: the block runs whole.
+new target over :data:`KNOB_RAMP` file-rate samples, sample by sample: sample ``t`` of a
+glide sits at ``now + (t + 1) * delta``, and the last lands on the target exactly. On a
+quiet held note through an untrained WaveNet nano, a one-second sweep's worst
+sample-to-sample step is 1.03 times the output's own largest step with the knob
+still, against 59 times without the glide (``benchmarks/sections/knobs.py``
+prints both; 1.8 times when the glide moved in 32-sample steps). A knob that is not
+moving costs nothing: the block runs whole on the existing path.
 
-Within a sub-block the knobs are constant, so they fold into biases: the WaveNet's input
-mixer times the knob vector is an extra bias on each layer's dilated convolution, and
-the LSTM's input weights times the knob vector an extra gate bias. The compiled engines
-recompute those bias vectors per sub-block (a few hundred multiply-adds) and run their
-unchanged kernels; the torch engine passes the vector to the model as ``(1, K)``.
-Either way the stream equals the offline model fed the same piecewise-constant knob
-track (``tests/test_knob_models.py``).
+The knobs enter the models linearly, so a glide is a linear move of biases: the WaveNet's
+input mixer times the knob vector is an extra bias on each layer's dilated convolution,
+the LSTM's input weights times the knob vector an extra gate bias. The compiled WaveNet
+runs a gliding block whole, its kernel adding ``(t + 1) * (mixer @ delta)`` to each
+channel's bias in its tanh loop (one multiply-add per channel and sample, beside the
+convolution's ``kernel x channels``); the LSTM's glide kernel sets its gate bias per
+sample (``R`` multiply-adds beside the recurrent product's ``R x width``, the bias and its
+move per sample worked out once per block); the torch
+engine passes the model a ``(1, K, T)`` knob track. Either way the stream equals the
+offline model fed the same per-sample knob track (``tests/test_knob_models.py``).
+Before, the knobs moved in 32-sample steps, one kernel call per step: at a host block of
+64 a moving knob doubled the WaveNet's per-call and per-layer overhead (1.33x to 1.58x its
+model without knobs). Now it costs 1.00x to 1.06x, and the LSTM 16 1.11x to 1.13x (two runs
+of ``benchmarks/sections/knobs.py``, 7 December, load 1 to 2).
 
 :meth:`KnobInput.set_knob_vector` is what a real-time caller (a JACK callback) uses:
 it copies into preallocated arrays and never allocates array memory, locks or logs.
