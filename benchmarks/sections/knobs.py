@@ -5,7 +5,7 @@
 1. **Cost at a host block of 64.** The conditioned WaveNet (standard) and LSTM (16) against
    the same models without knobs, one thread, compiled engine: knobs still (the per-layer
    bias is computed once), and knobs moving all the time (a new value every block, so the
-   engine glides in 32-sample sub-blocks and recomputes the biases for each). The two sides of each
+   engine glides, its biases moving sample by sample inside each block). The two sides of each
    ratio are timed alternately, best of the repeats, in CPU time (one thread does all the work):
    on the shared 2-core machine at load 17, wall-time ratios of two runs of the same LSTM kernel
    came out at 2.0x, while CPU time holds them within a few percent. The issue's budget: at

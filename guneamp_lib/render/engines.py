@@ -6,8 +6,8 @@ module itself in streaming mode (the reference, any model); the ``_Fast*`` engin
 the compiled kernels of :mod:`guneamp_lib.render.kernels` on float32 copies of the
 weights, with the history in ring buffers that are compacted once per
 :data:`COMPACT_SPAN` samples. Every engine takes a knob model's knobs the same way
-(:class:`~guneamp_lib.render.knob_input.KnobInput`: ``set_knob_vector``, smoothed per
-sub-block, folded into biases by the compiled engines).
+(:class:`~guneamp_lib.render.knob_input.KnobInput`: ``set_knob_vector``, glided per
+sample, folded into biases by the compiled engines).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ..models import CausalConv1d, LSTMModel, SeedCNN, WaveNet, receptive_field
 from ..models.nam_lstm import NamLSTM
 from ..models.nam_wavenet import NamWaveNet
 from .buffers import COMPACT_SPAN, MAX_MODEL_BLOCK, ROW_PAD, prime
-from .knob_input import KnobInput
+from .knob_input import GLIDE_COUNTS, KnobInput
 from .nam_engines import FastNamWaveNet
 from .nam_program import FastNamProgram
 
@@ -37,8 +37,10 @@ class TorchEngine(KnobInput):
     def __init__(self, model: torch.nn.Module, oversample: int = 1):
         self.model = copy.deepcopy(model).float().cpu().eval()
         self.init_knobs(self.model.num_knobs, oversample)
-        # The model reads the current knobs through this view of the same memory.
+        # The model reads the current knobs through this view of the same memory; a glide,
+        # through this track (K, block) of them sample by sample.
         self._knobs_t = torch.from_numpy(self.knob_now).view(1, -1) if self.num_knobs else None
+        self._track = np.zeros((self.num_knobs, MAX_MODEL_BLOCK), np.float32)
         self.out = np.zeros(MAX_MODEL_BLOCK, np.float32)
         rf = receptive_field(self.model)
         self.recurrent = not math.isfinite(rf)
@@ -56,12 +58,12 @@ class TorchEngine(KnobInput):
     def _apply_knobs(self) -> None:
         pass  # self._knobs_t shares knob_now's memory
 
-    def _run(self, x: torch.Tensor, *state):
-        if self._knobs_t is None:  # a snapshot model's forward takes no knobs argument
+    def _run(self, x: torch.Tensor, knobs: torch.Tensor | None, *state):
+        if knobs is None:  # a snapshot model's forward takes no knobs argument
             return self.model.forward_stateful(x, *state) if state else self.model(x)
         if state:
-            return self.model.forward_stateful(x, *state, knobs=self._knobs_t)
-        return self.model(x, knobs=self._knobs_t)
+            return self.model.forward_stateful(x, *state, knobs=knobs)
+        return self.model(x, knobs=knobs)
 
     @torch.inference_mode()
     def reset(self) -> None:
@@ -72,16 +74,24 @@ class TorchEngine(KnobInput):
         for c in self.convs:
             c.reset_state()
         if self.rf > 1:
-            self._run(torch.zeros(1, 1, self.rf - 1))
+            self._run(torch.zeros(1, 1, self.rf - 1), self._knobs_t)
 
     @torch.inference_mode()
-    def _push(self, u: np.ndarray, out: np.ndarray) -> None:
+    def _push(self, u: np.ndarray, out: np.ndarray, knobs: torch.Tensor | None = None) -> None:
         x = torch.from_numpy(u).view(1, 1, -1)
+        knobs = self._knobs_t if knobs is None else knobs
         if self.recurrent:
-            y, self.state = self._run(x, self.state)
+            y, self.state = self._run(x, knobs, self.state)
         else:
-            y = self._run(x)
+            y = self._run(x, knobs)
         out[:] = y.reshape(-1).numpy()
+
+    def _glide(self, u: np.ndarray, out: np.ndarray, last: bool) -> None:
+        track = self._track[:, : u.size]
+        np.multiply(self._knob_delta[:, None], GLIDE_COUNTS[None, : u.size], out=track)
+        track += self.knob_now[:, None]
+        self._push(u, out, torch.from_numpy(track)[None])
+        self._advance(u.size, last)
 
 
 def f32(t: torch.Tensor) -> np.ndarray:
@@ -138,7 +148,6 @@ class FastWaveNet(_RingEngine):
     def __init__(self, model, k, oversample: int = 1):
         self.k = k
         self.init_knobs(model.num_knobs, oversample)
-        self._retarget = k.knob_retarget
         arrays = model.stream_weights()
         layers = [l for a in arrays for l in a["layers"]]
         cmax = max(max(a["rechannel"].shape[0], a["rechannel"].shape[1], a["head"].shape[0]) for a in arrays)
@@ -183,6 +192,7 @@ class FastWaveNet(_RingEngine):
         self.out = np.zeros(MAX_MODEL_BLOCK, np.float32)
         self._conv_b_base = self.conv_b.reshape(-1).copy()
         self._conv_b_flat = self.conv_b.reshape(-1)  # the same memory as conv_b
+        self._ramp_b = np.zeros(nl * cmax, np.float32)  # conv_b's move per sample while a knob glides
 
     @staticmethod
     def supports(model) -> bool:
@@ -191,14 +201,21 @@ class FastWaveNet(_RingEngine):
     def _apply_knobs(self) -> None:
         self.k.fold_knobs(self._conv_b_base, self.knob_w, self.knob_now, self._conv_b_flat)
 
-    def _step_knobs(self, last: bool) -> None:
-        self.k.knob_step(self.knob_now, self._knob_delta, self.knob_target, last, self._conv_b_base, self.knob_w,
-                         self._conv_b_flat)
+    def _retarget(self, vector: np.ndarray, inv_ramp: float) -> bool:
+        return self.k.knob_retarget(vector, self.knob_target, self.knob_now, self._knob_delta, inv_ramp, self.knob_w,
+                                    self._ramp_b)
 
-    def _push(self, u: np.ndarray, out: np.ndarray) -> None:
+    def _push(self, u: np.ndarray, out: np.ndarray, ramp: bool = False) -> None:
         self.pos = self.k.wavenet_block(u, out, self.pos, self.bufs, self.conv_w, self.conv_b, self.mix_w,
                                         self.res_w, self.res_b, self.layers, self.arrays, self.rech_w,
-                                        self.head_w, self.head_b, self.head_scale, self.scratch)
+                                        self.head_w, self.head_b, self.head_scale, self.scratch, ramp,
+                                        self._ramp_b, GLIDE_COUNTS)
+
+    def _glide(self, u: np.ndarray, out: np.ndarray, last: bool) -> None:
+        # the whole block in one call, the biases moving per sample inside (wavenet_block's ramp)
+        self._push(u, out, True)
+        self.k.knob_advance(self.knob_now, self._knob_delta, self.knob_target, u.size, last, self._conv_b_base,
+                            self.knob_w, self._conv_b_flat)
 
 
 class FastLSTM(KnobInput):
@@ -221,7 +238,7 @@ class FastLSTM(KnobInput):
         width = lk.NARROW if hidden <= lk.NARROW else max(hidden, lk.WIDTH)
         self._block = lk.lstm_kernel(width)
         K = self.num_knobs
-        self._glide = lk.lstm_glide_kernel(width, K) if K else None
+        self._glide_k = lk.lstm_glide_kernel(width, K) if K else None
         self._retarget_tail = lk.glide_retarget(width, K) if K else None
         where = lk.lstm_layout(layers, width)
         # a knob model's glide state after the kernel's parameters (lstm_glide_kernel)
@@ -274,7 +291,7 @@ class FastLSTM(KnobInput):
         self._bias0_base[:] = self._bias0
         self._knob_w = tail[3 * K + rows :].reshape(rows, K)
         self._knob_w[:] = gate_rows(weight("weight_ih", 0)[:, 1:])
-        self._fold, self._knob_step_k, self._retarget = k.fold_knobs, k.knob_step, k.knob_retarget
+        self._fold = k.fold_knobs
         put("act", [padded(scale.ravel()[order]), padded(shift.ravel()[order])])
         skip = 0.0 if isinstance(model, NamLSTM) else 1.0
         head = np.zeros(width, np.float32)
@@ -306,22 +323,17 @@ class FastLSTM(KnobInput):
     def _apply_knobs(self) -> None:
         self._fold(self._bias0_base, self._knob_w, self.knob_now, self._bias0)
 
-    def _step_knobs(self, last: bool) -> None:
-        self._knob_step_k(self.knob_now, self._knob_delta, self.knob_target, last, self._bias0_base, self._knob_w,
-                          self._bias0)
-
     def set_knob_vector(self, vector: np.ndarray) -> None:
         # KnobInput's, in one compiled call on the parameter array's tail (lstm_glide_kernel)
-        if self._glide is not None and self._retarget_tail(vector, self.params, 1.0 / self._knob_steps):
-            self._knob_left = self._knob_steps
+        if self._glide_k is not None and self._retarget_tail(vector, self.params, 1.0 / self._knob_ramp):
+            self._knob_left = self._knob_ramp
 
     def push(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         out = self.out[: u.size] if out is None else out
         if not self._knob_left:
             self._block(u, out, self.params, self._state_flat, self.gates)
-        else:  # KnobInput.push's sub-blocks, in one compiled call (lstm_glide_kernel)
-            self._knob_left = self._glide(u, out, self.params, self._state_flat, self.gates, self._knob_left,
-                                          self._knob_step)
+        else:  # KnobInput.push's per-sample glide, in one compiled call (lstm_glide_kernel)
+            self._knob_left = self._glide_k(u, out, self.params, self._state_flat, self.gates, self._knob_left)
         return out
 
     def _push(self, u: np.ndarray, out: np.ndarray) -> None:

@@ -297,7 +297,7 @@ WA_FIRST, WA_COUNT, WA_CHANNELS, WA_INPUT, WA_HEAD = range(5)
 
 @njit(**JIT_OPTIONS)
 def wavenet_block(x, out, pos, bufs, conv_w, conv_b, mix_w, res_w, res_b, layers, arrays, rech_w, head_w,
-                  head_b, head_scale, scratch):
+                  head_b, head_scale, scratch, ramp, ramp_b, counts):
     """One block through NAM's WaveNet (non-gated tanh layers).
 
     ``bufs[l]`` holds layer ``l``'s input history (layers numbered across the arrays,
@@ -305,6 +305,11 @@ def wavenet_block(x, out, pos, bufs, conv_w, conv_b, mix_w, res_w, res_b, layers
     ``scratch`` holds four work areas: the layer's activation, the skip sum, the last
     residual and the head output. Every array is used flat, through offsets (see
     :func:`_product`). Returns the new write position.
+
+    ``ramp`` (a knob gliding, notebook 13): sample ``t`` of layer ``l``'s channel ``o`` adds
+    ``(t + 1) * ramp_b[l * C + o]`` to its bias (``counts[t]`` is ``t + 1`` as a float), one
+    multiply-add per channel and sample beside the convolution's ``kernel x channels``: the
+    knobs move linearly per sample through the block, which runs whole.
     """
     n = x.size
     un = U64(n)
@@ -342,10 +347,17 @@ def wavenet_block(x, out, pos, bufs, conv_w, conv_b, mix_w, res_w, res_b, layers
                      bf, bst, lb + pos, zf, sst, 0, n, cb, l * cmax, True)
             for o in range(ch):
                 p, mo = U64(o * sst), mw[l * cmax + o]
-                for t in range(un):
-                    v = tanh(zf[p + t] + mo * x[t])
-                    zf[p + t] = v
-                    hf[p + t] += v
+                if ramp:
+                    d = ramp_b[l * cmax + o]
+                    for t in range(un):
+                        v = tanh(zf[p + t] + mo * x[t] + d * counts[t])
+                        zf[p + t] = v
+                        hf[p + t] += v
+                else:
+                    for t in range(un):
+                        v = tanh(zf[p + t] + mo * x[t])
+                        zf[p + t] = v
+                        hf[p + t] += v
             last_layer = j == count - 1
             if last_layer and a == na - 1:
                 break  # the final 1x1 feeds nothing that reaches the output
@@ -420,9 +432,10 @@ def fold_knobs(base, w, v, out):
 
 
 @njit(**JIT_OPTIONS)
-def knob_retarget(vector, target, now, delta, inv_steps):
-    """A new knob target: ``delta`` becomes one glide step toward it. False (nothing
-    changed) when ``vector`` is the target already (notebook 13)."""
+def knob_retarget(vector, target, now, delta, inv_ramp, w, ramp_b):
+    """A new knob target: ``delta`` becomes one sample's glide toward it and ``ramp_b`` the
+    biases' change per sample (``w @ delta``). False (nothing changed) when ``vector`` is the
+    target already (notebook 13)."""
     same = True
     for j in range(target.size):
         if vector[j] != target[j]:
@@ -431,13 +444,18 @@ def knob_retarget(vector, target, now, delta, inv_steps):
         return False
     for j in range(target.size):
         target[j] = vector[j]
-        delta[j] = (vector[j] - now[j]) * inv_steps
+        delta[j] = (vector[j] - now[j]) * inv_ramp
+    for i in range(ramp_b.size):
+        acc = np.float32(0.0)
+        for j in range(delta.size):
+            acc += w[i, j] * delta[j]
+        ramp_b[i] = acc
     return True
 
 
 @njit(**JIT_OPTIONS)
-def knob_step(now, delta, target, last, base, w, out):
-    """One glide step (the last lands on ``target`` exactly), then the biases at the new knobs."""
+def knob_advance(now, delta, target, n, last, base, w, out):
+    """The knobs ``n`` samples of glide on (the last lands on ``target`` exactly), then the biases there."""
     for j in range(now.size):
-        now[j] = target[j] if last else now[j] + delta[j]
+        now[j] = target[j] if last else now[j] + np.float32(n) * delta[j]
     fold_knobs(base, w, now, out)

@@ -307,53 +307,61 @@ def glide_size(width: int, num_knobs: int) -> int:
 def lstm_glide_kernel(width: int, num_knobs: int):
     """One host block of a knob model's LSTM while a knob glides, in one compiled call.
 
-    ``glide(x, out, params, state, gates, left, step)`` runs :func:`lstm_kernel`'s block in
-    sub-blocks of ``step`` samples: before each of the ``left`` glide steps still to go it
-    moves the knobs one step (the last lands on the target exactly) and sets the first
-    layer's gate bias to ``base + w @ knobs``; the rest of the block runs whole. It returns
-    the steps left. The knobs live in the last :func:`glide_size` floats of ``params``:
-    ``now``, ``delta`` and ``target`` (``K`` each), ``base`` (``R``, the padded gate rows of
-    :func:`gate_count`) and ``w`` (``R x K``, row by row), so the call takes two arguments more than the kernel's.
+    ``glide(x, out, params, state, gates, left)`` runs :func:`lstm_kernel`'s block with the
+    knobs moving per sample for the ``left`` samples of glide still to go: sample ``t`` of
+    the block sets the first layer's gate bias to ``base + w @ (now + (t + 1) * delta)``; where
+    the glide lands within the block, the knobs sit on the target exactly and the rest of
+    the block runs whole. It returns the samples left. The knobs live in the last
+    :func:`glide_size` floats of ``params``: ``now``, ``delta`` and ``target`` (``K`` each),
+    ``base`` (``R``, the padded gate rows of :func:`gate_count`) and ``w`` (``R x K``, row by
+    row), so the call takes one argument more than the kernel's.
 
     This is :meth:`~guneamp_lib.render.knob_input.KnobInput.push` (with
-    :func:`~guneamp_lib.render.kernels.knob_step`) without a Python round trip per sub-block.
-    The knob part of the input projection was never computed per sample (it is folded into
-    the bias once per glide step); what made a knob moving every block cost 1.4 to 2 times
-    the snapshot at a host block of 64 was the calls: a knob step and a kernel call per
-    32-sample sub-block, each a Python call into compiled code with its arguments checked.
-    Measured in CPU time on an LSTM of 16 (3,000 blocks of 64, best of 7, 2 cores at load 8
-    to 19), per block: the snapshot 6.1 to 6.8 us; a knob moving every block 7.8 us with the
-    glide as one call of thirteen arguments, 6.9 us now (the kernel's loop inlined here, the
-    knobs in ``params``, and :func:`glide_retarget`): 1.13x. ``benchmarks/sections/knobs.py``
-    times the whole engine (the same ratio, alternating, 1.19x to 1.25x at load 11; it was
-    1.67x before, in the same run).
+    :func:`~guneamp_lib.render.kernels.knob_advance`) in one call: the per-sample bias is
+    ``R`` multiply-adds per sample, against the ``R x width`` of the recurrent product.
+    What made a knob moving every block cost 1.4 to 2 times the snapshot at a host block of
+    64 was the calls, not the arithmetic: a knob step and a kernel call per 32-sample
+    sub-block, each a Python call into compiled code with its arguments checked. Measured in
+    CPU time on an LSTM of 16 (3,000 blocks of 64, best of 7, 2 cores at load 8 to 19), per
+    block: the snapshot 6.1 to 6.8 us; a knob moving every block 7.8 us with the glide as
+    one call of thirteen arguments, 6.9 us with the kernel's loop inlined here, the knobs
+    in ``params``, and :func:`glide_retarget` (1.13x; then in 32-sample steps).
     """
     run = lstm_kernel(width).run
     K, R = num_knobs, gate_count(width)
     glide_floats = glide_size(width, num_knobs)
 
     @njit(**_JIT)
-    def glide(x, out, params, state, gates, left, step):
+    def glide(x, out, params, state, gates, left):
         p_now = params.size - glide_floats
         p_delta, p_target = p_now + K, p_now + 2 * K
         p_base, p_w = p_now + 3 * K, p_now + 3 * K + R
         n = x.size
-        s = 0
-        while s < n:
-            if left > 0:
-                left -= 1
+        m = min(n, left)
+        # the bias at the block's start and its move per sample, once per call; per sample
+        # then R multiply-adds in one vectorized pass (R x K per sample doubled the LSTM 16)
+        b_now, b_move = np.empty(R, np.float32), np.empty(R, np.float32)
+        for i in range(R):
+            acc, mv = params[p_base + i], np.float32(0.0)
+            for j in range(K):
+                acc += params[p_w + i * K + j] * params[p_now + j]
+                mv += params[p_w + i * K + j] * params[p_delta + j]
+            b_now[i], b_move[i] = acc, mv
+        for t in range(m):
+            c = np.float32(t + 1)
+            for i in range(R):  # the first layer's gate bias sits after w_in (lstm_layout)
+                params[R + i] = b_now[i] + c * b_move[i]
+            run(x, out, t, t + 1, params, state, gates)
+        left -= m
+        for j in range(K):
+            params[p_now + j] = params[p_target + j] if left == 0 else params[p_now + j] + np.float32(m) * params[p_delta + j]
+        if left == 0:  # landed: the bias at the target, and the rest of the block whole
+            for i in range(R):
+                acc = params[p_base + i]
                 for j in range(K):
-                    params[p_now + j] = params[p_target + j] if left == 0 else params[p_now + j] + params[p_delta + j]
-                for i in range(R):  # the first layer's gate bias sits after w_in (lstm_layout)
-                    acc = params[p_base + i]
-                    for j in range(K):
-                        acc += params[p_w + i * K + j] * params[p_now + j]
-                    params[R + i] = acc
-                e = min(n, s + step)
-            else:
-                e = n
-            run(x, out, s, e, params, state, gates)
-            s = e
+                    acc += params[p_w + i * K + j] * params[p_now + j]
+                params[R + i] = acc
+            run(x, out, m, n, params, state, gates)
         return left
 
     return glide
@@ -362,14 +370,14 @@ def lstm_glide_kernel(width: int, num_knobs: int):
 @lru_cache(maxsize=None)
 def glide_retarget(width: int, num_knobs: int):
     """:func:`~guneamp_lib.render.kernels.knob_retarget` on the knobs at the end of the parameter
-    array (:func:`lstm_glide_kernel`): ``retarget(vector, params, inv_steps)``, False when
+    array (:func:`lstm_glide_kernel`): ``retarget(vector, params, inv_ramp)``, False when
     ``vector`` is the target already. Three arguments instead of five: the call is made every
     host block while a knob moves."""
     K = num_knobs
     glide_floats = glide_size(width, num_knobs)
 
     @njit(**_JIT)
-    def retarget(vector, params, inv_steps):
+    def retarget(vector, params, inv_ramp):
         p_now = params.size - glide_floats
         p_delta, p_target = p_now + K, p_now + 2 * K
         same = True
@@ -380,7 +388,7 @@ def glide_retarget(width: int, num_knobs: int):
             return False
         for j in range(K):
             params[p_target + j] = vector[j]
-            params[p_delta + j] = (vector[j] - params[p_now + j]) * inv_steps
+            params[p_delta + j] = (vector[j] - params[p_now + j]) * inv_ramp
         return True
 
     return retarget
