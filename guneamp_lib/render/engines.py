@@ -289,7 +289,7 @@ class FastLSTM(KnobInput):
             setattr(self, name, tail[i * K : (i + 1) * K])
         self._bias0_base = tail[3 * K : 3 * K + rows] if K else self._bias0.copy()
         self._bias0_base[:] = self._bias0
-        self._knob_w = tail[3 * K + rows :].reshape(rows, K)
+        self._knob_w = tail[3 * K + rows : 3 * K + rows + rows * K].reshape(rows, K)
         self._knob_w[:] = gate_rows(weight("weight_ih", 0)[:, 1:])
         self._fold = k.fold_knobs
         put("act", [padded(scale.ravel()[order]), padded(shift.ravel()[order])])

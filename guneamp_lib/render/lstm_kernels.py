@@ -300,7 +300,7 @@ def lstm_kernel(width: int):
 
 def glide_size(width: int, num_knobs: int) -> int:
     """Floats a knob model's glide keeps at the end of the parameter array (:func:`lstm_glide_kernel`)."""
-    return 3 * num_knobs + gate_count(width) * (1 + num_knobs)
+    return 3 * num_knobs + gate_count(width) * (3 + num_knobs)  # ..., base, w, then the bias and its move
 
 
 @lru_cache(maxsize=None)
@@ -313,8 +313,9 @@ def lstm_glide_kernel(width: int, num_knobs: int):
     the glide lands within the block, the knobs sit on the target exactly and the rest of
     the block runs whole. It returns the samples left. The knobs live in the last
     :func:`glide_size` floats of ``params``: ``now``, ``delta`` and ``target`` (``K`` each),
-    ``base`` (``R``, the padded gate rows of :func:`gate_count`) and ``w`` (``R x K``, row by
-    row), so the call takes one argument more than the kernel's.
+    ``base`` (``R``, the padded gate rows of :func:`gate_count`), ``w`` (``R x K``, row by
+    row) and two rows of ``R`` for the kernel's own use, so the call takes one argument more
+    than the kernel's.
 
     This is :meth:`~guneamp_lib.render.knob_input.KnobInput.push` (with
     :func:`~guneamp_lib.render.kernels.knob_advance`) in one call: the per-sample bias is
@@ -339,8 +340,10 @@ def lstm_glide_kernel(width: int, num_knobs: int):
         n = x.size
         m = min(n, left)
         # the bias at the block's start and its move per sample, once per call; per sample
-        # then R multiply-adds in one vectorized pass (R x K per sample doubled the LSTM 16)
-        b_now, b_move = np.empty(R, np.float32), np.empty(R, np.float32)
+        # then R multiply-adds in one vectorized pass (R x K per sample doubled the LSTM 16).
+        # Both live in the tail's last 2 R floats: nothing is allocated in an audio callback.
+        p_b = p_w + R * K
+        b_now, b_move = params[p_b : p_b + R], params[p_b + R : p_b + 2 * R]
         for i in range(R):
             acc, mv = params[p_base + i], np.float32(0.0)
             for j in range(K):
