@@ -83,10 +83,10 @@ def score(dataset, prediction: torch.Tensor, name: str) -> Report:
     return Report.compute(dataset.full.target[dataset.test_start :], prediction, name)
 
 
-def run_ours(dataset, budget: float, overrides: dict) -> dict:
+def run_ours(dataset, budget: float, overrides: dict, model: str = OUR_MODEL) -> dict:
     from guneamp_lib.training.defaults import ModelSpec
 
-    spec = ModelSpec.parse(OUR_MODEL)
+    spec = ModelSpec.parse(model)
     cfg = TrainConfig(model=spec.model, model_kwargs=spec.kwargs(), oversample=spec.oversample,
                       time_budget_s=budget, device="cpu", clock="cpu", **overrides)
     result = train(dataset.train, cfg, progress=False)
@@ -94,7 +94,7 @@ def run_ours(dataset, budget: float, overrides: dict) -> dict:
         pred = evaluate(result.model, dataset.full, cfg, start=dataset.test_start)["prediction"]
     last = result.history[-1]
     return {"report": score(dataset, pred, "ours"), "validation_esr": result.best_val_esr, "steps": last["step"],
-            "cpu_s": result.timing["elapsed_s"], "recipe": overrides}
+            "cpu_s": result.timing["elapsed_s"], "recipe": overrides, "model": model}
 
 
 def nam_config(side: str) -> tuple[dict, dict]:
@@ -118,7 +118,7 @@ def nam_outputs(net, clean: torch.Tensor, start: int, end: int) -> torch.Tensor:
     return y[:, start - a :] / NAM_TARGET_SCALE
 
 
-def run_nam(dataset, budget: float, side: str) -> dict:
+def run_nam(dataset, budget: float, side: str, also_at: tuple[float, ...] = ()) -> dict:
     import pytorch_lightning as pl
     from nam.data import Dataset
     from nam.train.lightning_module import LightningModule, PackedLightningModule, PackedMaskCallback
@@ -136,6 +136,18 @@ def run_nam(dataset, budget: float, side: str) -> dict:
                                      num_workers=0)
     val_target = tr.target[tr.val_start :]
     state = {"cpu": 0.0, "t": 0.0, "steps": 0, "best": None, "best_esr": None}
+    # NAM's schedule does not depend on the budget (a decay per epoch), so a shorter run is
+    # this run's prefix: at each earlier budget, what a run stopped there would keep is the
+    # best of the epochs so far and of the partial epoch it stops in (scored there, kept
+    # out of this run's own choice).
+    pending = sorted(b for b in also_at if 0 < b < budget)
+    early = []
+
+    def validation_errors():
+        net.eval()
+        pred = nam_outputs(net, tr.clean, tr.val_start, tr.clean.numel())
+        net.train()
+        return [esr(val_target, p) for p in pred]
 
     class Budget(pl.Callback):
         """CPU time of training batches only; the best epoch per submodel on the validation tail."""
@@ -146,14 +158,20 @@ def run_nam(dataset, budget: float, side: str) -> dict:
         def on_train_batch_end(self, trainer, *args):
             state["cpu"] += time.process_time() - state["t"]
             state["steps"] = trainer.global_step
+            while pending and state["cpu"] >= pending[0]:
+                errs = validation_errors()
+                kept, kept_esr = [], []
+                for i, e in enumerate(errs):
+                    have = state["best_esr"][i] if state["best"] else math.inf
+                    kept.append(copy.deepcopy(net.state_dict()) if e < have else state["best"][i])
+                    kept_esr.append(min(e, have))
+                early.append({"budget": pending.pop(0), "cpu": state["cpu"], "steps": state["steps"],
+                              "best": kept, "best_esr": kept_esr})
             if state["cpu"] >= budget:
                 trainer.should_stop = True
 
         def on_train_epoch_end(self, trainer, *args):
-            net.eval()
-            pred = nam_outputs(net, tr.clean, tr.val_start, tr.clean.numel())
-            net.train()
-            errs = [esr(val_target, p) for p in pred]
+            errs = validation_errors()
             if state["best"] is None:
                 state["best"] = [None] * len(errs)
                 state["best_esr"] = [math.inf] * len(errs)
@@ -167,26 +185,39 @@ def run_nam(dataset, budget: float, side: str) -> dict:
                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                          limit_val_batches=0, num_sanity_val_steps=0)
     trainer.fit(module, dl)
-    reports = []
-    for i, best in enumerate(state["best"]):
-        net.load_state_dict(best)
-        net.eval()
-        pred = nam_outputs(net, dataset.full.clean, dataset.test_start, dataset.full.clean.numel())[i]
-        reports.append(score(dataset, pred, side if i == len(state["best"]) - 1 else f"{side} (submodel {i})"))
-    # The packed A2's last submodel is its full-size (8-channel) one.
-    return {"report": reports[-1], "validation_esr": state["best_esr"][-1], "steps": state["steps"],
-            "cpu_s": state["cpu"], "submodels": [r.to_dict() for r in reports],
-            "submodel_validation_esr": state["best_esr"]}
+
+    def result(st: dict) -> dict:
+        reports = []
+        for i, best in enumerate(st["best"]):
+            net.load_state_dict(best)
+            net.eval()
+            pred = nam_outputs(net, dataset.full.clean, dataset.test_start, dataset.full.clean.numel())[i]
+            reports.append(score(dataset, pred, side if i == len(st["best"]) - 1 else f"{side} (submodel {i})"))
+        # The packed A2's last submodel is its full-size (8-channel) one.
+        return {"report": reports[-1], "validation_esr": st["best_esr"][-1], "steps": st["steps"],
+                "cpu_s": st["cpu"], "submodels": [r.to_dict() for r in reports],
+                "submodel_validation_esr": st["best_esr"]}
+
+    out = result(state)
+    out["earlier"] = [{"budget_cpu_s": e["budget"], **result(e)} for e in early]
+    return out
 
 
-def run_side(side: str, dataset, budget: float, overrides: dict) -> dict:
+def run_side(side: str, dataset, budget: float, overrides: dict, also_at: tuple[float, ...] = (),
+             model: str = OUR_MODEL) -> list[dict]:
+    """The side's row at ``budget``, after its rows at the earlier budgets ``also_at`` (NAM's sides only)."""
     torch.manual_seed(0)
-    out = run_ours(dataset, budget, overrides) if side == "ours" else run_nam(dataset, budget, side)
-    rep = out.pop("report")
+    out = run_ours(dataset, budget, overrides, model) if side == "ours" else run_nam(dataset, budget, side, also_at)
     cov = dataset.coverage()
-    return {"pedal": dataset.name, "side": side, "budget_cpu_s": budget, "esr": rep.esr,
-            "esr_pre_emphasis": rep.esr_pre_emphasis, "mrstft": rep.mrstft, "quality": rep.quality,
-            "uncovered_share": cov.uncovered_share, **out}
+
+    def row(o: dict, at: float) -> dict:
+        rep = o.pop("report")
+        return {"pedal": dataset.name, "side": side, "budget_cpu_s": at, "esr": rep.esr,
+                "esr_pre_emphasis": rep.esr_pre_emphasis, "mrstft": rep.mrstft, "quality": rep.quality,
+                "uncovered_share": cov.uncovered_share, **o}
+
+    earlier = [row(e, e.pop("budget_cpu_s")) for e in out.pop("earlier", [])]
+    return earlier + [row(out, budget)]
 
 
 def table(rows: list[dict]) -> str:
@@ -194,6 +225,8 @@ def table(rows: list[dict]) -> str:
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in sorted(rows, key=lambda r: (r["budget_cpu_s"], r["pedal"], SIDES.index(r["side"]))):
         recipe = "".join(f" {k}={v}" for k, v in (r.get("recipe") or {}).items())
+        if r.get("model", OUR_MODEL) != OUR_MODEL:
+            recipe = f" {r['model']}{recipe}"
         lines.append(f"| {r['pedal']} | {r['side']}{recipe} | {r['budget_cpu_s']:.0f} | {r['steps']} | "
                      f"{r['validation_esr']:.4f} | **{r['esr']:.4f}** | {r['esr_pre_emphasis']:.4f} | {r['mrstft']:.3f} |")
     return "\n".join(lines)
@@ -205,7 +238,11 @@ def main(argv=None) -> int:
     ap.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES))
     ap.add_argument("--clip", type=int, default=UNSEEN_CLIP, help="the unseen take (default 1)")
     ap.add_argument("--budget", type=float, default=300.0, help="CPU seconds of training per side (default 300)")
+    ap.add_argument("--also-at", type=float, nargs="+", default=[], metavar="CPU_S",
+                    help="NAM's sides also report what a run stopped at these earlier budgets keeps "
+                         "(their schedule does not depend on the budget; ours does, so run it again)")
     ap.add_argument("--seconds", type=float, default=None, help="use only each take's first seconds (tests)")
+    ap.add_argument("--model", default=OUR_MODEL, help=f"our side's model, name[:arg][@Nx] (default {OUR_MODEL})")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                     help="change one TrainConfig field of our recipe (repeatable)")
     ap.add_argument("--json", type=Path, help="write the rows here")
@@ -216,6 +253,15 @@ def main(argv=None) -> int:
         return 0
     if not (math.isfinite(args.budget) and args.budget > 0):
         ap.error("--budget must be a positive number of seconds")
+    if not all(math.isfinite(b) and 0 < b < args.budget for b in args.also_at):
+        ap.error("--also-at takes positive CPU seconds below --budget")
+    from guneamp_lib.errors import GuneampError
+    from guneamp_lib.training.defaults import ModelSpec
+
+    try:
+        ModelSpec.parse(args.model)
+    except GuneampError as e:
+        ap.error(f"--model: {e}")
     if egfxset_dir() is None:
         print("skipped: ../shared/data/egfxset is not present")
         return 0
@@ -228,10 +274,10 @@ def main(argv=None) -> int:
         dataset = load_pedal(pedal, args.clip, args.seconds)
         for side in args.sides:
             print(f"[{dataset.name}] {side}: {args.budget:.0f} CPU s on one thread (load {load:.1f}) ...", flush=True)
-            rows.append(run_side(side, dataset, args.budget, overrides))
-            r = rows[-1]
-            print(f"[{dataset.name}] {side}: unseen ESR {r['esr']:.4f} (validation {r['validation_esr']:.4f}), "
-                  f"{r['steps']} steps", flush=True)
+            for r in run_side(side, dataset, args.budget, overrides, tuple(args.also_at), args.model):
+                rows.append(r)
+                print(f"[{dataset.name}] {side} at {r['budget_cpu_s']:.0f} CPU s: unseen ESR {r['esr']:.4f} "
+                      f"(validation {r['validation_esr']:.4f}), {r['steps']} steps", flush=True)
     print(table(rows))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

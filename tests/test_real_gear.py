@@ -17,11 +17,18 @@ def test_real_gear_benchmark_scores_every_side_on_the_unseen_take(shared_data, t
         pytest.skip("../shared/data/egfxset is not present")
     out = tmp_path / "rg.json"
     res = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "real_gear.py"), "--pedals", "TubeScreamer",
-                          "--budget", "2", "--seconds", "2", "--set", "grad_clip=1.0", "--json", str(out)],
+                          "--budget", "2", "--also-at", "1", "--seconds", "2", "--set", "grad_clip=1.0",
+                          "--json", str(out)],
                          capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     rows = json.loads(out.read_text())["rows"]
-    assert [r["side"] for r in rows] == ["ours", "nam-a2", "nam-standard"]
+    assert [(r["side"], r["budget_cpu_s"]) for r in rows] == [
+        ("ours", 2), ("nam-a2", 1), ("nam-a2", 2), ("nam-standard", 1), ("nam-standard", 2)]
+    for early, final in ((rows[1], rows[2]), (rows[3], rows[4])):
+        # NAM's shorter run is the longer one's prefix: fewer or as many steps, at least its budget
+        assert 1 <= early["steps"] <= final["steps"] and early["cpu_s"] >= 1.0
+        assert 0.0 < early["validation_esr"] < 10.0 and 0.0 < early["esr"] < 2.0
+    rows = [rows[0], rows[2], rows[4]]
     for r in rows:
         assert r["pedal"] == "TubeScreamer@1"
         assert r["steps"] >= 1
@@ -34,4 +41,4 @@ def test_real_gear_benchmark_scores_every_side_on_the_unseen_take(shared_data, t
     assert len(rows[1]["submodels"]) == 2  # A2 trains its 3- and 8-channel submodels together
     table = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "real_gear.py"), "--table", str(out)],
                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert table.returncode == 0 and table.stdout.count("TubeScreamer@1") == 3
+    assert table.returncode == 0 and table.stdout.count("TubeScreamer@1") == 5
