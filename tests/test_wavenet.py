@@ -216,3 +216,51 @@ def test_stream_weights_are_the_whole_model(preset):
     tensors += [l[k] for a in arrays for l in a["layers"] for k in ("conv", "conv_bias", "mixer", "res", "res_bias")]
     assert sum(t.numel() for t in tensors) == model.num_parameters
     assert [l["dilation"] for a in arrays for l in a["layers"]] == [d for lc in model.config["layers"] for d in lc["dilations"]]
+
+
+@pytest.mark.parametrize("gated, num_knobs", [(False, 0), (True, 0), (False, 3)])
+def test_valid_convolutions_give_the_padded_outputs_and_gradients(gated, num_knobs):
+    """forward(pad=False) is NAM's valid computation: the padded network's exact tail, and
+    training through it (forward_segments) yields the padded network's gradients."""
+    from guneamp_lib.training.step import forward_segments
+
+    layers = copy.deepcopy(PRESETS["nano"]["layers"])
+    for lc in layers:
+        lc["gated"] = gated
+        lc["dilations"] = [1, 2, 4]
+        lc["condition_size"] = 1 + num_knobs
+    torch.manual_seed(0)
+    m = WaveNet(preset=None, layers=layers, num_knobs=num_knobs)
+    assert m.supports_valid
+    rf = m.receptive_field
+    x = 0.5 * torch.randn(2, 1, 200)
+    knobs = torch.rand(2, num_knobs) if num_knobs else None
+    kw = {"knobs": knobs} if num_knobs else {}
+    with torch.no_grad():
+        valid = m(x, pad=False, **kw)
+        assert valid.shape == (2, 1, 200 - (rf - 1))
+        assert (valid - m(x, **kw)[..., rf - 1 :]).abs().max() < 1e-6
+    target = torch.randn(2, 64)
+
+    def grads(valid_path: bool):
+        m.zero_grad()
+        if not valid_path:
+            m.supports_valid = False  # instance attribute: the padded path
+        try:
+            out = forward_segments(m, x[:, 0], 1, None, 200 - 64, 64, knobs=knobs)
+        finally:
+            m.__dict__.pop("supports_valid", None)
+        ((out - target) ** 2).mean().backward()
+        # (the last layer's 1x1 feeds nothing, so it has no gradient)
+        return out.detach(), [p.grad for p in m.parameters()]
+
+    out_v, g_v = grads(True)
+    out_p, g_p = grads(False)
+    assert out_v.shape == (2, 64) and (out_v - out_p).abs().max() < 1e-6
+    assert sum(g is not None for g in g_v) > len(g_v) - 3
+    for a, b in zip(g_v, g_p):
+        assert (a is None and b is None) or torch.allclose(a, b, rtol=1e-4, atol=1e-7)
+    # the knobs must still reach the output through the valid path
+    if num_knobs:
+        with torch.no_grad():
+            assert (m(x, pad=False, knobs=1 - knobs) - valid).abs().max() > 1e-4

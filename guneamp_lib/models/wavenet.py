@@ -18,7 +18,8 @@ Two changes from NAM, neither of which touches the weights:
   samples shorter than its input. Here every dilated convolution is a
   :class:`~guneamp_lib.models.CausalConv1d` (padded on the left), so ``(B, 1, T)``
   maps to ``(B, 1, T)`` and output ``t`` sees input ``<= t`` only. Once
-  ``receptive_field - 1`` samples have gone in, both give the same numbers.
+  ``receptive_field - 1`` samples have gone in, both give the same numbers; NAM's
+  way is ``forward(x, pad=False)``, which training and offline rendering use.
 * Everything other than the dilated convolutions is pointwise in time (1x1
   convolutions, tanh, additions), so :meth:`WaveNet.set_streaming` is all it takes
   to run the model block by block.
@@ -111,8 +112,15 @@ class _Layer(nn.Module):
         self.gated = gated
         self.channels = channels
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        z = self.conv(x) + self.input_mixer(c)
+    def forward(self, x: torch.Tensor, c: torch.Tensor, pad: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        if pad or self.conv.streaming:
+            z = self.conv(x) + self.input_mixer(c)
+        else:
+            # NAM's own way: no padding, and everything beside the convolution cropped to it
+            z = self.conv.forward_valid(x)
+            n = z.shape[-1]
+            z = z + self.input_mixer(c[..., c.shape[-1] - n :])
+            x = x[..., x.shape[-1] - n :]
         if self.gated:
             z = self.activation(z[:, : self.channels]) * torch.sigmoid(z[:, self.channels :])
         else:
@@ -130,13 +138,14 @@ class _LayerArray(nn.Module):
         )
         self.head_rechannel = nn.Conv1d(channels, head_size, 1, bias=head_bias)
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor, head: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, c: torch.Tensor, head: torch.Tensor | None,
+                pad: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.rechannel(x)
         for layer in self.layers:
             # The last array's last 1x1 feeds nothing (only the skip path reaches the
             # output); NAM keeps its weights in the file all the same.
-            x, z = layer(x, c)
-            head = z if head is None else head + z
+            x, z = layer(x, c, pad)
+            head = z if head is None else head[..., head.shape[-1] - z.shape[-1] :] + z
         return self.head_rechannel(head), x
 
 
@@ -200,6 +209,7 @@ class WaveNet(AmpModel):
     """
 
     name = "wavenet"
+    supports_valid = True
 
     def __init__(self, preset: str | None = "standard", layers: list[dict] | None = None,
                  head_scale: float | None = None, num_knobs: int = 0):
@@ -275,10 +285,16 @@ class WaveNet(AmpModel):
                         "head_bias": None if hb is None else hb.detach()})
         return out
 
-    def forward(self, x: torch.Tensor, knobs: torch.Tensor | None = None) -> torch.Tensor:
-        """``x`` ``(B, 1, T)``; ``knobs`` (conditioned models only) normalized, ``(B, K)`` or ``(B, K, T)``."""
+    def forward(self, x: torch.Tensor, knobs: torch.Tensor | None = None, pad: bool = True) -> torch.Tensor:
+        """``x`` ``(B, 1, T)``; ``knobs`` (conditioned models only) normalized, ``(B, K)`` or ``(B, K, T)``.
+
+        ``pad=False`` (not while streaming): valid convolutions, as NAM computes them, so the
+        output is the last ``T - receptive_field + 1`` samples, each exact. Training on
+        segments that carry their own context uses it: each layer then skips the part of
+        the context no later sample needs, and no padded copy is made.
+        """
         c = with_knobs(x, knobs, self.num_knobs)
         head = None
         for array in self.arrays:
-            head, x = array(x, c, head)
+            head, x = array(x, c, head, pad)
         return self.head_scale * head

@@ -55,15 +55,14 @@ def forward_segments(model, x_os: torch.Tensor, factor: int, ir: torch.Tensor | 
 
     Notebook: 06
     """
-    if knobs is not None:
-        y = model(x_os.unsqueeze(1), knobs=knobs)[:, 0]
-    elif model.supports_valid:
-        y = model(x_os.unsqueeze(1), pad=False)[:, 0]
+    kw = {} if knobs is None else {"knobs": knobs}
+    if model.supports_valid:
+        y = model(x_os.unsqueeze(1), pad=False, **kw)[:, 0]
         # Zeros where the padded network would have guessed from padding: both lie in
         # the context, which `context` keeps out of the scored part.
         y = torch.nn.functional.pad(y, (x_os.shape[-1] - y.shape[-1], 0))
     else:
-        y = model(x_os.unsqueeze(1))[:, 0]
+        y = model(x_os.unsqueeze(1), **kw)[:, 0]
     y = downsample(y, factor)
     if ir is not None:
         y = fft_convolve(y, ir)[..., : y.shape[-1]]
