@@ -187,7 +187,8 @@ class FastWaveNet(_RingEngine):
         self.head_scale = float(model.head_scale)
         self.hist = int(self.layers[:, k.WL_HISTORY].max())
         self.bufs = np.zeros((nl, cmax, self.hist + COMPACT_SPAN + ROW_PAD), np.float32)
-        self.scratch = np.zeros((4, cmax, MAX_MODEL_BLOCK + ROW_PAD), np.float32)
+        # four work areas and a fifth of zeros (the kernels' bias when there is none)
+        self.scratch = np.zeros((5, cmax, MAX_MODEL_BLOCK + ROW_PAD), np.float32)
         self.rf = model.receptive_field
         self.out = np.zeros(MAX_MODEL_BLOCK, np.float32)
         self._conv_b_base = self.conv_b.reshape(-1).copy()

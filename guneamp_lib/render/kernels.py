@@ -302,8 +302,8 @@ def wavenet_block(x, out, pos, bufs, conv_w, conv_b, mix_w, res_w, res_b, layers
 
     ``bufs[l]`` holds layer ``l``'s input history (layers numbered across the arrays,
     channels padded to the widest). The condition is the raw input block ``x``.
-    ``scratch`` holds four work areas: the layer's activation, the skip sum, the last
-    residual and the head output. Every array is used flat, through offsets (see
+    ``scratch`` holds five work areas: the layer's activation, the skip sum, the last
+    residual, the head output, and zeros (read, never written). Every array is used flat, through offsets (see
     :func:`_product`). Returns the new write position.
 
     ``ramp`` (a knob gliding, notebook 13): sample ``t`` of layer ``l``'s channel ``o`` adds
@@ -325,7 +325,7 @@ def wavenet_block(x, out, pos, bufs, conv_w, conv_b, mix_w, res_w, res_b, layers
     cw, cb, rw, rb = conv_w.ravel(), conv_b.ravel(), res_w.ravel(), res_b.ravel()
     chw, hw, hb, mw = rech_w.ravel(), head_w.ravel(), head_b.ravel(), mix_w.ravel()
     sst = scratch.shape[2]
-    zeros = np.zeros(cmax, np.float32)
+    zeros = scratch[4].ravel()  # a fifth area nothing writes: no allocation in the audio callback
     na = arrays.shape[0]
     for a in range(na):
         first, count, ch = arrays[a, WA_FIRST], arrays[a, WA_COUNT], arrays[a, WA_CHANNELS]

@@ -97,7 +97,8 @@ class FastNamWaveNet(KnobInput):
         self.layers[nl:, nk.NL_HISTORY] = histories
         self.hist = int(self.layers[:, nk.NL_HISTORY].max())
         self.bufs = np.zeros((nl + len(cfgs), cmax, self.hist + COMPACT_SPAN + ROW_PAD), np.float32)
-        self.scratch = np.zeros((4, cmax, MAX_MODEL_BLOCK + ROW_PAD), np.float32)
+        # four work areas and a fifth of zeros (the kernels' bias when there is none)
+        self.scratch = np.zeros((5, cmax, MAX_MODEL_BLOCK + ROW_PAD), np.float32)
         self.head_scale = float(model.head_scale)
         self.rf = model.receptive_field
         self.out = np.zeros(MAX_MODEL_BLOCK, np.float32)

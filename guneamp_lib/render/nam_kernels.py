@@ -205,7 +205,8 @@ def nam_wavenet_block(x, out, pos, bufs, wts, layers, acts, arrays, head_scale, 
     ``bufs[l]`` holds layer ``l``'s input history (layers numbered across the arrays);
     ``bufs[L + a]`` holds array ``a``'s head input (the skip sum), read by its head
     rechannel's taps. ``scratch`` rows: ``[0]`` the layer's pre-activation ``z``
-    (``2B`` rows), ``[1]`` the gate, ``[2]`` the last residual, ``[3]`` the head output.
+    (``2B`` rows), ``[1]`` the gate, ``[2]`` the last residual, ``[3]`` the head output,
+    ``[4]`` zeros (read, never written).
     """
     n = x.size
     un = U64(n)
@@ -218,7 +219,7 @@ def nam_wavenet_block(x, out, pos, bufs, wts, layers, acts, arrays, head_scale, 
     bf = bufs.ravel()
     zf, gf, rf, of = scratch[0].ravel(), scratch[1].ravel(), scratch[2].ravel(), scratch[3].ravel()
     sst = scratch.shape[2]
-    zeros = np.zeros(cmax, np.float32)
+    zeros = scratch[4].ravel()  # a fifth area nothing writes: no allocation in the audio callback
     na = arrays.shape[0]
     for a in range(na):
         first, count = arrays[a, NA_FIRST], arrays[a, NA_COUNT]
