@@ -60,7 +60,8 @@ from vs_nam import bench_nam_core, report_lines  # noqa: E402
 # the key) and ``report_lines(figures: dict) -> list[str]`` (what is printed).
 EXTRA_SECTIONS: tuple[tuple[str, str], ...] = (("startup", "startup"), ("knobs", "sections.knobs"), ("live", "sections.live"),
                                                ("real_gear", "sections.real_gear"),
-                                               ("nam_core_lstm_isa", "sections.lstm_isa"))
+                                               ("nam_core_lstm_isa", "sections.lstm_isa"),
+                                               ("wavenet_step", "sections.wavenet_step"))
 
 
 def machine() -> dict:

@@ -13,7 +13,7 @@ from guneamp_lib.render.resamplers import stream_latency
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("limit", "training", "inference", "streaming", "memory", "render_memory", "check_memory", "startup",
-            "knobs")
+            "knobs", "wavenet_step")
 
 
 def numbers(tree, path=""):
@@ -57,6 +57,9 @@ def test_quick_benchmark_reports_every_section(tmp_path):
                     "7. memory: guneamp render", "7b. memory: guneamp check and guneamp score",
                     "knob models, compiled engine"):
         assert heading in res.stdout
+    assert "WaveNet training step" in res.stdout
+    for case in r["wavenet_step"].values():  # both sides of the ratio come from this run
+        assert case["speedup"] == pytest.approx(case["padded_s"] / case["valid_s"])
     assert "real gear" in res.stdout  # section benchmarks/sections/real_gear.py (skipped without ../shared/data)
     nam = r["nam_core"]  # section 8 runs on a cached NAM core build only (--quick builds nothing)
     if not nam["available"]:
