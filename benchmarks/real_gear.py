@@ -2,6 +2,7 @@
 
     python benchmarks/real_gear.py --budget 300 --json build/real-gear-300.json
     python benchmarks/real_gear.py --sides ours --set ema=0.999 --budget 60 --json build/ema.json
+    python benchmarks/real_gear.py --sides nam-a2 --budget 900 --also-at 300 --json build/a2.json
     python benchmarks/real_gear.py --table build/real-gear-*.json
 
 For each EGFxSet pedal in ``../shared/data`` (clips of 5 s), every side trains on three
