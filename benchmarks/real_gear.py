@@ -63,9 +63,10 @@ NAM_TARGET_SCALE = 0.99  # NAM refuses a target at full scale; ours is peak-norm
 NAM_A2 = {"ny": 8192, "batch_size": 16}  # nam.train.core.train's defaults
 
 
-def load_pedal(pedal: str, clip: int = UNSEEN_CLIP, seconds: float | None = None):
-    """The pedal's EvalData: three takes to train (validation tail inside), ``clip`` to test."""
-    return load_dataset(f"{pedal}@{clip}", seconds=seconds)
+def load_pedal(pedal: str, clip: int = UNSEEN_CLIP, seconds: float | None = None, val_per_take: bool = False):
+    """The pedal's EvalData: three takes to train (validation tail inside, or each take's
+    tail with ``val_per_take``), ``clip`` to test."""
+    return load_dataset(f"{pedal}@{clip}", seconds=seconds, val_per_take=val_per_take)
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -246,6 +247,8 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default=OUR_MODEL, help=f"our side's model, name[:arg][@Nx] (default {OUR_MODEL})")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                     help="change one TrainConfig field of our recipe (repeatable)")
+    ap.add_argument("--val-per-take", action="store_true",
+                    help="every side validates on each training take's last 20 %% (default: the joined takes' tail)")
     ap.add_argument("--json", type=Path, help="write the rows here")
     ap.add_argument("--table", type=Path, nargs="+", help="print the table of these JSON files and exit")
     args = ap.parse_args(argv)
@@ -272,7 +275,7 @@ def main(argv=None) -> int:
         load = float(f.read().split()[0])
     rows = []
     for pedal in args.pedals:
-        dataset = load_pedal(pedal, args.clip, args.seconds)
+        dataset = load_pedal(pedal, args.clip, args.seconds, args.val_per_take)
         for side in args.sides:
             print(f"[{dataset.name}] {side}: {args.budget:.0f} CPU s on one thread (load {load:.1f}) ...", flush=True)
             for r in run_side(side, dataset, args.budget, overrides, tuple(args.also_at), args.model):
@@ -282,7 +285,9 @@ def main(argv=None) -> int:
     print(table(rows))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"load_at_start": load, "torch": torch.__version__, "rows": rows}, indent=1))
+        args.json.write_text(json.dumps({"load_at_start": load, "torch": torch.__version__, "model": args.model,
+                                         "val_per_take": args.val_per_take, "overrides": overrides, "rows": rows},
+                                        indent=1))
     return 0
 
 

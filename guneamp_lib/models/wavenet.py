@@ -101,26 +101,33 @@ class _Layer(nn.Module):
     """One dilated layer: residual output to the next layer, skip output to the head."""
 
     def __init__(self, condition_size: int, channels: int, kernel_size: int, dilation: int, activation: str,
-                 gated: bool):
+                 gated: bool, film: bool = False):
         super().__init__()
         mid = 2 * channels if gated else channels
         # Registration order is NAM's weight order: conv, input mixer, 1x1.
         self.conv = CausalConv1d(channels, mid, kernel_size, dilation)
         self.input_mixer = nn.Conv1d(condition_size, mid, 1, bias=False)  # the conv's bias covers it
         self.conv1x1 = nn.Conv1d(channels, channels, 1)
+        self.film = None
+        if film:
+            self.film = nn.Conv1d(condition_size - 1, mid, 1, bias=False)
+            nn.init.zeros_(self.film.weight)
         self.activation = ACTIVATIONS[activation]
         self.gated = gated
         self.channels = channels
 
     def forward(self, x: torch.Tensor, c: torch.Tensor, pad: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         if pad or self.conv.streaming:
-            z = self.conv(x) + self.input_mixer(c)
+            z = self.conv(x)
         else:
             # NAM's own way: no padding, and everything beside the convolution cropped to it
             z = self.conv.forward_valid(x)
             n = z.shape[-1]
-            z = z + self.input_mixer(c[..., c.shape[-1] - n :])
+            c = c[..., c.shape[-1] - n :]
             x = x[..., x.shape[-1] - n :]
+        if self.film is not None:
+            z = z * (1 + self.film(c[:, 1:]))
+        z = z + self.input_mixer(c)
         if self.gated:
             z = self.activation(z[:, : self.channels]) * torch.sigmoid(z[:, self.channels :])
         else:
@@ -130,11 +137,11 @@ class _Layer(nn.Module):
 
 class _LayerArray(nn.Module):
     def __init__(self, input_size: int, condition_size: int, head_size: int, channels: int, kernel_size: int,
-                 dilations: list[int], activation: str, gated: bool, head_bias: bool):
+                 dilations: list[int], activation: str, gated: bool, head_bias: bool, film: bool = False):
         super().__init__()
         self.rechannel = nn.Conv1d(input_size, channels, 1, bias=False)
         self.layers = nn.ModuleList(
-            _Layer(condition_size, channels, kernel_size, d, activation, gated) for d in dilations
+            _Layer(condition_size, channels, kernel_size, d, activation, gated, film) for d in dilations
         )
         self.head_rechannel = nn.Conv1d(channels, head_size, 1, bias=head_bias)
 
@@ -212,7 +219,7 @@ class WaveNet(AmpModel):
     supports_valid = True
 
     def __init__(self, preset: str | None = "standard", layers: list[dict] | None = None,
-                 head_scale: float | None = None, num_knobs: int = 0):
+                 head_scale: float | None = None, num_knobs: int = 0, film: bool = False):
         super().__init__()
         num_knobs = check_num_knobs(num_knobs)
         if preset is None:
@@ -239,7 +246,9 @@ class WaveNet(AmpModel):
         if num_knobs:  # a snapshot model's config (and checkpoint) stays as it always was
             self.config["num_knobs"] = num_knobs
         self.head_scale = head_scale
-        self.arrays = nn.ModuleList(_LayerArray(**lc) for lc in layers)
+        if film:
+            self.config["film"] = True
+        self.arrays = nn.ModuleList(_LayerArray(**lc, film=film) for lc in layers)
 
     @property
     def receptive_field(self) -> int:

@@ -71,14 +71,18 @@ class EvalData:
     test_start: int
     description: str
     lags: list = field(default_factory=list)
+    # Where validation starts in the training material; None: its last VAL_FRACTION
+    # (load_pedal(val_per_take=True) joins every take's tail there instead).
+    val_start: int | None = None
 
     @property
     def train(self) -> TrainingData:
         d = self.full
         n = self.test_start
         # No re-normalization: the model must meet the test part at the level it trained at.
+        val_start = split_point(n, VAL_FRACTION) if self.val_start is None else self.val_start
         return TrainingData(d.clean[:n], d.target[:n], d.sample_rate, d.ir, d.target_kind,
-                            split_point(n, VAL_FRACTION), d.lag, input_gain=d.input_gain, output_gain=d.output_gain)
+                            val_start, d.lag, input_gain=d.input_gain, output_gain=d.output_gain)
 
     @property
     def sample_rate(self) -> int:
@@ -189,8 +193,13 @@ def joined_takes(train_pairs, test_pair, sample_rate: int, ir=None, lag=None) ->
 
 
 def load_pedal(pedal: str, seconds: float | None = None, root: Path | None = None,
-               test_clip: int = TEST_CLIP) -> EvalData:
+               test_clip: int = TEST_CLIP, val_per_take: bool = False) -> EvalData:
     """A real pedal: three clips (aligned, joined) to train, ``test_clip`` (default 3) to test; no cabinet.
+
+    The validation part is the last 20 % of the joined training clips, or with
+    ``val_per_take`` the last 20 % of each training clip: the clips' heads are joined
+    first, then their tails, so validation hears every take's notes and training keeps
+    some of each.
 
     Notebook: 11, 12
     """
@@ -208,13 +217,23 @@ def load_pedal(pedal: str, seconds: float | None = None, root: Path | None = Non
             c, t = c[:n], t[:n]
         clips.append((c, t))
         lags.append(lag)
+    val_start = None
+    if val_per_take:
+        cuts = [split_point(c.size, VAL_FRACTION) for c, _ in clips[:-1]]
+        heads = [(c[:k], t[:k]) for (c, t), k in zip(clips[:-1], cuts)]
+        tails = [(c[k:], t[k:]) for (c, t), k in zip(clips[:-1], cuts)]
+        clips = heads + tails + clips[-1:]
+        gap = int(round(CLIP_GAP_S * sr))
+        val_start = sum(c.size for c, _ in heads) + len(heads) * gap
     full = joined_takes(clips[:-1], clips[-1], sr, lag=lags[0])
     test_start = full.val_start
     trained_on = ", ".join(str(i) for i in order[:-1])
     what = (f"EGFxSet {pedal} (CC-BY-4.0), clips {trained_on} to train, clip {test_clip} to test, "
             "aligned automatically, no cabinet")
     name = pedal if test_clip == TEST_CLIP else f"{pedal}@{test_clip}"
-    return EvalData(name, full, test_start, what, lags)
+    if val_per_take:
+        what += ", each training clip's last 20 % to validate"
+    return EvalData(name, full, test_start, what, lags, val_start)
 
 
 @dataclass(frozen=True)
@@ -278,7 +297,8 @@ class PairDataset:
         return EvalData(self.name, full, full.val_start, what, lags)
 
 
-def load_dataset(name: "str | PairDataset", seconds: float | None = None, seed: int = 0) -> EvalData | None:
+def load_dataset(name: "str | PairDataset", seconds: float | None = None, seed: int = 0,
+                 val_per_take: bool = False) -> EvalData | None:
     """A dataset by name; ``None`` (with a printed reason) for a pedal when the shared data is absent.
 
     A pedal's name may end in ``@N``: test on clip N, train on the other three. A
@@ -295,7 +315,7 @@ def load_dataset(name: "str | PairDataset", seconds: float | None = None, seed: 
         print(f"skipping {name}: the real recordings are not present (expected ../shared/data/egfxset "
               "next to the checkout, or set GUNEAMP_SHARED_DATA)")
         return None
-    return load_pedal(base, seconds, test_clip=test_clip)
+    return load_pedal(base, seconds, test_clip=test_clip, val_per_take=val_per_take)
 
 
 def load_pair(clean_path, target_path, name: str = "your gear", ir_path=None, seconds: float | None = None) -> EvalData:
