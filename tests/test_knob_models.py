@@ -1,5 +1,7 @@
 """Knob models (issue 18, notebook 13): conditioned WaveNet, LSTM and GRU, their checkpoints and streaming."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -18,12 +20,19 @@ from guneamp_lib.training.train import TrainConfig, train
 from tests.conftest import toy_amp, toy_di, write
 
 SMALL = [("wavenet", {"preset": "nano"}), ("lstm", {"hidden_size": 8}), ("gru", {"hidden_size": 8})]
+FILM = ("wavenet", {"preset": "nano", "film": True})  # the knob recipe's WaveNet: knobs scale each layer too
+KNOBBED = [*SMALL, FILM]
 SPACE = KnobSpace([Knob("drive", 0, 10), Knob("treble", 2, 8)])
 
 
 def _model(name, kw, k=2, seed=0):
     torch.manual_seed(seed)
-    return build_model(name, num_knobs=k, **kw).eval()
+    m = build_model(name, num_knobs=k, **kw)
+    with torch.no_grad():  # FiLM starts as the identity, which would hide a wrong scale: give it weights
+        for n, p in m.named_parameters():
+            if n.endswith("film.weight"):
+                p.normal_(0.0, 0.5)
+    return m.eval()
 
 
 def _signal(n=4000, seed=1):
@@ -45,7 +54,7 @@ def test_snapshot_model_is_unchanged_by_the_knob_code(name, kw):
         a(x, knobs=torch.zeros(1, 2))
 
 
-@pytest.mark.parametrize("name,kw", SMALL)
+@pytest.mark.parametrize("name,kw", KNOBBED)
 def test_output_changes_with_the_knob_and_constant_equals_time_varying(name, kw):
     m = _model(name, kw)
     x = _signal(800).view(1, 1, -1)
@@ -57,7 +66,7 @@ def test_output_changes_with_the_knob_and_constant_equals_time_varying(name, kw)
         m(x)
 
 
-@pytest.mark.parametrize("name,kw", SMALL)
+@pytest.mark.parametrize("name,kw", KNOBBED)
 @pytest.mark.parametrize("engine", ["torch", "auto"])
 def test_streaming_equals_offline_at_fixed_knobs(name, kw, engine):
     m = _model(name, kw)
@@ -88,7 +97,7 @@ def _knob_track(sends: dict, n: int, ramp: int, start) -> np.ndarray:
     return track
 
 
-@pytest.mark.parametrize("name,kw", [SMALL[0], SMALL[1]])
+@pytest.mark.parametrize("name,kw", [SMALL[0], SMALL[1], FILM])
 @pytest.mark.parametrize("engine", ["torch", "compiled"])
 @pytest.mark.parametrize("block", [64, 50])
 def test_glide_equals_the_model_fed_the_same_per_sample_knob_track(name, kw, engine, block):
@@ -202,6 +211,21 @@ def test_knob_data_keeps_one_level_and_mixes_settings():
     first = data.captures[int(knobs[0, 0])]
     hits = (first.target.unfold(0, ys.shape[1], 1) == ys[0]).all(dim=1)
     assert hits.any()
+
+
+def test_the_knob_recipe_gives_the_wavenet_film_unless_told_otherwise():
+    from guneamp_lib.training.train import knob_config
+
+    x = toy_di(seconds=0.5, seed=5)
+    data = make_knob_training_data([(x, _knob_amp(x, d), {"drive": d}) for d in (0, 10)], 44100,
+                                   target_kind="amp_direct")
+    cfg = knob_config(TrainConfig(model="wavenet", model_kwargs={"preset": "nano"}, epochs=1), data)
+    assert cfg.model_kwargs == {"preset": "nano", "num_knobs": 1, "film": True}
+    off = knob_config(TrainConfig(model="wavenet", model_kwargs={"preset": "nano", "film": False}, epochs=1), data)
+    assert off.model_kwargs["film"] is False
+    assert "film" not in knob_config(TrainConfig(model="lstm", epochs=1), data).model_kwargs
+    snap = TrainConfig(model="wavenet", model_kwargs={"preset": "nano"}, epochs=1)
+    assert knob_config(snap, None) is snap  # a snapshot's data: unchanged
 
 
 def test_balanced_settings_weigh_each_setting_by_its_own_power():
@@ -358,7 +382,7 @@ def test_baked_snapshot_equals_the_knob_model_at_its_setting():
     from guneamp_lib.models.bake import bake_knobs
 
     x = _signal(3000).view(1, 1, -1)
-    for name, kw in SMALL:
+    for name, kw in KNOBBED:
         ckpt = _knob_checkpoint(name, kw, 2)
         settings = {"drive": 7.0, "treble": 3.0}
         baked = bake_knobs(ckpt, settings)
@@ -375,11 +399,11 @@ def test_baked_nam_plays_in_nam_core_as_the_knob_model(tmp_path, capsys, nam_cor
     from guneamp_lib.capture.guitar import synth_di
 
     build = nam_core_exact
-    ckpt = _knob_checkpoint("wavenet", {"preset": "nano"}, 2, seed=5)
-    save_checkpoint(tmp_path / "k.pt", ckpt)
     x = synth_di(1.0, 48000, 3).astype(np.float32)
-    for drive, treble in ((7, 3), (0.5, 8)):
-        out = tmp_path / f"d{drive}.nam"
+    for (drive, treble), kw in itertools.product(((7, 3), (0.5, 8)), (SMALL[0][1], FILM[1])):
+        ckpt = _knob_checkpoint("wavenet", kw, 2, seed=5)
+        save_checkpoint(tmp_path / "k.pt", ckpt)
+        out = tmp_path / f"d{drive}{'f' if 'film' in kw else ''}.nam"
         assert main(["export", "--model", str(tmp_path / "k.pt"), "--output", str(out), "--knob", f"drive={drive}",
                      "--knob", f"treble={treble}"]) == 0
         y, _ = run_driver(build, out, x, block=64, exact_tanh=True)

@@ -218,8 +218,9 @@ def test_stream_weights_are_the_whole_model(preset):
     assert [l["dilation"] for a in arrays for l in a["layers"]] == [d for lc in model.config["layers"] for d in lc["dilations"]]
 
 
-@pytest.mark.parametrize("gated, num_knobs", [(False, 0), (True, 0), (False, 3)])
-def test_valid_convolutions_give_the_padded_outputs_and_gradients(gated, num_knobs):
+@pytest.mark.parametrize("gated, num_knobs, film", [(False, 0, False), (True, 0, False), (False, 3, False),
+                                                   (False, 3, True), (True, 2, True)])
+def test_valid_convolutions_give_the_padded_outputs_and_gradients(gated, num_knobs, film):
     """forward(pad=False) is NAM's valid computation: the padded network's exact tail, and
     training through it (forward_segments) yields the padded network's gradients."""
     from guneamp_lib.training.step import forward_segments
@@ -230,7 +231,11 @@ def test_valid_convolutions_give_the_padded_outputs_and_gradients(gated, num_kno
         lc["dilations"] = [1, 2, 4]
         lc["condition_size"] = 1 + num_knobs
     torch.manual_seed(0)
-    m = WaveNet(preset=None, layers=layers, num_knobs=num_knobs)
+    m = WaveNet(preset=None, layers=layers, num_knobs=num_knobs, film=film)
+    with torch.no_grad():  # FiLM starts as the identity: give its scales weights
+        for name, p in m.named_parameters():
+            if name.endswith("film.weight"):
+                p.normal_(0.0, 0.5)
     assert m.supports_valid
     rf = m.receptive_field
     x = 0.5 * torch.randn(2, 1, 200)
@@ -264,3 +269,29 @@ def test_valid_convolutions_give_the_padded_outputs_and_gradients(gated, num_kno
     if num_knobs:
         with torch.no_grad():
             assert (m(x, pad=False, knobs=1 - knobs) - valid).abs().max() > 1e-4
+
+
+def test_film_scales_each_layer_by_the_knobs_and_needs_knobs():
+    """FiLM: z = (1 + film @ knobs) * conv(x) + mixer(c); it starts as the model without it."""
+    torch.manual_seed(0)
+    plain = WaveNet("nano", num_knobs=2)
+    torch.manual_seed(0)
+    film = WaveNet("nano", num_knobs=2, film=True)
+    assert film.config["film"] is True and "film" not in plain.config
+    # NAM's weights first, in NAM's order; the scales' weights after them
+    names = [n for n, _ in film.named_parameters()]
+    assert [n for n in names if "film" not in n] == [n for n, _ in plain.named_parameters()]
+    assert all(names.index(n) > names.index(n.replace("film", "conv1x1")) for n in names if "film" in n)
+    film.load_state_dict({**film.state_dict(), **plain.state_dict()})
+    x, k = 0.3 * torch.randn(1, 1, 600), torch.tensor([[0.2, 0.9]])
+    assert torch.equal(film(x, knobs=k), plain(x, knobs=k))  # zero FiLM weights: the identity
+    layer = film.arrays[0].layers[0]
+    with torch.no_grad():
+        layer.film.weight[:, 1, 0] = 1.0  # the second knob scales layer 0 by 1 + k2
+        y = film(x, knobs=k)
+        layer.conv.weight *= 1.9
+        layer.conv.bias *= 1.9
+        layer.film.weight.zero_()
+        assert torch.allclose(y, film(x, knobs=k), atol=1e-6)  # the same as a conv 1.9 times larger
+    with pytest.raises(ValueError, match="num_knobs"):
+        WaveNet("nano", film=True)

@@ -2,7 +2,8 @@
 
 Knobs held still are constants, and a constant input through a linear map is a bias. In a
 conditioned WaveNet the input mixer's knob columns times the knob vector add to each
-layer's dilated-convolution bias; in a conditioned LSTM or GRU the input weights' knob
+layer's dilated-convolution bias (and a FiLM scale, ``1 + film @ knobs``, multiplies that
+convolution's weight and bias first); in a conditioned LSTM or GRU the input weights' knob
 columns times the vector add to the input bias. :func:`bake_knobs` folds them in and
 returns the same network with no knob inputs (``condition_size = 1``): a plain snapshot
 that :func:`~guneamp_lib.models.nam.export_nam` writes as an ordinary ``.nam``, which NAM's
@@ -38,6 +39,13 @@ def bake_knobs(ckpt: Checkpoint, settings: dict, extrapolate: bool = False) -> C
     if isinstance(model, WaveNet):
         plain = WaveNet(preset=None, layers=[{**lc, "condition_size": 1} for lc in model.config["layers"]],
                         head_scale=model.head_scale)
+        # FiLM first: the scale 1 + film @ k multiplies the dilated conv's weight and bias
+        for name in [n for n in state if n.endswith("film.weight")]:
+            layer = name[: -len("film.weight")]
+            scale = 1 + state.pop(name)[:, :, 0].double() @ k
+            for part in ("conv.weight", "conv.bias"):
+                w = state[layer + part]
+                state[layer + part] = (w.double() * scale.reshape(-1, *[1] * (w.ndim - 1))).float()
         folds = [(name, name.replace("input_mixer.weight", "conv.bias")) for name in state
                  if name.endswith("input_mixer.weight")]
     elif type(model) in (LSTMModel, GRUModel):

@@ -27,7 +27,14 @@ Two changes from NAM, neither of which touches the weights:
 A knob model (``num_knobs``, notebook 13) uses NAM's own conditioning path: the condition
 ``c`` is the input and the knob vector, ``condition_size = 1 + K`` in every layer array, so
 the input mixer sees the knobs in every layer. Held still, the knobs' columns of the mixer
-are one more bias per layer (:mod:`guneamp_lib.models.bake`).
+are one more bias per layer (:mod:`guneamp_lib.models.bake`). With ``film=True`` (the knob
+recipe's choice, :func:`~guneamp_lib.training.train.knob_config`) the knobs also scale each
+layer, FiLM-style: ``z = (1 + film(knobs)) * dilated_conv(x) + input_mixer(c)``, a scale per
+channel that starts at 1. A bias alone can only move a tanh along its curve; a tone knob
+changes how much of each filter passes, which a scale says directly. On the reference amp's
+knob capture it took the held-out median ESR from 0.0095 / 0.0129 to 0.0071 / 0.0064 (seeds
+0 / 1, 900 CPU-seconds, docs/evaluation.md). Held still, the scale folds into the dilated
+conv's weights and bias, so a baked setting is still a plain NAM WaveNet.
 
 Parameter layout: ``model.parameters()`` yields the tensors in exactly the order of
 NAM's flat ``.nam`` weight list. For each array: rechannel weight; then for each layer
@@ -110,13 +117,17 @@ class _Layer(nn.Module):
         self.conv1x1 = nn.Conv1d(channels, channels, 1)
         self.film = None
         if film:
+            # FiLM's scale, 1 + film(knobs) per channel: it starts at 1, the model without it.
+            # Registered after NAM's three, so parameters() still begins in NAM's order.
             self.film = nn.Conv1d(condition_size - 1, mid, 1, bias=False)
             nn.init.zeros_(self.film.weight)
         self.activation = ACTIVATIONS[activation]
         self.gated = gated
         self.channels = channels
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor, pad: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, c: torch.Tensor, pad: bool = True,
+                knobs: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``knobs`` (FiLM layers only): ``(B, K, 1)`` held still, or ``(B, K, T)`` like ``c``."""
         if pad or self.conv.streaming:
             z = self.conv(x)
         else:
@@ -125,8 +136,10 @@ class _Layer(nn.Module):
             n = z.shape[-1]
             c = c[..., c.shape[-1] - n :]
             x = x[..., x.shape[-1] - n :]
+            if knobs is not None and knobs.shape[-1] > 1:
+                knobs = knobs[..., knobs.shape[-1] - n :]
         if self.film is not None:
-            z = z * (1 + self.film(c[:, 1:]))
+            z = z * (1 + self.film(knobs))
         z = z + self.input_mixer(c)
         if self.gated:
             z = self.activation(z[:, : self.channels]) * torch.sigmoid(z[:, self.channels :])
@@ -146,12 +159,12 @@ class _LayerArray(nn.Module):
         self.head_rechannel = nn.Conv1d(channels, head_size, 1, bias=head_bias)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor, head: torch.Tensor | None,
-                pad: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+                pad: bool = True, knobs: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.rechannel(x)
         for layer in self.layers:
             # The last array's last 1x1 feeds nothing (only the skip path reaches the
             # output); NAM keeps its weights in the file all the same.
-            x, z = layer(x, c, pad)
+            x, z = layer(x, c, pad, knobs)
             head = z if head is None else head[..., head.shape[-1] - z.shape[-1] :] + z
         return self.head_rechannel(head), x
 
@@ -247,7 +260,10 @@ class WaveNet(AmpModel):
             self.config["num_knobs"] = num_knobs
         self.head_scale = head_scale
         if film:
+            if not num_knobs:
+                raise ValueError("FiLM scales each layer by the knobs: a model with film=True needs num_knobs")
             self.config["film"] = True
+        self.film = bool(film)
         self.arrays = nn.ModuleList(_LayerArray(**lc, film=film) for lc in layers)
 
     @property
@@ -273,7 +289,8 @@ class WaveNet(AmpModel):
         outside torch (the compiled streaming engine): ``rechannel`` ``(channels, input_size)``;
         ``layers``, each ``{"conv": (mid, channels, kernel), "conv_bias", "mixer": (mid,),
         "knob_mixer": (mid, num_knobs), "res": (channels, channels), "res_bias", "dilation",
-        "activation", "gated"}`` (``mid`` is twice the channels when gated); ``head`` ``(head_size, channels)`` and
+        "activation", "gated", "film"}`` (``mid`` is twice the channels when gated; ``film``
+        ``(mid, num_knobs)``, the knobs' weights of each channel's scale ``1 + film @ knobs``, or None); ``head`` ``(head_size, channels)`` and
         ``head_bias`` (None without one). Together with :attr:`head_scale` this is the
         whole model, in NAM's roles.
 
@@ -287,6 +304,7 @@ class WaveNet(AmpModel):
                 "res": l.conv1x1.weight.detach()[:, :, 0],
                 "res_bias": l.conv1x1.bias.detach(), "dilation": l.conv.dilation[0],
                 "activation": lc["activation"], "gated": l.gated,
+                "film": None if l.film is None else l.film.weight.detach()[:, :, 0],
             } for l in array.layers]
             hb = array.head_rechannel.bias
             out.append({"rechannel": array.rechannel.weight.detach()[:, :, 0], "layers": layers,
@@ -303,7 +321,9 @@ class WaveNet(AmpModel):
         the context no later sample needs, and no padded copy is made.
         """
         c = with_knobs(x, knobs, self.num_knobs)
+        # FiLM's scales from the knobs alone: (B, K, 1) for knobs held still, not (B, K, T)
+        k = None if not self.film else (knobs.to(x).unsqueeze(-1) if knobs.ndim == 2 else knobs.to(x))
         head = None
         for array in self.arrays:
-            head, x = array(x, c, head, pad)
+            head, x = array(x, c, head, pad, k)
         return self.head_scale * head

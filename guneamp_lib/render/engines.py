@@ -191,32 +191,48 @@ class FastWaveNet(_RingEngine):
         self.scratch = np.zeros((5, cmax, MAX_MODEL_BLOCK + ROW_PAD), np.float32)
         self.rf = model.receptive_field
         self.out = np.zeros(MAX_MODEL_BLOCK, np.float32)
-        self._conv_b_base = self.conv_b.reshape(-1).copy()
-        self._conv_b_flat = self.conv_b.reshape(-1)  # the same memory as conv_b
-        self._ramp_b = np.zeros(nl * cmax, np.float32)  # conv_b's move per sample while a knob glides
+        # What the knobs move, folded at once: conv_b = base + knob_w @ knobs, and with FiLM
+        # also each channel's scale = 1 + film @ knobs, stacked under it. The kernel runs
+        # the convolution without its bias then, and the scaled bias is affine in the knobs
+        # too: scale * b + mixer @ k = b + (b * film + mixer) @ k.
+        self.film = bool(getattr(model, "film", False))
+        size = nl * cmax
+        base, fold_w = self.conv_b.reshape(-1).copy(), self.knob_w
+        if self.film:
+            film_w = np.zeros((size, self.num_knobs), np.float32)
+            for i, l in enumerate(layers):
+                film_w[i * cmax : i * cmax + l["res"].shape[0]] = f32(l["film"])
+            fold_w = np.vstack([self.knob_w + base[:, None] * film_w, film_w])
+            base = np.concatenate([base, np.ones(size, np.float32)])
+        self._fold_base, self._fold_w = base, np.ascontiguousarray(fold_w)
+        self._folded = base.copy()
+        self.conv_b = self._folded[:size].reshape(nl, cmax)  # views: a fold writes the kernel's biases
+        self.scale = self._folded[size:]  # and scales (empty without FiLM)
+        self._ramp = np.zeros(base.size, np.float32)  # their move per sample while a knob glides
+        self._ramp_b, self._ramp_s = self._ramp[:size], self._ramp[size:]
 
     @staticmethod
     def supports(model) -> bool:
         return all(not lc["gated"] and lc["activation"] == "Tanh" for lc in model.config["layers"])
 
     def _apply_knobs(self) -> None:
-        self.k.fold_knobs(self._conv_b_base, self.knob_w, self.knob_now, self._conv_b_flat)
+        self.k.fold_knobs(self._fold_base, self._fold_w, self.knob_now, self._folded)
 
     def _retarget(self, vector: np.ndarray, inv_ramp: float) -> bool:
-        return self.k.knob_retarget(vector, self.knob_target, self.knob_now, self._knob_delta, inv_ramp, self.knob_w,
-                                    self._ramp_b)
+        return self.k.knob_retarget(vector, self.knob_target, self.knob_now, self._knob_delta, inv_ramp, self._fold_w,
+                                    self._ramp)
 
     def _push(self, u: np.ndarray, out: np.ndarray, ramp: bool = False) -> None:
         self.pos = self.k.wavenet_block(u, out, self.pos, self.bufs, self.conv_w, self.conv_b, self.mix_w,
                                         self.res_w, self.res_b, self.layers, self.arrays, self.rech_w,
                                         self.head_w, self.head_b, self.head_scale, self.scratch, ramp,
-                                        self._ramp_b, GLIDE_COUNTS)
+                                        self._ramp_b, GLIDE_COUNTS, self.film, self.scale, self._ramp_s)
 
     def _glide(self, u: np.ndarray, out: np.ndarray, last: bool) -> None:
         # the whole block in one call, the biases moving per sample inside (wavenet_block's ramp)
         self._push(u, out, True)
-        self.k.knob_advance(self.knob_now, self._knob_delta, self.knob_target, u.size, last, self._conv_b_base,
-                            self.knob_w, self._conv_b_flat)
+        self.k.knob_advance(self.knob_now, self._knob_delta, self.knob_target, u.size, last, self._fold_base,
+                            self._fold_w, self._folded)
 
 
 class FastLSTM(KnobInput):

@@ -297,7 +297,7 @@ WA_FIRST, WA_COUNT, WA_CHANNELS, WA_INPUT, WA_HEAD = range(5)
 
 @njit(**JIT_OPTIONS)
 def wavenet_block(x, out, pos, bufs, conv_w, conv_b, mix_w, res_w, res_b, layers, arrays, rech_w, head_w,
-                  head_b, head_scale, scratch, ramp, ramp_b, counts):
+                  head_b, head_scale, scratch, ramp, ramp_b, counts, film, scale, ramp_s):
     """One block through NAM's WaveNet (non-gated tanh layers).
 
     ``bufs[l]`` holds layer ``l``'s input history (layers numbered across the arrays,
@@ -310,6 +310,10 @@ def wavenet_block(x, out, pos, bufs, conv_w, conv_b, mix_w, res_w, res_b, layers
     ``(t + 1) * ramp_b[l * C + o]`` to its bias (``counts[t]`` is ``t + 1`` as a float), one
     multiply-add per channel and sample beside the convolution's ``kernel x channels``: the
     knobs move linearly per sample through the block, which runs whole.
+
+    ``film`` (a FiLM knob model): the convolution runs without its bias, and channel ``o``'s
+    pre-activation is ``conv * scale[l * C + o] + conv_b`` (the bias already scaled: the
+    engine folds both from the knobs), the scale moving ``(t + 1) * ramp_s`` in a glide.
     """
     n = x.size
     un = U64(n)
@@ -343,11 +347,28 @@ def wavenet_block(x, out, pos, bufs, conv_w, conv_b, mix_w, res_w, res_b, layers
         for j in range(count):
             l = first + j
             lb = l * lsize  # this layer's history
-            _product(cw, l * ksize_max * msize, msize, cmax, layers[l, WL_KERNEL], layers[l, WL_DILATION], ch, ch,
-                     bf, bst, lb + pos, zf, sst, 0, n, cb, l * cmax, True)
+            if film:
+                _product(cw, l * ksize_max * msize, msize, cmax, layers[l, WL_KERNEL], layers[l, WL_DILATION], ch,
+                         ch, bf, bst, lb + pos, zf, sst, 0, n, zeros, 0, True)
+            else:
+                _product(cw, l * ksize_max * msize, msize, cmax, layers[l, WL_KERNEL], layers[l, WL_DILATION], ch,
+                         ch, bf, bst, lb + pos, zf, sst, 0, n, cb, l * cmax, True)
             for o in range(ch):
                 p, mo = U64(o * sst), mw[l * cmax + o]
-                if ramp:
+                if film:
+                    sc, b = scale[l * cmax + o], cb[l * cmax + o]
+                    if ramp:
+                        d, ds = ramp_b[l * cmax + o], ramp_s[l * cmax + o]
+                        for t in range(un):
+                            v = tanh(zf[p + t] * (sc + ds * counts[t]) + b + mo * x[t] + d * counts[t])
+                            zf[p + t] = v
+                            hf[p + t] += v
+                    else:
+                        for t in range(un):
+                            v = tanh(zf[p + t] * sc + b + mo * x[t])
+                            zf[p + t] = v
+                            hf[p + t] += v
+                elif ramp:
                     d = ramp_b[l * cmax + o]
                     for t in range(un):
                         v = tanh(zf[p + t] + mo * x[t] + d * counts[t])

@@ -221,14 +221,15 @@ def pooled_training_data(manifest: KnobManifest, val_fraction: float = DEFAULT_V
 
 
 def snapshot_config(config: dict) -> dict:
-    """A knob model's configuration without its knobs: no ``num_knobs``, and every layer whose
+    """A knob model's configuration without its knobs: no ``num_knobs`` (nor FiLM), and every layer whose
     condition held the knobs beside the input (a WaveNet's ``condition_size``) back to the input alone.
 
     Notebook: 13
     """
     def strip(value):
         if isinstance(value, dict):
-            return {k: (1 if k == "condition_size" else strip(v)) for k, v in value.items() if k != "num_knobs"}
+            return {k: (1 if k == "condition_size" else strip(v)) for k, v in value.items()
+                    if k not in ("num_knobs", "film")}
         if isinstance(value, list):
             return [strip(v) for v in value]
         return value
