@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from guneamp_lib.study.datasets import egfxset_dir, load_dataset  # noqa: E402
+from guneamp_lib.study.datasets import VAL_FRACTION, egfxset_dir, load_dataset  # noqa: E402
 from guneamp_lib.study.metrics import Report  # noqa: E402
 from guneamp_lib.training.losses import esr  # noqa: E402
 from guneamp_lib.training.train import TrainConfig, evaluate, train  # noqa: E402
@@ -63,10 +63,11 @@ NAM_TARGET_SCALE = 0.99  # NAM refuses a target at full scale; ours is peak-norm
 NAM_A2 = {"ny": 8192, "batch_size": 16}  # nam.train.core.train's defaults
 
 
-def load_pedal(pedal: str, clip: int = UNSEEN_CLIP, seconds: float | None = None, val_per_take: bool = False):
+def load_pedal(pedal: str, clip: int = UNSEEN_CLIP, seconds: float | None = None, val_per_take: bool = False,
+               val_fraction: float = VAL_FRACTION):
     """The pedal's EvalData: three takes to train (validation tail inside, or each take's
-    tail with ``val_per_take``), ``clip`` to test."""
-    return load_dataset(f"{pedal}@{clip}", seconds=seconds, val_per_take=val_per_take)
+    tail with ``val_per_take``; ``val_fraction`` of them), ``clip`` to test."""
+    return load_dataset(f"{pedal}@{clip}", seconds=seconds, val_per_take=val_per_take, val_fraction=val_fraction)
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -248,7 +249,9 @@ def main(argv=None) -> int:
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE",
                     help="change one TrainConfig field of our recipe (repeatable)")
     ap.add_argument("--val-per-take", action="store_true",
-                    help="every side validates on each training take's last 20 %% (default: the joined takes' tail)")
+                    help="every side validates on each training take's tail (default: the joined takes' tail)")
+    ap.add_argument("--val-fraction", type=float, default=VAL_FRACTION,
+                    help=f"share of the training takes held out to validate (default {VAL_FRACTION})")
     ap.add_argument("--json", type=Path, help="write the rows here")
     ap.add_argument("--table", type=Path, nargs="+", help="print the table of these JSON files and exit")
     args = ap.parse_args(argv)
@@ -257,6 +260,8 @@ def main(argv=None) -> int:
         return 0
     if not (math.isfinite(args.budget) and args.budget > 0):
         ap.error("--budget must be a positive number of seconds")
+    if not (math.isfinite(args.val_fraction) and 0 < args.val_fraction < 0.5):
+        ap.error("--val-fraction must be above 0 and below 0.5")
     if not all(math.isfinite(b) and 0 < b < args.budget for b in args.also_at):
         ap.error("--also-at takes positive CPU seconds below --budget")
     from guneamp_lib.errors import GuneampError
@@ -275,7 +280,7 @@ def main(argv=None) -> int:
         load = float(f.read().split()[0])
     rows = []
     for pedal in args.pedals:
-        dataset = load_pedal(pedal, args.clip, args.seconds, args.val_per_take)
+        dataset = load_pedal(pedal, args.clip, args.seconds, args.val_per_take, args.val_fraction)
         for side in args.sides:
             print(f"[{dataset.name}] {side}: {args.budget:.0f} CPU s on one thread (load {load:.1f}) ...", flush=True)
             for r in run_side(side, dataset, args.budget, overrides, tuple(args.also_at), args.model):
@@ -286,7 +291,8 @@ def main(argv=None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"load_at_start": load, "torch": torch.__version__, "model": args.model,
-                                         "val_per_take": args.val_per_take, "overrides": overrides, "rows": rows},
+                                         "val_per_take": args.val_per_take, "val_fraction": args.val_fraction,
+                                         "overrides": overrides, "rows": rows},
                                         indent=1))
     return 0
 

@@ -337,7 +337,8 @@ CALLBACK_C_CALLS = {"perf_counter", "min"}
 def _callback_chain(block, oversample=1):
     """A knob model with a cabinet longer than a partition, gate and gains on, recording."""
     torch.manual_seed(1)
-    m = build_model("wavenet", preset="nano", num_knobs=2).eval()
+    # the knob recipe's FiLM WaveNet on one path, the bias-only one on the others
+    m = build_model("wavenet", preset="nano", num_knobs=2, film=oversample == 2).eval()
     ir = np.random.default_rng(0).standard_normal(1500).astype(np.float32) * np.float32(0.1)
     ir[0] = 1.0
     proc = StreamingProcessor(m, oversample, ir)

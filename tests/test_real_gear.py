@@ -42,3 +42,41 @@ def test_real_gear_benchmark_scores_every_side_on_the_unseen_take(shared_data, t
     table = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "real_gear.py"), "--table", str(out)],
                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert table.returncode == 0 and table.stdout.count("TubeScreamer@1") == 5
+
+
+def test_validation_per_take_and_its_share_keep_every_sample_in_one_part(shared_data):
+    """load_pedal(val_per_take, val_fraction): the heads of the training clips first, then their
+    tails to validate; the test take unchanged, at the same gain; nothing lost or doubled."""
+    if not (shared_data / "egfxset").is_dir():
+        pytest.skip("../shared/data/egfxset is not present")
+    import torch
+    from guneamp_lib.study.datasets import CLIP_GAP_S, load_pedal
+
+    plain = load_pedal("BluesDriver", seconds=1.0, test_clip=1)
+    sr, gap = plain.sample_rate, int(round(CLIP_GAP_S * plain.sample_rate))
+    clip = int(1.0 * sr)  # every clip trimmed to one second
+    per_take = load_pedal("BluesDriver", seconds=1.0, test_clip=1, val_per_take=True, val_fraction=0.25)
+    head = clip - int(round(clip * 0.25))
+    tr, ptr = plain.train, per_take.train
+    # the tail of the joined takes, 20 %; or each take's last quarter, joined after the heads
+    assert tr.val_start == round(plain.test_start * 0.8)
+    assert ptr.val_start == 3 * head + 3 * gap
+    assert per_take.test_start == ptr.val_start + 3 * (clip - head) + 3 * gap
+    torch.testing.assert_close(per_take.full.clean[per_take.test_start :], plain.full.clean[plain.test_start :])
+    assert per_take.full.input_gain == plain.full.input_gain and per_take.full.output_gain == plain.full.output_gain
+    second = plain.full.clean[clip + gap : 2 * clip + gap]  # clip 2, the second training take
+    torch.testing.assert_close(ptr.clean[head + gap : 2 * head + gap], second[:head])
+    start = ptr.val_start + (clip - head) + gap
+    torch.testing.assert_close(ptr.clean[start : start + clip - head], second[head:])
+    short = load_pedal("BluesDriver", seconds=1.0, test_clip=1, val_fraction=0.05)
+    assert short.train.val_start == round(short.test_start * 0.95) and short.test_start == plain.test_start
+
+
+@pytest.mark.parametrize("value", ["0", "0.5", "nan"])
+def test_real_gear_refuses_a_validation_share_out_of_range(value, capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import real_gear
+
+    with pytest.raises(SystemExit) as stop:
+        real_gear.main(["--val-fraction", value])
+    assert stop.value.code == 2 and "--val-fraction" in capsys.readouterr().err

@@ -205,34 +205,32 @@ class FastWaveNet(_RingEngine):
             fold_w = np.vstack([self.knob_w + base[:, None] * film_w, film_w])
             base = np.concatenate([base, np.ones(size, np.float32)])
         self._fold_base, self._fold_w = base, np.ascontiguousarray(fold_w)
-        self._folded = base.copy()
-        self.conv_b = self._folded[:size].reshape(nl, cmax)  # views: a fold writes the kernel's biases
-        self.scale = self._folded[size:]  # and scales (empty without FiLM)
-        self._ramp = np.zeros(base.size, np.float32)  # their move per sample while a knob glides
-        self._ramp_b, self._ramp_s = self._ramp[:size], self._ramp[size:]
+        # The kernel reads the biases and, with FiLM, the scales after them from one array
+        self.conv_b = base.copy()
+        self._ramp_b = np.zeros(base.size, np.float32)  # their move per sample while a knob glides
 
     @staticmethod
     def supports(model) -> bool:
         return all(not lc["gated"] and lc["activation"] == "Tanh" for lc in model.config["layers"])
 
     def _apply_knobs(self) -> None:
-        self.k.fold_knobs(self._fold_base, self._fold_w, self.knob_now, self._folded)
+        self.k.fold_knobs(self._fold_base, self._fold_w, self.knob_now, self.conv_b)
 
     def _retarget(self, vector: np.ndarray, inv_ramp: float) -> bool:
         return self.k.knob_retarget(vector, self.knob_target, self.knob_now, self._knob_delta, inv_ramp, self._fold_w,
-                                    self._ramp)
+                                    self._ramp_b)
 
     def _push(self, u: np.ndarray, out: np.ndarray, ramp: bool = False) -> None:
         self.pos = self.k.wavenet_block(u, out, self.pos, self.bufs, self.conv_w, self.conv_b, self.mix_w,
                                         self.res_w, self.res_b, self.layers, self.arrays, self.rech_w,
                                         self.head_w, self.head_b, self.head_scale, self.scratch, ramp,
-                                        self._ramp_b, GLIDE_COUNTS, self.film, self.scale, self._ramp_s)
+                                        self._ramp_b, GLIDE_COUNTS)
 
     def _glide(self, u: np.ndarray, out: np.ndarray, last: bool) -> None:
         # the whole block in one call, the biases moving per sample inside (wavenet_block's ramp)
         self._push(u, out, True)
         self.k.knob_advance(self.knob_now, self._knob_delta, self.knob_target, u.size, last, self._fold_base,
-                            self._fold_w, self._folded)
+                            self._fold_w, self.conv_b)
 
 
 class FastLSTM(KnobInput):

@@ -297,7 +297,7 @@ WA_FIRST, WA_COUNT, WA_CHANNELS, WA_INPUT, WA_HEAD = range(5)
 
 @njit(**JIT_OPTIONS)
 def wavenet_block(x, out, pos, bufs, conv_w, conv_b, mix_w, res_w, res_b, layers, arrays, rech_w, head_w,
-                  head_b, head_scale, scratch, ramp, ramp_b, counts, film, scale, ramp_s):
+                  head_b, head_scale, scratch, ramp, ramp_b, counts):
     """One block through NAM's WaveNet (non-gated tanh layers).
 
     ``bufs[l]`` holds layer ``l``'s input history (layers numbered across the arrays,
@@ -311,9 +311,11 @@ def wavenet_block(x, out, pos, bufs, conv_w, conv_b, mix_w, res_w, res_b, layers
     multiply-add per channel and sample beside the convolution's ``kernel x channels``: the
     knobs move linearly per sample through the block, which runs whole.
 
-    ``film`` (a FiLM knob model): the convolution runs without its bias, and channel ``o``'s
-    pre-activation is ``conv * scale[l * C + o] + conv_b`` (the bias already scaled: the
-    engine folds both from the knobs), the scale moving ``(t + 1) * ramp_s`` in a glide.
+    A FiLM knob model passes ``conv_b`` (and ``ramp_b``) twice as long: each channel's scale
+    after the biases, at ``L * C + l * C + o``. The convolution then runs without its bias,
+    and channel ``o``'s pre-activation is ``conv * scale + conv_b`` (the bias already scaled:
+    the engine folds both from the knobs), the scale moving ``(t + 1)`` times its ramp in a
+    glide. (No further arguments: every argument costs the audio callback a little.)
     """
     n = x.size
     un = U64(n)
@@ -330,6 +332,8 @@ def wavenet_block(x, out, pos, bufs, conv_w, conv_b, mix_w, res_w, res_b, layers
     chw, hw, hb, mw = rech_w.ravel(), head_w.ravel(), head_b.ravel(), mix_w.ravel()
     sst = scratch.shape[2]
     zeros = scratch[4].ravel()  # a fifth area nothing writes: no allocation in the audio callback
+    nlc = layers.shape[0] * cmax
+    film = cb.size > nlc  # the scales follow the biases
     na = arrays.shape[0]
     for a in range(na):
         first, count, ch = arrays[a, WA_FIRST], arrays[a, WA_COUNT], arrays[a, WA_CHANNELS]
@@ -356,9 +360,9 @@ def wavenet_block(x, out, pos, bufs, conv_w, conv_b, mix_w, res_w, res_b, layers
             for o in range(ch):
                 p, mo = U64(o * sst), mw[l * cmax + o]
                 if film:
-                    sc, b = scale[l * cmax + o], cb[l * cmax + o]
+                    sc, b = cb[nlc + l * cmax + o], cb[l * cmax + o]
                     if ramp:
-                        d, ds = ramp_b[l * cmax + o], ramp_s[l * cmax + o]
+                        d, ds = ramp_b[l * cmax + o], ramp_b[nlc + l * cmax + o]
                         for t in range(un):
                             v = tanh(zf[p + t] * (sc + ds * counts[t]) + b + mo * x[t] + d * counts[t])
                             zf[p + t] = v

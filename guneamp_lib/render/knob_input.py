@@ -13,7 +13,9 @@ prints both; 1.8 times when the glide moved in 32-sample steps). A knob that is 
 moving costs nothing: the block runs whole on the existing path.
 
 The knobs enter the models linearly, so a glide is a linear move of biases: the WaveNet's
-input mixer times the knob vector is an extra bias on each layer's dilated convolution,
+input mixer times the knob vector is an extra bias on each layer's dilated convolution
+(and a FiLM WaveNet's scale, ``1 + film @ knobs``, moves linearly with the knobs too: the
+compiled kernel glides it per sample beside the bias),
 the LSTM's input weights times the knob vector an extra gate bias. The compiled WaveNet
 runs a gliding block whole, its kernel adding ``(t + 1) * (mixer @ delta)`` to each
 channel's bias in its tanh loop (one multiply-add per channel and sample, beside the

@@ -193,11 +193,12 @@ def joined_takes(train_pairs, test_pair, sample_rate: int, ir=None, lag=None) ->
 
 
 def load_pedal(pedal: str, seconds: float | None = None, root: Path | None = None,
-               test_clip: int = TEST_CLIP, val_per_take: bool = False) -> EvalData:
+               test_clip: int = TEST_CLIP, val_per_take: bool = False,
+               val_fraction: float = VAL_FRACTION) -> EvalData:
     """A real pedal: three clips (aligned, joined) to train, ``test_clip`` (default 3) to test; no cabinet.
 
-    The validation part is the last 20 % of the joined training clips, or with
-    ``val_per_take`` the last 20 % of each training clip: the clips' heads are joined
+    The validation part is the last ``val_fraction`` (20 %) of the joined training clips, or
+    with ``val_per_take`` that share of each training clip: the clips' heads are joined
     first, then their tails, so validation hears every take's notes and training keeps
     some of each.
 
@@ -219,7 +220,7 @@ def load_pedal(pedal: str, seconds: float | None = None, root: Path | None = Non
         lags.append(lag)
     val_start = None
     if val_per_take:
-        cuts = [split_point(c.size, VAL_FRACTION) for c, _ in clips[:-1]]
+        cuts = [split_point(c.size, val_fraction) for c, _ in clips[:-1]]
         heads = [(c[:k], t[:k]) for (c, t), k in zip(clips[:-1], cuts)]
         tails = [(c[k:], t[k:]) for (c, t), k in zip(clips[:-1], cuts)]
         clips = heads + tails + clips[-1:]
@@ -227,12 +228,15 @@ def load_pedal(pedal: str, seconds: float | None = None, root: Path | None = Non
         val_start = sum(c.size for c, _ in heads) + len(heads) * gap
     full = joined_takes(clips[:-1], clips[-1], sr, lag=lags[0])
     test_start = full.val_start
+    if val_start is None and val_fraction != VAL_FRACTION:
+        val_start = split_point(test_start, val_fraction)
     trained_on = ", ".join(str(i) for i in order[:-1])
     what = (f"EGFxSet {pedal} (CC-BY-4.0), clips {trained_on} to train, clip {test_clip} to test, "
             "aligned automatically, no cabinet")
     name = pedal if test_clip == TEST_CLIP else f"{pedal}@{test_clip}"
-    if val_per_take:
-        what += ", each training clip's last 20 % to validate"
+    if val_per_take or val_fraction != VAL_FRACTION:
+        whose = "each training clip's" if val_per_take else "the training clips'"
+        what += f", {whose} last {val_fraction:.0%} to validate"
     return EvalData(name, full, test_start, what, lags, val_start)
 
 
@@ -298,7 +302,7 @@ class PairDataset:
 
 
 def load_dataset(name: "str | PairDataset", seconds: float | None = None, seed: int = 0,
-                 val_per_take: bool = False) -> EvalData | None:
+                 val_per_take: bool = False, val_fraction: float = VAL_FRACTION) -> EvalData | None:
     """A dataset by name; ``None`` (with a printed reason) for a pedal when the shared data is absent.
 
     A pedal's name may end in ``@N``: test on clip N, train on the other three. A
@@ -315,7 +319,7 @@ def load_dataset(name: "str | PairDataset", seconds: float | None = None, seed: 
         print(f"skipping {name}: the real recordings are not present (expected ../shared/data/egfxset "
               "next to the checkout, or set GUNEAMP_SHARED_DATA)")
         return None
-    return load_pedal(base, seconds, test_clip=test_clip, val_per_take=val_per_take)
+    return load_pedal(base, seconds, test_clip=test_clip, val_per_take=val_per_take, val_fraction=val_fraction)
 
 
 def load_pair(clean_path, target_path, name: str = "your gear", ir_path=None, seconds: float | None = None) -> EvalData:
