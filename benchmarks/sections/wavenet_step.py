@@ -11,7 +11,7 @@ layer's shorter output; ``training.step.forward_segments`` uses it. One step her
 the recipe's segments (2 or 4 x 8,192 scored samples with their context), the reference amp
 on a synthetic DI (four settings for the knob model), one thread, CPU time, the two sides
 alternated and the best of the repeats kept, so the machine's load hits both alike. Cases: the knob recipe's standard
-WaveNet with four knobs (batch 2) and the snapshot recipe's lite one (batch 4).
+WaveNet with four knobs and FiLM (batch 2) and the snapshot recipe's lite one (batch 4).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _step_times(preset: str, num_knobs: int, batch: int, repeats: int, scored: i
     from guneamp_lib.training.train import TrainConfig
 
     torch.manual_seed(0)
-    model = WaveNet(preset, num_knobs=num_knobs)
+    model = WaveNet(preset, num_knobs=num_knobs, film=bool(num_knobs))  # the knob recipe's WaveNet has FiLM
     cfg = TrainConfig(model="wavenet", batch_size=batch, segment=scored, knob_recipe=bool(num_knobs))
     data = _data(num_knobs, seconds)
     sampler = (KnobSampler if num_knobs else SegmentSampler).build(model, data, cfg, scored, torch.device("cpu"))

@@ -79,6 +79,8 @@ KNOB_MODELS = ("wavenet", "lstm", "gru")
 # Twice the steps of half the batch beat a larger batch on this budget; the balance matters
 # because the capture keeps one level, and its settings' powers span 77 times.
 # The LSTM 16 keeps its snapshot row with the balance: 0.0071 / 0.013 against 0.0116 / 0.017.
+# The knob WaveNet also takes FiLM (training.train.knob_config): 0.0072 to 0.0078 / <= 0.017
+# over three seeds, against 0.0090 to 0.0129 / <= 0.027 with this row alone.
 KNOB_TRAINING: dict[str, TrainingDefaults] = {
     **{name: replace(TRAINING[name], balance_settings=True) for name in KNOB_MODELS},
     "wavenet": TrainingDefaults(oversample=1, segment_with_cabinet=8192, segment_direct=8192, batch_size=2,
