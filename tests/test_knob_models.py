@@ -1,6 +1,7 @@
 """Knob models (issue 18, notebook 13): conditioned WaveNet, LSTM and GRU, their checkpoints and streaming."""
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -469,3 +470,24 @@ def test_the_glide_removes_the_zipper_steps_of_a_knob_sweep():
     assert rough["still_step"] == smooth["still_step"] > 0
     assert rough["ratio"] > 10  # each control value steps every layer's bias: a click
     assert smooth["ratio"] < rough["ratio"] / 10
+
+
+def test_a_knob_wavenet_run_started_without_film_resumes_without_it(tmp_path):
+    """The knob recipe took FiLM on 7 December: a run begun before (its model has no scales)
+    resumes as it began, and a new run gets FiLM."""
+    x = toy_di(seconds=1.0, seed=5)
+    data = make_knob_training_data([(x, _knob_amp(x, d), {"drive": d}) for d in (0, 10)], 44100,
+                                   target_kind="amp_direct")
+    cfg = TrainConfig(model="wavenet", model_kwargs={"preset": "nano"}, segment=512, batch_size=2, epochs=2,
+                      steps_per_epoch=2, time_budget_s=None, device="cpu", knob_recipe=True)
+
+    def stop(history):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(data, replace(cfg, model_kwargs={"preset": "nano", "film": False}), tmp_path / "old", progress=False,
+              callback=stop, save_every=1)
+    resumed = train(data, cfg, tmp_path / "old", progress=False, resume=True)
+    assert not resumed.model.film and "film" not in resumed.model.config
+    assert resumed.history[-1]["step"] == 4
+    assert train(data, cfg, tmp_path / "new", progress=False).model.film

@@ -44,7 +44,8 @@ from .defaults import KNOB_MODELS, ModelSpec, training_defaults
 from ..errors import GuneampError, GuneampWarning
 from ..render.inference import predict
 from .losses import esr, training_loss
-from .resume import BEST, DEFAULT_SAVE_EVERY_STEPS, LAST, SAVE_EVERY_S, RunState, capture_state, data_fingerprint, restore_run
+from .resume import (BEST, DEFAULT_SAVE_EVERY_STEPS, LAST, SAVE_EVERY_S, RunState, capture_state, data_fingerprint,
+                     read_last, restore_run)
 from .step import SegmentSampler, WeightAverage, context_samples, cosine_lr, train_step
 from ..models import build_model, count_parameters, receptive_field
 from ..models.wavenet_a2 import A2_PRESETS
@@ -357,6 +358,10 @@ def train(
     started = now()  # the budget counts the set-up too
     if resume and not out_dir:
         raise GuneampError("resuming needs the folder of the interrupted run")
+    if resume and cfg.model == "wavenet" and isinstance(data, KnobTrainingData) and "film" not in cfg.model_kwargs:
+        # A knob run started before the recipe took FiLM carries on as it started.
+        first = read_last(Path(out_dir)).model.config
+        cfg = replace(cfg, model_kwargs={**cfg.model_kwargs, "film": bool(first.get("film", False))})
     cfg = knob_config(cfg, data)
     set_seed(cfg.seed)
     device = pick_device(cfg.device)
