@@ -3,6 +3,7 @@
     python benchmarks/real_gear.py --budget 300 --json build/real-gear-300.json
     python benchmarks/real_gear.py --sides ours --set ema=0.999 --budget 60 --json build/ema.json
     python benchmarks/real_gear.py --sides nam-a2 --budget 900 --also-at 300 --json build/a2.json
+    python benchmarks/real_gear.py --sides ours --val-fraction 0.05 --json build/vf.json   (or --val-per-take)
     python benchmarks/real_gear.py --table build/real-gear-*.json
 
 For each EGFxSet pedal in ``../shared/data`` (clips of 5 s), every side trains on three
@@ -20,6 +21,9 @@ JSON keeps it). The sides, each with the same seconds of CPU time on one thread:
   8-channel submodel is the one scored (the 3-channel one is in the JSON);
 - ``nam-standard``: NAM's standard WaveNet with the settings its trainer used for it
   (``train_vs_nam.NAM_SETTINGS``), best epoch kept.
+
+``--val-fraction`` changes how much of the training takes every side holds out to validate
+(20 %), ``--val-per-take`` takes it from each take's end instead of the joined takes' end.
 
 NAM's sides train in their own Lightning loop; their clock counts training batches only,
 while ours counts everything ``train()`` does (its validations included), so the
