@@ -32,8 +32,8 @@ recipe's choice, :func:`~guneamp_lib.training.train.knob_config`) the knobs also
 layer, FiLM-style: ``z = (1 + film(knobs)) * dilated_conv(x) + input_mixer(c)``, a scale per
 channel that starts at 1. A bias alone can only move a tanh along its curve; a tone knob
 changes how much of each filter passes, which a scale says directly. On the reference amp's
-knob capture it took the held-out median ESR from 0.0095 / 0.0129 to 0.0071 / 0.0064 (seeds
-0 / 1, 900 CPU-seconds, docs/evaluation.md). Held still, the scale folds into the dilated
+knob capture it took the held-out median ESR from 0.0090 to 0.0129 down to 0.0072 to 0.0078
+(three seeds each, 900 CPU-seconds, docs/evaluation.md). Held still, the scale folds into the dilated
 conv's weights and bias, so a baked setting is still a plain NAM WaveNet.
 
 Parameter layout: ``model.parameters()`` yields the tensors in exactly the order of

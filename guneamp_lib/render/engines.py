@@ -195,10 +195,9 @@ class FastWaveNet(_RingEngine):
         # also each channel's scale = 1 + film @ knobs, stacked under it. The kernel runs
         # the convolution without its bias then, and the scaled bias is affine in the knobs
         # too: scale * b + mixer @ k = b + (b * film + mixer) @ k.
-        self.film = bool(getattr(model, "film", False))
         size = nl * cmax
         base, fold_w = self.conv_b.reshape(-1).copy(), self.knob_w
-        if self.film:
+        if getattr(model, "film", False):
             film_w = np.zeros((size, self.num_knobs), np.float32)
             for i, l in enumerate(layers):
                 film_w[i * cmax : i * cmax + l["res"].shape[0]] = f32(l["film"])

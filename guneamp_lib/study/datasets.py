@@ -175,6 +175,17 @@ def join_clips(pairs, sample_rate: int, gap_s: float = CLIP_GAP_S):
     return np.concatenate(cs), np.concatenate(ts), starts
 
 
+def heads_then_tails(pairs, val_fraction: float) -> list:
+    """Every take's first part, then every take's last ``val_fraction``: joined in this order
+    (:func:`join_clips`), the tails are a validation part that hears every take.
+
+    Notebook: 13
+    """
+    cuts = [split_point(c.size, val_fraction) for c, _ in pairs]
+    return ([(c[:k], t[:k]) for (c, t), k in zip(pairs, cuts)]
+            + [(c[k:], t[k:]) for (c, t), k in zip(pairs, cuts)])
+
+
 def joined_takes(train_pairs, test_pair, sample_rate: int, ir=None, lag=None) -> TrainingData:
     """Training takes and the test take, joined with silence; ``val_start`` is the test's start.
 
@@ -220,12 +231,9 @@ def load_pedal(pedal: str, seconds: float | None = None, root: Path | None = Non
         lags.append(lag)
     val_start = None
     if val_per_take:
-        cuts = [split_point(c.size, val_fraction) for c, _ in clips[:-1]]
-        heads = [(c[:k], t[:k]) for (c, t), k in zip(clips[:-1], cuts)]
-        tails = [(c[k:], t[k:]) for (c, t), k in zip(clips[:-1], cuts)]
-        clips = heads + tails + clips[-1:]
-        gap = int(round(CLIP_GAP_S * sr))
-        val_start = sum(c.size for c, _ in heads) + len(heads) * gap
+        n = len(clips) - 1
+        clips = heads_then_tails(clips[:-1], val_fraction) + clips[-1:]
+        val_start = sum(c.size for c, _ in clips[:n]) + n * int(round(CLIP_GAP_S * sr))  # join_clips' layout
     full = joined_takes(clips[:-1], clips[-1], sr, lag=lags[0])
     test_start = full.val_start
     if val_start is None and val_fraction != VAL_FRACTION:

@@ -48,9 +48,9 @@ from ..models import build_model, model_config
 from ..models.checkpoint import Checkpoint
 from ..models.nam import load_model_file
 from ..training.budget import fixed_steps
-from ..training.data import DEFAULT_VAL_FRACTION, TrainingData, peak_gain, split_point
+from ..training.data import DEFAULT_VAL_FRACTION, TrainingData, peak_gain
 from ..vocabulary import DEFAULT_STEPS
-from .datasets import join_clips
+from .datasets import heads_then_tails, join_clips
 from .manifest import KnobManifest, KnobRow, read_knob_manifest
 from .metrics import esr
 from .score import predict_at_level
@@ -204,19 +204,17 @@ def pooled_training_data(manifest: KnobManifest, val_fraction: float = DEFAULT_V
 
     Notebook: 13
     """
-    trains, vals, rate, ir = [], [], None, None
+    takes, rate, ir = [], None, None
     for row in manifest.train:
         clean, target, sr = read_take(row.clean, row.target)
         if rate is not None and sr != rate:
             raise GuneampError(f"{row.target} is at {sr} Hz but the first training row at {rate} Hz")
         rate, ir = sr, ir if ir is not None else _row_ir(row, sr)
-        cut = split_point(clean.size, val_fraction)
-        trains.append((clean[:cut], target[:cut]))
-        vals.append((clean[cut:], target[cut:]))
-    clean, target, starts = join_clips(trains + vals, rate)
+        takes.append((clean, target))
+    clean, target, starts = join_clips(heads_then_tails(takes, val_fraction), rate)
     g_in, g_out = peak_gain(clean), peak_gain(target)
     return TrainingData(torch.from_numpy(clean * g_in), torch.from_numpy(target * g_out), rate, ir,
-                        "amp_direct" if ir is None else "amp_with_cab", starts[len(trains)],
+                        "amp_direct" if ir is None else "amp_with_cab", starts[len(takes)],
                         input_gain=g_in, output_gain=g_out)
 
 

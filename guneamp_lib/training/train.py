@@ -324,8 +324,8 @@ def knob_config(cfg: TrainConfig, data: TrainingData | KnobTrainingData) -> Trai
         raise GuneampError(f"a {cfg.model} model takes no knobs; train a knob model as one of {', '.join(KNOB_MODELS)}")
     kwargs = {**cfg.model_kwargs, "num_knobs": len(data.space)}
     if cfg.model == "wavenet" and kwargs.get("preset", "standard") not in A2_PRESETS:
-        # The knobs scale every layer too (FiLM, models.wavenet): held-out median ESR 0.0071 /
-        # 0.0064 against 0.0095 / 0.0129 with the input mixer alone (docs/evaluation.md, "Knob models").
+        # The knobs scale every layer too (FiLM, models.wavenet): held-out median ESR 0.0072 to
+        # 0.0078 against 0.0090 to 0.0129 with the input mixer alone (docs/evaluation.md, "Knob models").
         kwargs.setdefault("film", True)
     return replace(cfg, model_kwargs=kwargs)
 
