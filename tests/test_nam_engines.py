@@ -110,9 +110,16 @@ def test_what_the_kernel_does_not_cover_runs_on_the_general_engine(files, signal
 
 
 def test_three_channel_layers_with_any_activation_run_compiled_as_on_torch(signal):
-    """The one-pass 3-channel layer (A2 Lite's) with activations other than LeakyReLU, in two arrays."""
+    """The fused 3-channel layer (A2 Lite's) with activations other than LeakyReLU, in two arrays.
+
+    Kernel sizes below, at and above six taps a pass (7, 12, 13: two and three passes, with
+    the zero taps that fill a pass), at blocks that leave the compiled loops a remainder.
+    """
     acts = [{"type": "Tanh"}, {"type": "SiLU"}, {"type": "LeakyHardtanh", "min_val": -0.5, "max_val": 0.7,
                                                  "min_slope": 0.05, "max_slope": 0.1}]
     first = _array(acts, ["none"] * 3, [None] * 3, channels=3, head_out=3, head_kernel=4, head_dilation=1)
-    second = _array(acts[::-1], ["none"] * 3, [None] * 3, channels=3, input_size=3, head_kernel=16, head_dilation=1)
-    assert_compiled_as_on_torch([first, second], 4, signal, (16, 64))
+    second = _array(acts[::-1], ["none"] * 3, [None] * 3, channels=3, input_size=3, head_kernel=16, head_dilation=1, head_out=3,
+                    kernel_sizes=[7, 12, 13], dilations=[1, 2, 3])
+    leaky = _array([{"type": "LeakyReLU", "negative_slope": 0.05}] * 2, ["none"] * 2, [None] * 2, channels=3,
+                   input_size=3, kernel_sizes=[6, 15], dilations=[2, 1])
+    assert_compiled_as_on_torch([first, second, leaky], 4, signal, (1, 13, 64))

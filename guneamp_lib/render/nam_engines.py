@@ -91,7 +91,8 @@ class FastNamWaveNet(KnobInput):
             if head.bias is not None:
                 self.arrays[a, nk.NA_HEAD_B], self.arrays[a, nk.NA_HEAD_BIAS] = put(_f32(head.bias)), 1
             histories.append(lc.get("head_dilation", 1) * (lc["head_kernel"] - 1))
-        self.wts = np.concatenate(chunks).astype(np.float32)
+        # zeros last: the kernel's missing taps (nam_kernels.ZERO_WEIGHTS)
+        self.wts = np.concatenate(chunks + [np.zeros(nk.ZERO_WEIGHTS, np.float32)]).astype(np.float32)
         # the head inputs' histories are rows of the same ring buffers, after the layers'
         self.layers = np.concatenate([self.layers, np.zeros((len(cfgs), 13), np.int64)])
         self.layers[nl:, nk.NL_HISTORY] = histories
