@@ -89,8 +89,6 @@ def _read_wavenet(config, weights, slim, where, nested):
     condition = None
     if config.get("condition_dsp") is not None:
         condition, _ = nested(config["condition_dsp"], f"{where}.condition_dsp")
-        if not math.isfinite(condition.receptive_field):
-            raise NamFieldError(f"{where}.condition_dsp is an LSTM; guneamp runs convolutional condition DSPs only")
         outs = condition.config.get("out_channels") or 1
         if isinstance(condition, torch.nn.Module) and condition.name == "nam_wavenet":
             outs = condition.config["head"]["out_channels"] if condition.config["head"] else \

@@ -28,10 +28,14 @@ a head rechannel of any kernel size and dilation; after the last array, the outp
 ``head_scale`` times the head, then optionally a post-stack head (activation, then a
 causal convolution, per stage). Every convolution is causal, so ``(B, 1, T)`` maps to
 ``(B, 1, T)``. The flat weight list is ``parameters()`` in registration order, which is
-NAM's order; a condition DSP carries its own weights.
+NAM's order; a condition DSP carries its own weights. An LSTM condition DSP makes the
+network recurrent: it then runs through :meth:`NamWaveNet.forward_stateful`, primed with
+silence as NAM core's prewarm leaves it.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -39,6 +43,7 @@ from torch import nn
 from .base import AmpModel, CausalConv1d
 from .nam_activations import activation_function
 from .nam_convnet import NamConvNet, NamLinear
+from .nam_lstm import NamLSTM
 
 GATING_MODES = ("none", "gated", "blended")
 # NAM core's FiLM slots, in its weight order (``Layer::set_weights_``).
@@ -140,10 +145,9 @@ class _PostHead(nn.Module):
         return x
 
 
-# What a condition DSP may be, rebuilt from its own config: the convolutional models NAM
-# core reads (and a WaveNet). An LSTM condition is refused by the reader: its receptive
-# field is unbounded, which our streaming of a convolutional model cannot hold.
-CONDITION_MODELS = {"nam_convnet": NamConvNet, "nam_linear": NamLinear}
+# What a condition DSP may be, rebuilt from its own config: every model NAM core reads (a
+# WaveNet too). An LSTM makes the whole network recurrent (see NamWaveNet.forward_stateful).
+CONDITION_MODELS = {"nam_convnet": NamConvNet, "nam_linear": NamLinear, "nam_lstm": NamLSTM}
 
 
 class NamWaveNet(AmpModel):
@@ -171,19 +175,55 @@ class NamWaveNet(AmpModel):
         self.head = None if head is None else _PostHead(head)
 
     @property
-    def receptive_field(self) -> float:
+    def stack_receptive_field(self) -> int:
+        """The receptive field of the layers and heads alone, without the condition DSP's."""
         rf = 1 + sum(sum((k - 1) * d for k, d in zip(lc["kernel_sizes"], lc["dilations"]))
                      + (lc["head_kernel"] - 1) * lc.get("head_dilation", 1) for lc in self.config["arrays"])
         if self.config["head"] is not None:
             rf += sum(k - 1 for k in self.config["head"]["kernel_sizes"])
-        if self.condition is not None:
-            rf += self.condition.receptive_field - 1
         return rf
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c = x if self.condition is None else self.condition(x)
+    @property
+    def receptive_field(self) -> float:
+        rf = self.stack_receptive_field
+        return rf if self.condition is None else rf + self.condition.receptive_field - 1
+
+    @property
+    def recurrent_condition(self) -> bool:
+        """Whether the condition DSP is an LSTM (or holds one), which makes the whole network recurrent."""
+        return self.condition is not None and not math.isfinite(self.condition.receptive_field)
+
+    def _stack(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         head = None
         for array in self.arrays:
             head, x = array(x, c, head)
         y = self.head_scale * head
         return y if self.head is None else self.head(y)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.recurrent_condition:
+            return self.forward_stateful(x)[0]
+        return self._stack(x, x if self.condition is None else self.condition(x))
+
+    def forward_stateful(self, x: torch.Tensor, state=None):
+        """A WaveNet fed by an LSTM condition DSP, continuing from ``state``; returns ``(y, state)``.
+
+        The state is the LSTM's, with the last ``stack_receptive_field - 1`` samples of input
+        and of condition that the layers read back. ``None`` starts as every engine does
+        and as NAM core's prewarm leaves it: the LSTM from its stored state, then that many
+        samples of silence through the whole network, so each layer's history holds its
+        answer to silence rather than zeros.
+        """
+        if not self.recurrent_condition:
+            raise TypeError("forward_stateful is for a WaveNet whose condition DSP holds an LSTM")
+        ctx = self.stack_receptive_field - 1
+        if state is None:
+            zeros = x.new_zeros(x.shape[0], 1, ctx)
+            c0, lstm_state = self.condition.forward_stateful(zeros) if ctx else (zeros, None)
+            state = (lstm_state, zeros, c0)
+        lstm_state, x_past, c_past = state
+        c, lstm_state = self.condition.forward_stateful(x, lstm_state)
+        xs, cs = torch.cat([x_past, x], -1), torch.cat([c_past, c], -1)
+        y = self._stack(xs, cs)[..., ctx:]
+        keep = xs.shape[-1] - ctx
+        return y, (lstm_state, xs[..., keep:], cs[..., keep:])

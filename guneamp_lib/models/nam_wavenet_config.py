@@ -10,7 +10,8 @@ layer), ``gating_mode`` (``none``/``gated``/``blended``, one or per layer; older
 eight FiLM switches, and the head rechannel as a ``head`` object (out channels, kernel
 size, bias, dilation) or, in 0.5 files, ``head_size`` and ``head_bias``. Then the
 WaveNet's ``head_scale``, an optional post-stack ``head`` and an optional
-``condition_dsp`` (a whole ``.nam`` model run on the input to make the condition).
+``condition_dsp`` (a whole ``.nam`` model run on the input to make the condition; an
+LSTM there makes the whole network recurrent, as in NAM core).
 
 Everything is checked before a tensor exists: each number's type and range (see
 :mod:`~guneamp_lib.models.nam_fields`), that the arrays chain, and the weight count the

@@ -37,8 +37,13 @@ from .nam_table import (
 
 
 @njit(**JIT_OPTIONS)
-def run_ops(x, out, pos, mem, hist, ops, wts, acts):
-    """One block ``x`` through the operations ``ops`` (see the module docstring); returns the new position."""
+def run_ops(x, conds, out, pos, mem, hist, ops, wts, acts):
+    """One block ``x`` through the operations ``ops`` (see the module docstring); returns the new position.
+
+    ``conds[k]`` is the block of the ``k``-th LSTM condition DSP's output (computed before
+    the call: a recurrent network is not a list of convolutions); an input operation reads
+    ``x`` when its flag is 0 and ``conds[flag - 1]`` otherwise.
+    """
     n = x.size
     un = U64(n)
     span = mem.shape[2]
@@ -60,9 +65,13 @@ def run_ops(x, out, pos, mem, hist, ops, wts, acts):
                 q = U64(d + r * span)
                 activation_row(mf, q, q, un, ops[i, C_TAPS], acts[p0 + 4 * r : p0 + 4 * r + 4])
         elif op == OP_INPUT:
-            q = U64(d)
-            for t in range(un):
-                mf[q + t] = x[t]
+            q, f = U64(d), ops[i, C_FLAG]
+            if f == 0:
+                for t in range(un):
+                    mf[q + t] = x[t]
+            else:
+                for t in range(un):
+                    mf[q + t] = conds[f - 1, t]
         elif op == OP_OUTPUT:
             q = U64(s)
             for t in range(un):

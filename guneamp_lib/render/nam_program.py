@@ -3,8 +3,9 @@
 :class:`~guneamp_lib.render.nam_engines.FastNamWaveNet` is the fast path for the WaveNets
 NAM's trainer writes. Everything else NAM core plays runs here, compiled, never on
 torch: a WaveNet with FiLM, grouped convolutions, a per-channel PReLU, a post-stack head
-or a condition DSP (itself a WaveNet, ConvNet or Linear model), and NAM's ConvNet and
-Linear models themselves. :class:`NamProgram` writes the model once, at load, as a list
+or a condition DSP (itself a WaveNet, ConvNet or Linear model, or an LSTM, which runs on
+the LSTM engine before each block and feeds the program its output), and NAM's ConvNet
+and Linear models themselves. :class:`NamProgram` writes the model once, at load, as a list
 of operations on rows of one memory (:mod:`~guneamp_lib.render.nam_ops`), following
 the torch model's ``forward`` step for step: the same products, activations and FiLMs
 in the same order, so the two agree to float32 rounding
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 
 from ..models.nam_convnet import NamConvNet, NamLinear
+from ..models.nam_lstm import NamLSTM
 from ..models.nam_wavenet import NamWaveNet
 from .buffers import COMPACT_SPAN, MAX_MODEL_BLOCK, ROW_PAD, prime
 from .knob_input import KnobInput
@@ -76,6 +78,7 @@ class NamProgram:
         self._wts: list[np.ndarray] = []
         self._acts: list[np.ndarray] = []
         self._wsize = self._asize = 0
+        self.lstms: list[NamLSTM] = []  # condition DSPs that are LSTMs, in the order the program reads them
         from . import nam_kernels as nk  # numba is there: the engine chooser only writes programs then
 
         self._codes = {"Tanh": nk.ACT_TANH, "Hardtanh": nk.ACT_HARDTANH, "Fasttanh": nk.ACT_FASTTANH,
@@ -167,6 +170,12 @@ class NamProgram:
         cfgs = model.config["arrays"]
         if model.condition is None:
             cond, cs = x, 1
+        elif isinstance(model.condition, NamLSTM):
+            # an LSTM runs on its own engine before the block (FastNamProgram.push); its
+            # output arrives as the run's k-th condition input
+            self.lstms.append(model.condition)
+            cond, cs = self.slot(1), 1
+            self.emit(OP_INPUT, dst=cond, flag=len(self.lstms))
         else:
             cond, cs = self.model(model.condition, x, 1)
         wide = max(max(lc["channels"], 2 * lc["bottleneck"], lc["head1x1_out"], lc["head_out"], cs) for lc in cfgs)
@@ -261,26 +270,44 @@ class FastNamProgram(KnobInput):
     def __init__(self, model: torch.nn.Module, k):
         from .nam_ops import run_ops  # numba is there: k is the kernels module
 
+        from .engines import FastLSTM
+
         self.init_knobs(0)  # a .nam plays one setting: no knob inputs
         self.program = p = NamProgram(model)
         self._run = run_ops
         self.hist = p.hist
         self.mem = np.zeros((p.hist.size, 1, int(p.hist.max()) + COMPACT_SPAN + ROW_PAD), np.float32)
-        self.rf = int(model.receptive_field)
+        # An LSTM condition DSP (any depth: each reads the model's input) runs on the LSTM
+        # engine, its output a row of ``conds``; the layers' look-back is primed as usual.
+        self.lstms = [FastLSTM(m, k) for m in p.lstms]
+        self.conds = np.zeros((max(1, len(self.lstms)), MAX_MODEL_BLOCK), np.float32)
+        self.rf = int(_conv_receptive_field(model))
         self.out = np.zeros(MAX_MODEL_BLOCK, np.float32)
 
     @staticmethod
     def supports(model: torch.nn.Module) -> bool:
-        """Every model NAM core plays but an LSTM (a WaveNet, a ConvNet, a Linear model)."""
+        """Every model NAM core plays but a bare LSTM (WaveNets, their condition DSPs an LSTM too, ConvNets, Linear)."""
         return isinstance(model, (NamWaveNet, NamConvNet, NamLinear))
 
     def reset(self) -> None:
+        for lstm in self.lstms:
+            lstm.reset()
         self.mem[:] = 0.0
         self.pos = int(self.hist.max())
         prime(self, self.rf - 1)
 
     def push(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         out = self.out[: u.size] if out is None else out
+        for k, lstm in enumerate(self.lstms):
+            lstm.push(u, self.conds[k, : u.size])
         p = self.program
-        self.pos = self._run(u, out, self.pos, self.mem, self.hist, p.ops, p.wts, p.acts)
+        self.pos = self._run(u, self.conds, out, self.pos, self.mem, self.hist, p.ops, p.wts, p.acts)
         return out
+
+
+def _conv_receptive_field(model: torch.nn.Module) -> int:
+    """The look-back of a model's convolutions: its receptive field, with an LSTM condition's left out."""
+    if isinstance(model, NamWaveNet) and model.recurrent_condition:
+        inner = 1 if isinstance(model.condition, NamLSTM) else _conv_receptive_field(model.condition)
+        return model.stack_receptive_field + inner - 1
+    return int(model.receptive_field)
