@@ -167,15 +167,19 @@ def _mm(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a0, n,
 TAPS_PER_PASS = 6
 # Zeros at the end of the packed weights: a missing tap's nine weights, a missing bias's three.
 ZERO_WEIGHTS = 16
+# Unsigned offsets for the fused path's weight indices: with a signed index numba tests
+# every load for negative wrap-around, which took some 400 instructions per pass before
+# its loop started (the 72 weights are loaded once per pass).
+_1, _2, _3, _4, _5, _6, _7, _8 = (U64(i) for i in range(1, 9))
 
 
 @njit(inline="always", **JIT_OPTIONS)
 def _tap3(wts, w, hist, p, bs, t, z0, z1, z2):
-    """``z += W @ hist[:, p + t]`` for one tap's 3x3 weights ``W`` (row-major from ``w``)."""
-    v0, v1, v2 = hist[p + t], hist[p + bs + t], hist[p + U64(2) * bs + t]
-    return (z0 + wts[w] * v0 + wts[w + 1] * v1 + wts[w + 2] * v2,
-            z1 + wts[w + 3] * v0 + wts[w + 4] * v1 + wts[w + 5] * v2,
-            z2 + wts[w + 6] * v0 + wts[w + 7] * v1 + wts[w + 8] * v2)
+    """``z += W @ hist[:, p + t]`` for one tap's 3x3 weights ``W`` (row-major from ``w``, unsigned)."""
+    v0, v1, v2 = hist[p + t], hist[p + bs + t], hist[p + _2 * bs + t]
+    return (z0 + wts[w] * v0 + wts[w + _1] * v1 + wts[w + _2] * v2,
+            z1 + wts[w + _3] * v0 + wts[w + _4] * v1 + wts[w + _5] * v2,
+            z2 + wts[w + _6] * v0 + wts[w + _7] * v1 + wts[w + _8] * v2)
 
 
 @njit(inline="always", **JIT_OPTIONS)
@@ -197,7 +201,8 @@ def _taps3_pass(wts, ws, ps, hist, bs, zf, sst, n, first, b):
     """
     z1_, z2_ = U64(sst), U64(2 * sst)
     if first:
-        c0, c1, c2 = wts[b], wts[b + 1], wts[b + 2]
+        ub = U64(b)
+        c0, c1, c2 = wts[ub], wts[ub + _1], wts[ub + _2]
         for t in range(U64(n)):
             z0, z1, z2 = _six(wts, ws, hist, ps, bs, t, c0, c1, c2)
             zf[t], zf[z1_ + t], zf[z2_ + t] = z0, z1, z2
@@ -213,10 +218,11 @@ def _tail3(a0, a1, a2, hd, h, hs, hist, s, bs, dst, d, ds, wts, l1w, l1b, t):
     hd[h + t] += a0
     hd[h + hs + t] += a1
     hd[h + U64(2) * hs + t] += a2
-    dst[d + t] = hist[s + t] + wts[l1b] + (wts[l1w] * a0 + wts[l1w + 1] * a1 + wts[l1w + 2] * a2)
-    dst[d + ds + t] = hist[s + bs + t] + wts[l1b + 1] + (wts[l1w + 3] * a0 + wts[l1w + 4] * a1 + wts[l1w + 5] * a2)
-    dst[d + U64(2) * ds + t] = hist[s + U64(2) * bs + t] + wts[l1b + 2] + (
-        wts[l1w + 6] * a0 + wts[l1w + 7] * a1 + wts[l1w + 8] * a2)
+    dst[d + t] = hist[s + t] + wts[l1b] + (wts[l1w] * a0 + wts[l1w + _1] * a1 + wts[l1w + _2] * a2)
+    dst[d + ds + t] = hist[s + bs + t] + wts[l1b + _1] + (wts[l1w + _3] * a0 + wts[l1w + _4] * a1
+                                                          + wts[l1w + _5] * a2)
+    dst[d + _2 * ds + t] = hist[s + _2 * bs + t] + wts[l1b + _2] + (
+        wts[l1w + _6] * a0 + wts[l1w + _7] * a1 + wts[l1w + _8] * a2)
 
 
 @njit(inline="always", **JIT_OPTIONS)
@@ -234,11 +240,12 @@ def _taps3_last(wts, ws, ps, hist, bs, zf, sst, n, first, b, x, mix, code, p, hd
     (the ring buffers) as long as the rows each touches are apart. One loop per case, so
     that nothing is decided inside a loop (a branch there stopped it vectorizing).
     """
-    m0, m1, m2 = wts[mix], wts[mix + 1], wts[mix + 2]
+    um, ub, l1w, l1b = U64(mix), U64(b), U64(l1w), U64(l1b)
+    m0, m1, m2 = wts[um], wts[um + _1], wts[um + _2]
     z1_, z2_ = U64(sst), U64(2 * sst)
     s = ps[5]  # the last tap reads the block itself: the layer's input
     h, d, ds, bs = U64(h), U64(d), U64(ds), U64(bs)
-    c0, c1, c2 = wts[b], wts[b + 1], wts[b + 2]
+    c0, c1, c2 = wts[ub], wts[ub + _1], wts[ub + _2]
     slope = p[0]
     un = U64(n)
     if first and code == ACT_LEAKY:
@@ -269,8 +276,8 @@ def _taps3_last(wts, ws, ps, hist, bs, zf, sst, n, first, b, x, mix, code, p, hd
 def _tap_at(cw, s, k, taps, shift, zero):
     """Tap ``k``'s weights and history offset; a tap before the first is zero weights on tap 0's row."""
     if k < 0:
-        return zero, U64(s - (taps - 1) * shift)
-    return cw + 9 * k, U64(s - (taps - 1 - k) * shift)
+        return U64(zero), U64(s - (taps - 1) * shift)
+    return U64(cw + 9 * k), U64(s - (taps - 1 - k) * shift)
 
 
 @njit(inline="always", **JIT_OPTIONS)
