@@ -28,7 +28,7 @@ SR = 48000
 CASES = [("a2", None), ("a2", 0.2), ("slimmable", None), ("slimmable", 0.1), ("slimmable", 0.5), ("gated", None),
          ("film", None), ("condition", None), ("convnet", None), ("lstm", None), ("linear", None),
          ("format 0.6", None), ("no layer 1x1", None), ("lstm with a condition_dsp", None),
-         ("wavenet with an lstm condition_dsp", None)]
+         ("wavenet with an lstm condition_dsp", None), ("slimmable with an lstm condition_dsp", 0.4)]
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +77,11 @@ def files(tmp_path_factory):
     doc["config"]["condition_dsp"] = json.loads(small.read_text())
     (d / "wavenet_lstm_condition.nam").write_text(json.dumps(doc))
     out["wavenet with an lstm condition_dsp"] = d / "wavenet_lstm_condition.nam"
+    # the slider slims the layers, not the condition DSP, which keeps its stored state
+    doc = json.loads(out["slimmable"].read_text())
+    doc["config"]["condition_dsp"] = json.loads(small.read_text())
+    (d / "slimmable_lstm_condition.nam").write_text(json.dumps(doc))
+    out["slimmable with an lstm condition_dsp"] = d / "slimmable_lstm_condition.nam"
     return out
 
 

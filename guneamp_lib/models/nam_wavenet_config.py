@@ -353,4 +353,7 @@ def build_wavenet(arrays: list[dict], head: dict | None, weights: torch.Tensor, 
         big = dict(model.named_parameters())
         for name, p in small.named_parameters():
             p.copy_(big[name][tuple(slice(0, s) for s in p.shape)])
+        # the condition DSP is not slimmed: an LSTM there keeps its stored start state
+        for (name, b), (_, full) in zip(small.named_buffers(), model.named_buffers()):
+            b.copy_(full)
     return small
