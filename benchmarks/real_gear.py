@@ -43,6 +43,7 @@ from importlib import resources
 import json
 import math
 import sys
+import tempfile
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -53,6 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from guneamp_lib.models.checkpoint import load_checkpoint  # noqa: E402
 from guneamp_lib.study.datasets import VAL_FRACTION, egfxset_dir, load_dataset  # noqa: E402
 from guneamp_lib.study.metrics import Report  # noqa: E402
 from guneamp_lib.training.losses import esr  # noqa: E402
@@ -96,12 +98,20 @@ def run_ours(dataset, budget: float, overrides: dict, model: str = OUR_MODEL) ->
     spec = ModelSpec.parse(model)
     cfg = TrainConfig(model=spec.model, model_kwargs=spec.kwargs(), oversample=spec.oversample,
                       time_budget_s=budget, device="cpu", clock="cpu", **overrides)
-    result = train(dataset.train, cfg, progress=False)
+    with tempfile.TemporaryDirectory(prefix="guneamp-rg-") as d:
+        result = train(dataset.train, cfg, out_dir=d, progress=False)
+        final = load_checkpoint(Path(d) / "last.pt").model  # the weights training ended with
     with torch.no_grad():
         pred = evaluate(result.model, dataset.full, cfg, start=dataset.test_start)["prediction"]
+        pred_last = evaluate(final, dataset.full, cfg, start=dataset.test_start)["prediction"]
     last = result.history[-1]
+    # the row scores the weights the validation chose (the recipe's); last_esr, the final ones:
+    # whether choosing on the validation tail helps on an unseen take
     return {"report": score(dataset, pred, "ours"), "validation_esr": result.best_val_esr, "steps": last["step"],
-            "cpu_s": result.timing["elapsed_s"], "recipe": overrides, "model": model}
+            "cpu_s": result.timing["elapsed_s"], "recipe": overrides, "model": model,
+            "last_esr": score(dataset, pred_last, "ours (last)").esr,
+            "best_epoch": [h["val_esr"] for h in result.history].index(result.best_val_esr) + 1,
+            "epochs": len(result.history)}
 
 
 def nam_config(side: str) -> tuple[dict, dict]:
@@ -289,8 +299,9 @@ def main(argv=None) -> int:
             print(f"[{dataset.name}] {side}: {args.budget:.0f} CPU s on one thread (load {load:.1f}) ...", flush=True)
             for r in run_side(side, dataset, args.budget, overrides, tuple(args.also_at), args.model):
                 rows.append(r)
+                final = f", final weights {r['last_esr']:.4f}" if "last_esr" in r else ""
                 print(f"[{dataset.name}] {side} at {r['budget_cpu_s']:.0f} CPU s: unseen ESR {r['esr']:.4f} "
-                      f"(validation {r['validation_esr']:.4f}), {r['steps']} steps", flush=True)
+                      f"(validation {r['validation_esr']:.4f}){final}, {r['steps']} steps", flush=True)
     print(table(rows))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,8 @@ def test_real_gear_benchmark_scores_every_side_on_the_unseen_take(shared_data, t
         assert 0.0 < r["esr"] < 2.0 and 0.0 < r["esr_pre_emphasis"] < 2.0 and r["mrstft"] > 0.0
         assert 0.0 <= r["uncovered_share"] < 0.05  # clip 1 is the take the training notes cover
     assert rows[0]["recipe"] == {"grad_clip": 1.0}
+    # ours also scores the weights training ended with, beside those its validation chose
+    assert 0.0 < rows[0]["last_esr"] < 2.0 and 1 <= rows[0]["best_epoch"] <= rows[0]["epochs"]
     assert len(rows[1]["submodels"]) == 2  # A2 trains its 3- and 8-channel submodels together
     table = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "real_gear.py"), "--table", str(out)],
                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
