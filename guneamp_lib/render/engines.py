@@ -370,5 +370,5 @@ def fast_engine(model: torch.nn.Module, k, oversample: int = 1):
     if type(model) is NamWaveNet and FastNamWaveNet.supports(model):
         return FastNamWaveNet(model, k)
     if FastNamProgram.supports(model):  # everything else NAM core plays: never torch
-        return FastNamProgram(model, k)
+        return FastNamProgram(model, k, FastLSTM)
     return None

@@ -267,10 +267,10 @@ class FastNamProgram(KnobInput):
     Notebook: 07
     """
 
-    def __init__(self, model: torch.nn.Module, k):
+    def __init__(self, model: torch.nn.Module, k, lstm_engine=None):
+        """``lstm_engine(model, k)`` runs an LSTM condition DSP (the engine chooser passes its
+        LSTM engine: this module imports no engine module, which imports this one)."""
         from .nam_ops import run_ops  # numba is there: k is the kernels module
-
-        from .engines import FastLSTM
 
         self.init_knobs(0)  # a .nam plays one setting: no knob inputs
         self.program = p = NamProgram(model)
@@ -279,7 +279,9 @@ class FastNamProgram(KnobInput):
         self.mem = np.zeros((p.hist.size, 1, int(p.hist.max()) + COMPACT_SPAN + ROW_PAD), np.float32)
         # An LSTM condition DSP (any depth: each reads the model's input) runs on the LSTM
         # engine, its output a row of ``conds``; the layers' look-back is primed as usual.
-        self.lstms = [FastLSTM(m, k) for m in p.lstms]
+        if p.lstms and lstm_engine is None:
+            raise ValueError("this network's condition DSP is an LSTM: pass the LSTM engine (lstm_engine)")
+        self.lstms = [lstm_engine(m, k) for m in p.lstms]
         self.conds = np.zeros((max(1, len(self.lstms)), MAX_MODEL_BLOCK), np.float32)
         self.rf = int(_conv_receptive_field(model))
         self.out = np.zeros(MAX_MODEL_BLOCK, np.float32)
