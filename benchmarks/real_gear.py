@@ -43,7 +43,6 @@ from importlib import resources
 import json
 import math
 import sys
-import tempfile
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -54,7 +53,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from guneamp_lib.models.checkpoint import load_checkpoint  # noqa: E402
 from guneamp_lib.study.datasets import VAL_FRACTION, egfxset_dir, load_dataset  # noqa: E402
 from guneamp_lib.study.metrics import Report  # noqa: E402
 from guneamp_lib.training.losses import esr  # noqa: E402
@@ -98,9 +96,9 @@ def run_ours(dataset, budget: float, overrides: dict, model: str = OUR_MODEL) ->
     spec = ModelSpec.parse(model)
     cfg = TrainConfig(model=spec.model, model_kwargs=spec.kwargs(), oversample=spec.oversample,
                       time_budget_s=budget, device="cpu", clock="cpu", **overrides)
-    with tempfile.TemporaryDirectory(prefix="guneamp-rg-") as d:
-        result = train(dataset.train, cfg, out_dir=d, progress=False)
-        final = load_checkpoint(Path(d) / "last.pt").model  # the weights training ended with
+    result = train(dataset.train, cfg, progress=False)
+    final = copy.deepcopy(result.model)
+    final.load_state_dict(result.last_state)  # the weights training ended with
     with torch.no_grad():
         pred = evaluate(result.model, dataset.full, cfg, start=dataset.test_start)["prediction"]
         pred_last = evaluate(final, dataset.full, cfg, start=dataset.test_start)["prediction"]

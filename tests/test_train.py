@@ -34,6 +34,12 @@ def test_training_reduces_held_out_error_and_saves_checkpoints(toy_pair, tmp_pat
     assert (tmp_path / "run" / "best.pt").exists() and (tmp_path / "run" / "last.pt").exists()
     # the reported figure is the held-out ESR of the returned model
     assert evaluate(result.model, data, cfg)["esr"] == pytest.approx(result.best_val_esr, rel=1e-5)
+    # the weights training ended with come back too: last.pt's
+    from guneamp_lib.models.checkpoint import load_checkpoint
+
+    saved = load_checkpoint(tmp_path / "run" / "last.pt").model.state_dict()
+    assert saved.keys() == result.last_state.keys()
+    assert all(torch.equal(saved[k], result.last_state[k]) for k in saved)
 
 
 def test_training_is_deterministic(toy_pair):

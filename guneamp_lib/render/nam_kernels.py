@@ -165,7 +165,7 @@ def _mm(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a0, n,
 
 # Taps of a 3-channel convolution taken per pass over the block by :func:`_taps3_pass`.
 TAPS_PER_PASS = 6
-# Zeros at the end of the packed weights: a missing tap's nine weights, a missing bias's three.
+# Zeros at the end of the packed weights, at least a missing tap's nine (see _tap_at).
 ZERO_WEIGHTS = 16
 # Unsigned offsets for the fused path's weight indices: with a signed index numba tests
 # every load for negative wrap-around, which took some 400 instructions per pass before
@@ -237,8 +237,9 @@ def _taps3_last(wts, ws, ps, hist, bs, zf, sst, n, first, b, x, mix, code, p, hd
     ``u = conv + mixer * x``; ``a = act(u)``; the head rows at ``h`` (stride ``bs``) gain
     ``a``; ``dst`` rows at ``d`` (stride ``ds``) get the layer's input plus
     ``layer1x1(a)``: the next layer's input. ``hist``, ``hd`` and ``dst`` may be one array
-    (the ring buffers) as long as the rows each touches are apart. One loop per case, so
-    that nothing is decided inside a loop (a branch there stopped it vectorizing).
+    (the ring buffers) as long as the rows each touches are apart. LeakyReLU (A2's) has a
+    loop per case, so nothing is decided inside it (a branch there stopped it vectorizing);
+    the other activations share one loop.
     """
     um, ub, l1w, l1b = U64(mix), U64(b), U64(l1w), U64(l1b)
     m0, m1, m2 = wts[um], wts[um + _1], wts[um + _2]

@@ -131,6 +131,8 @@ class TrainResult:
     last_path: Path | None
     device: str
     timing: dict = field(default_factory=dict)  # the budget and what the run measured (training.budget.Clock)
+    # The weights training ended with (``model`` holds the best validation's), on the CPU.
+    last_state: dict = field(default_factory=dict)
 
 
 def train_config(spec: ModelSpec, *, time_budget_s=DEFAULT_TIME_BUDGET_S, epochs=None, steps_per_epoch=None,
@@ -470,7 +472,8 @@ def train(
         if callback:
             callback(history)
     bar.close()
+    last_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
     model.eval()
     return TrainResult(model.cpu(), history, run.best_val_esr, make_ckpt(), best_path, last_path,
-                       describe_device(device), clock.report())
+                       describe_device(device), clock.report(), last_state)
