@@ -123,3 +123,23 @@ def test_three_channel_layers_with_any_activation_run_compiled_as_on_torch(signa
     leaky = _array([{"type": "LeakyReLU", "negative_slope": 0.05}] * 2, ["none"] * 2, [None] * 2, channels=3,
                    input_size=3, kernel_sizes=[6, 15], dilations=[2, 1])
     assert_compiled_as_on_torch([first, second, leaky], 4, signal, (1, 13, 64))
+
+
+def test_per_block_kernels_keep_no_reference_counts():
+    """The kernels a stream calls from Python each block, and those they call many times a
+    block, are compiled without reference counting (kernels.LEAF_OPTIONS): with it, every
+    array argument cost an atomic increment and decrement per call and a wrapper object per
+    call from Python (A2 Lite at block 64: 1.33 -> 0.90 of NAM core's time)."""
+    from guneamp_lib.render import kernels, lstm_kernels, nam_kernels, nam_ops
+
+    per_block = [nam_kernels.nam_wavenet_block, nam_ops.run_ops, lstm_kernels.lstm_kernel(16),
+                 lstm_kernels.lstm_kernel(8), lstm_kernels.lstm_glide_kernel(16, 2), kernels.compact]
+    inner = [kernels.product, nam_kernels._mm, nam_kernels._product3, nam_kernels._taps3_pass,
+             nam_kernels._taps3_last, nam_kernels.activation_row]
+    for f in per_block + inner:
+        assert f.targetoptions.get("_nrt") is False, f.py_func.__name__
+    # and numba honours the option: a function compiled so cannot even return a new array
+    import numba
+
+    with pytest.raises(numba.core.errors.TypingError, match="returning of array"):
+        numba.njit(**dict(kernels.LEAF_OPTIONS, cache=False))(lambda a: a.reshape(-1))(np.zeros((2, 2)))

@@ -73,6 +73,12 @@ _Q0, _Q1, _Q2, _Q3, _Q4, _Q5, _Q6 = TANH_DENOMINATOR
 assert _TANH_P.size == 7 and _TANH_Q.size == 7, "the unrolled Horner steps below assume TANH_TERMS = 12"
 
 JIT_OPTIONS = dict(cache=True, fastmath=True, nogil=True, error_model="numpy")
+# For the inner kernels, called many times a block: no reference counting. Numba otherwise
+# increments and decrements each array argument's count on entry to and exit from every
+# compiled call, an atomic read-modify-write apiece: the 14 of a call to the fused A2 Lite
+# pass were 70 ns of its 170 at one sample. A function compiled so may not allocate, nor
+# make a view (``ravel``, ``reshape``) of an array it did not receive.
+LEAF_OPTIONS = dict(JIT_OPTIONS, _nrt=False)
 U64 = uint64
 
 
@@ -102,7 +108,7 @@ def guard(v):
     return v if (v > SUBNORMAL_GUARD or v < -SUBNORMAL_GUARD) else np.float32(0.0)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_OPTIONS)
 def tanh_array(x, out):
     """Elementwise tanh of a 1-D array (for tests of the approximation)."""
     for i in range(x.size):
@@ -125,7 +131,7 @@ class NoAliasCompiler(Compiler):
         return super().define_pipelines()
 
 
-@njit(pipeline_class=NoAliasCompiler, **JIT_OPTIONS)
+@njit(pipeline_class=NoAliasCompiler, **LEAF_OPTIONS)
 def _product(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a0, n, bias, b0, init):
     """A causal dilated convolution as one sum of matrix products, on flat arrays:
     ``ac[a0 + o * ast + t] = (bias[b0 + o] if init else itself) + sum_k sum_i W[k, o, i] * xs[s0 + i * sst - (taps - 1 - k) * shift + t]``
@@ -239,17 +245,21 @@ def _conv(buf, pos, n, w, b, cout, cin, ksize, dilation, out):
              buf.shape[1], pos, out.ravel(), out.shape[1], 0, n, b, 0, True)
 
 
-@njit(**JIT_OPTIONS)
-def compact(bufs, pos, histories):
-    """Move each buffer's last ``histories[l]`` columns before ``pos`` to just before the
-    returned position, which is the same for every buffer (the largest history)."""
-    newpos = histories.max()
-    for l in range(bufs.shape[0]):
-        h = histories[l]
-        for c in range(bufs.shape[1]):
+@njit(**LEAF_OPTIONS)
+def compact(bf, count, rows, span, pos, table, column):
+    """Move each buffer's last ``table[l, column]`` columns (its history) before ``pos`` to
+    just before the returned position, which is the same for every buffer (the largest
+    history). ``bf`` is ``count`` buffers of ``rows`` rows of ``span`` columns, flat."""
+    newpos = 0
+    for l in range(count):
+        newpos = max(newpos, table[l, column])
+    for l in range(count):
+        h = table[l, column]
+        for c in range(rows):
+            r = (l * rows + c) * span
             # a forward copy is safe: the destination starts before the source
             for j in range(h):
-                bufs[l, c, newpos - h + j] = bufs[l, c, pos - h + j]
+                bf[r + newpos - h + j] = bf[r + pos - h + j]
     return newpos
 
 
@@ -269,7 +279,7 @@ def conv_stack_block(x, out, pos, bufs, weights, biases, layers, scratch):
     un = U64(n)
     nl = layers.shape[0]
     if pos + n > bufs.shape[2]:
-        pos = compact(bufs, pos, layers[:, CS_HISTORY].copy())
+        pos = compact(bufs.ravel(), bufs.shape[0], bufs.shape[1], bufs.shape[2], pos, layers, CS_HISTORY)
     first = bufs[0].ravel()
     for t in range(un):
         first[U64(pos) + t] = x[t]
@@ -320,7 +330,7 @@ def wavenet_block(x, out, pos, bufs, conv_w, conv_b, mix_w, res_w, res_b, layers
     n = x.size
     un = U64(n)
     if pos + n > bufs.shape[2]:
-        pos = compact(bufs, pos, layers[:, WL_HISTORY].copy())
+        pos = compact(bufs.ravel(), bufs.shape[0], bufs.shape[1], bufs.shape[2], pos, layers, WL_HISTORY)
     upos = U64(pos)
     cmax, bst = bufs.shape[1], bufs.shape[2]
     lsize, msize = cmax * bst, cmax * cmax

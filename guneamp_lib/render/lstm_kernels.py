@@ -30,11 +30,11 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 
-from .kernels import JIT_OPTIONS, TANH_CLAMP, TANH_DENOMINATOR, TANH_NUMERATOR, U64, guard
+from .kernels import LEAF_OPTIONS, TANH_CLAMP, TANH_DENOMINATOR, TANH_NUMERATOR, U64, guard
 
 _P0, _P1, _P2, _P3, _P4, _P5, _P6 = TANH_NUMERATOR
 _Q0, _Q1, _Q2, _Q3, _Q4, _Q5, _Q6 = TANH_DENOMINATOR
-_JIT = JIT_OPTIONS
+_JIT = LEAF_OPTIONS  # no reference counts: each block is one call from Python
 _U = U64
 # tanh_short's floor under x^2 (see there)
 S_FLOOR = np.float32(1e-9)

@@ -100,6 +100,9 @@ class FastNamWaveNet(KnobInput):
         self.bufs = np.zeros((nl + len(cfgs), cmax, self.hist + COMPACT_SPAN + ROW_PAD), np.float32)
         # four work areas and a fifth of zeros (the kernels' bias when there is none)
         self.scratch = np.zeros((5, cmax, MAX_MODEL_BLOCK + ROW_PAD), np.float32)
+        # the kernel's flat views of both (one array argument each, its shape as integers)
+        self._bf, self._sf = self.bufs.reshape(-1), self.scratch.reshape(-1)
+        self._cmax, self._bst = self.bufs.shape[1], self.bufs.shape[2]
         self.head_scale = float(model.head_scale)
         self.rf = model.receptive_field
         self.out = np.zeros(MAX_MODEL_BLOCK, np.float32)
@@ -125,6 +128,6 @@ class FastNamWaveNet(KnobInput):
 
     def push(self, u: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         out = self.out[: u.size] if out is None else out
-        self.pos = self._block(u, out, self.pos, self.bufs, self.wts, self.layers, self.acts, self.arrays,
-                               self.head_scale, self.scratch)
+        self.pos = self._block(u, out, self.pos, self._bf, self._cmax, self._bst, self.wts, self.layers,
+                               self.acts, self.arrays, self.head_scale, self._sf)
         return out

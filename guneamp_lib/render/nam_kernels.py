@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .kernels import JIT_OPTIONS, U64, NoAliasCompiler, compact, product, tanh
+from .kernels import JIT_OPTIONS, LEAF_OPTIONS, U64, NoAliasCompiler, compact, product, tanh
 
 # Activation codes (NAM core's names; ReLU and a one-slope PReLU are LeakyReLU).
 ACT_TANH, ACT_HARDTANH, ACT_FASTTANH, ACT_LEAKY, ACT_SIGMOID, ACT_SILU, ACT_HARDSWISH, ACT_LEAKY_HARDTANH, \
@@ -78,7 +78,7 @@ def _act(v, code, p):
     return v / (np.float32(1.0) + abs(v))  # ACT_SOFTSIGN
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_OPTIONS)
 def _act_row(zf, src, dst, n, code, p):
     """``zf[dst + t] = act(zf[src + t])`` for ``t < n``; one branch per code, so each loop vectorizes."""
     if code == ACT_TANH:
@@ -104,7 +104,7 @@ def _w3(wf, at, cin):
     return wf[at], (wf[at + 1] if cin > 1 else z), (wf[at + 2] if cin > 2 else z)
 
 
-@njit(pipeline_class=NoAliasCompiler, **JIT_OPTIONS)
+@njit(pipeline_class=NoAliasCompiler, **LEAF_OPTIONS)
 def _product3(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a0, n, bias, b0, init):
     """:func:`~guneamp_lib.render.kernels.product` for at most three outputs and three inputs (A2 Lite).
 
@@ -154,7 +154,7 @@ def _product3(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, 
                 ac[U64(a0 + o * ast) + t] = bias[b0 + o]
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_OPTIONS)
 def _mm(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a0, n, bias, b0, init):
     """The product, by :func:`_product3` where the sizes are small enough for it."""
     if cout <= 3 and cin <= 3:
@@ -193,7 +193,7 @@ def _six(wts, ws, hist, ps, bs, t, z0, z1, z2):
     return _tap3(wts, ws[5], hist, ps[5], bs, t, z0, z1, z2)
 
 
-@njit(pipeline_class=NoAliasCompiler, **JIT_OPTIONS)
+@njit(pipeline_class=NoAliasCompiler, **LEAF_OPTIONS)
 def _taps3_pass(wts, ws, ps, hist, bs, zf, sst, n, first, b):
     """A pass of up to six taps of a 3-channel convolution that is not the layer's last: into ``zf``.
 
@@ -230,7 +230,7 @@ def _leaky(v, slope):
     return v if v > 0.0 else slope * v
 
 
-@njit(pipeline_class=NoAliasCompiler, **JIT_OPTIONS)
+@njit(pipeline_class=NoAliasCompiler, **LEAF_OPTIONS)
 def _taps3_last(wts, ws, ps, hist, bs, zf, sst, n, first, b, x, mix, code, p, hd, h, dst, d, ds, l1w, l1b):
     """A 3-channel layer's last pass of taps, then all that follows the convolution (A2 Lite).
 
@@ -316,28 +316,29 @@ def _offset_copy(dst, d, src, s, n, e):
         dst[d + t] = src[s + t] + e
 
 
-@njit(**JIT_OPTIONS)
-def nam_wavenet_block(x, out, pos, bufs, wts, layers, acts, arrays, head_scale, scratch):
+@njit(**LEAF_OPTIONS)
+def nam_wavenet_block(x, out, pos, bf, cmax, bst, wts, layers, acts, arrays, head_scale, sf):
     """One block through a NAM WaveNet; returns the new write position.
 
-    ``bufs[l]`` holds layer ``l``'s input history (layers numbered across the arrays);
-    ``bufs[L + a]`` holds array ``a``'s head input (the skip sum), read by its head
-    rechannel's taps. ``scratch`` rows: ``[0]`` the layer's pre-activation ``z``
-    (``2B`` rows), ``[1]`` the gate, ``[2]`` the last residual, ``[3]`` the head output,
-    ``[4]`` zeros (read, never written).
+    ``bf`` is the ring buffers, flat: one per row of ``layers``, each ``cmax`` rows of
+    ``bst`` columns. Buffer ``l`` holds layer ``l``'s input history (layers numbered
+    across the arrays); buffer ``L + a`` array ``a``'s head input (the skip sum), read by
+    its head rechannel's taps. ``sf`` is five work areas of ``cmax`` rows, flat: the layer's pre-activation ``z`` (``2B`` rows), the gate, the last
+    residual, the head output, and zeros (read, never written). Flat arrays and no
+    reference counts (``LEAF_OPTIONS``): each array argument of a call from Python costs
+    its unboxing, ~40 ns, and two atomic counts.
     """
     n = x.size
     un = U64(n)
-    if pos + n > bufs.shape[2]:
-        pos = compact(bufs, pos, layers[:, NL_HISTORY].copy())
+    if pos + n > bst:
+        pos = compact(bf, layers.shape[0], cmax, bst, pos, layers, NL_HISTORY)
     upos = U64(pos)
     nl = layers.shape[0] - arrays.shape[0]  # the last rows are the head inputs' histories
-    cmax, bst = bufs.shape[1], bufs.shape[2]
     lsize = cmax * bst
-    bf = bufs.ravel()
-    zf, gf, rf, of = scratch[0].ravel(), scratch[1].ravel(), scratch[2].ravel(), scratch[3].ravel()
-    sst = scratch.shape[2]
-    zeros = scratch[4].ravel()  # a fifth area nothing writes: no allocation in the audio callback
+    area = sf.size // 5
+    sst = area // cmax
+    zf, gf, rf, of = sf[:area], sf[area:2 * area], sf[2 * area:3 * area], sf[3 * area:4 * area]
+    zeros = sf[4 * area:]  # a fifth area nothing writes: no allocation in the audio callback
     na = arrays.shape[0]
     zero_w = wts.size - ZERO_WEIGHTS  # nine zero weights: a missing tap
     for a in range(na):

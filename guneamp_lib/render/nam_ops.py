@@ -13,7 +13,8 @@ block sample ``t`` is ``mem[r, 0, pos + t]``, a signal of several channels a run
 rows. A row that a convolution reads back in time keeps that history before ``pos``
 (``hist[r]`` samples); when the block would run past the end, every row's history is
 moved to the front at once (:func:`~guneamp_lib.render.kernels.compact`). Other rows
-are work space for the block. The table's columns are in
+are work space for the block. The kernel takes ``mem`` flat, with its ``span``, and runs
+without reference counts (:data:`~guneamp_lib.render.kernels.LEAF_OPTIONS`). The table's columns are in
 :mod:`~guneamp_lib.render.nam_table`. Weights sit in one flat float32 array, matrix
 products run through :func:`~guneamp_lib.render.kernels.product`, activations through
 :func:`~guneamp_lib.render.nam_kernels.activation_row` with four parameters per row (so a
@@ -27,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .kernels import JIT_OPTIONS, U64, compact, product
+from .kernels import LEAF_OPTIONS, U64, compact, product
 from .nam_kernels import activation_row
 from .nam_table import (
     C_B, C_CIN, C_DIL, C_DST, C_FLAG, C_OP, C_ROWS, C_SRC, C_SRC2, C_TAPS, C_W, OP_ACT, OP_ADD, OP_AFFINE, OP_BLEND,
@@ -36,8 +37,8 @@ from .nam_table import (
 
 
 
-@njit(**JIT_OPTIONS)
-def run_ops(x, conds, out, pos, mem, hist, ops, wts, acts):
+@njit(**LEAF_OPTIONS)
+def run_ops(x, conds, out, pos, mf, span, hist, ops, wts, acts):
     """One block ``x`` through the operations ``ops`` (see the module docstring); returns the new position.
 
     ``conds[k]`` is the block of the ``k``-th LSTM condition DSP's output (computed before
@@ -46,10 +47,8 @@ def run_ops(x, conds, out, pos, mem, hist, ops, wts, acts):
     """
     n = x.size
     un = U64(n)
-    span = mem.shape[2]
     if pos + n > span:
-        pos = compact(mem, pos, hist)
-    mf = mem.ravel()
+        pos = compact(mf, hist.shape[0], 1, span, pos, hist, 0)
     for i in range(ops.shape[0]):
         op = ops[i, C_OP]
         d = ops[i, C_DST] * span + pos

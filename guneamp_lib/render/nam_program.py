@@ -277,6 +277,8 @@ class FastNamProgram(KnobInput):
         self._run = run_ops
         self.hist = p.hist
         self.mem = np.zeros((p.hist.size, 1, int(p.hist.max()) + COMPACT_SPAN + ROW_PAD), np.float32)
+        # what the kernel takes: flat views and a shape (kernels.LEAF_OPTIONS)
+        self._mf, self._span, self._hist2 = self.mem.reshape(-1), self.mem.shape[2], self.hist.reshape(-1, 1)
         # An LSTM condition DSP (any depth: each reads the model's input) runs on the LSTM
         # engine, its output a row of ``conds``; the layers' look-back is primed as usual.
         if p.lstms and lstm_engine is None:
@@ -303,7 +305,7 @@ class FastNamProgram(KnobInput):
         for k, lstm in enumerate(self.lstms):
             lstm.push(u, self.conds[k, : u.size])
         p = self.program
-        self.pos = self._run(u, self.conds, out, self.pos, self.mem, self.hist, p.ops, p.wts, p.acts)
+        self.pos = self._run(u, self.conds, out, self.pos, self._mf, self._span, self._hist2, p.ops, p.wts, p.acts)
         return out
 
 
