@@ -204,9 +204,15 @@ class FastWaveNet(_RingEngine):
             fold_w = np.vstack([self.knob_w + base[:, None] * film_w, film_w])
             base = np.concatenate([base, np.ones(size, np.float32)])
         self._fold_base, self._fold_w = base, np.ascontiguousarray(fold_w)
-        # The kernel reads the biases and, with FiLM, the scales after them from one array
-        self.conv_b = base.copy()
-        self._ramp_b = np.zeros(base.size, np.float32)  # their move per sample while a knob glides
+        # The kernel takes every weight in one flat array, in wavenet_block's order; the
+        # biases (with FiLM the scales after them) and their move per sample while a knob
+        # glides come last, and stay views the knob kernels write into.
+        parts = [self.conv_w, self.mix_w, self.res_w, self.res_b, self.rech_w, self.head_w, self.head_b]
+        self.wf = np.concatenate([a.reshape(-1) for a in parts] + [base, np.zeros(base.size, np.float32)])
+        at = self.wf.size - 2 * base.size
+        self.conv_b, self._ramp_b = self.wf[at : at + base.size], self.wf[at + base.size :]
+        self._bf, self._sf = self.bufs.reshape(-1), self.scratch.reshape(-1)
+        self._cmax, self._bst, self._kmax = cmax, self.bufs.shape[2], kmax
 
     @staticmethod
     def supports(model) -> bool:
@@ -220,10 +226,8 @@ class FastWaveNet(_RingEngine):
                                     self._ramp_b)
 
     def _push(self, u: np.ndarray, out: np.ndarray, ramp: bool = False) -> None:
-        self.pos = self.k.wavenet_block(u, out, self.pos, self.bufs, self.conv_w, self.conv_b, self.mix_w,
-                                        self.res_w, self.res_b, self.layers, self.arrays, self.rech_w,
-                                        self.head_w, self.head_b, self.head_scale, self.scratch, ramp,
-                                        self._ramp_b, GLIDE_COUNTS)
+        self.pos = self.k.wavenet_block(u, out, self.pos, self._bf, self._cmax, self._bst, self._kmax, self.wf,
+                                        self.layers, self.arrays, self.head_scale, self._sf, ramp)
 
     def _glide(self, u: np.ndarray, out: np.ndarray, last: bool) -> None:
         # the whole block in one call, the biases moving per sample inside (wavenet_block's ramp)

@@ -305,46 +305,59 @@ WL_KERNEL, WL_DILATION, WL_HISTORY = range(3)
 WA_FIRST, WA_COUNT, WA_CHANNELS, WA_INPUT, WA_HEAD = range(5)
 
 
-@njit(**JIT_OPTIONS)
-def wavenet_block(x, out, pos, bufs, conv_w, conv_b, mix_w, res_w, res_b, layers, arrays, rech_w, head_w,
-                  head_b, head_scale, scratch, ramp, ramp_b, counts):
+@njit(**LEAF_OPTIONS)
+def wavenet_block(x, out, pos, bf, cmax, bst, kmax, wf, layers, arrays, head_scale, sf, ramp):
     """One block through NAM's WaveNet (non-gated tanh layers).
 
-    ``bufs[l]`` holds layer ``l``'s input history (layers numbered across the arrays,
-    channels padded to the widest). The condition is the raw input block ``x``.
-    ``scratch`` holds five work areas: the layer's activation, the skip sum, the last
-    residual, the head output, and zeros (read, never written). Every array is used flat, through offsets (see
-    :func:`_product`). Returns the new write position.
+    ``bf`` holds one history buffer per layer (layers numbered across the arrays), each
+    ``cmax`` rows (channels padded to the widest) of ``bst`` columns, flat. The condition
+    is the raw input block ``x``. ``sf`` holds five work areas of ``cmax`` rows: the
+    layer's activation, the skip sum, the last residual, the head output, and zeros
+    (read, never written). ``wf`` holds every weight, flat, in this order: the
+    convolutions ``(L, kmax, C, C)``, mixers ``(L, C)``, 1x1s ``(L, C, C)`` and their biases
+    ``(L, C)``, the rechannels and heads ``(A, C, C)``, the head biases ``(A, C)``, then the
+    convolutions' biases and their ramps (below), the same size each. Every array is used
+    flat, through offsets (see :func:`_product`), and nothing is reference-counted
+    (``LEAF_OPTIONS``): each array argument of the call from Python costs the audio
+    callback its unboxing. Returns the new write position.
 
     ``ramp`` (a knob gliding, notebook 13): sample ``t`` of layer ``l``'s channel ``o`` adds
-    ``(t + 1) * ramp_b[l * C + o]`` to its bias (``counts[t]`` is ``t + 1`` as a float), one
-    multiply-add per channel and sample beside the convolution's ``kernel x channels``: the
-    knobs move linearly per sample through the block, which runs whole.
+    ``(t + 1) * ramp_b[l * C + o]`` to its bias, one multiply-add per channel and sample
+    beside the convolution's ``kernel x channels``: the knobs move linearly per sample
+    through the block, which runs whole.
 
-    A FiLM knob model passes ``conv_b`` (and ``ramp_b``) twice as long: each channel's scale
-    after the biases, at ``L * C + l * C + o``. The convolution then runs without its bias,
-    and channel ``o``'s pre-activation is ``conv * scale + conv_b`` (the bias already scaled:
+    A FiLM knob model has biases (and ramps) twice as long: each channel's scale after
+    the biases, at ``L * C + l * C + o``. The convolution then runs without its bias, and
+    channel ``o``'s pre-activation is ``conv * scale + conv_b`` (the bias already scaled:
     the engine folds both from the knobs), the scale moving ``(t + 1)`` times its ramp in a
-    glide. (No further arguments: every argument costs the audio callback a little.)
+    glide.
     """
     n = x.size
     un = U64(n)
-    if pos + n > bufs.shape[2]:
-        pos = compact(bufs.ravel(), bufs.shape[0], bufs.shape[1], bufs.shape[2], pos, layers, WL_HISTORY)
+    nl, na = layers.shape[0], arrays.shape[0]
+    if pos + n > bst:
+        pos = compact(bf, nl, cmax, bst, pos, layers, WL_HISTORY)
     upos = U64(pos)
-    cmax, bst = bufs.shape[1], bufs.shape[2]
     lsize, msize = cmax * bst, cmax * cmax
-    ksize_max = conv_w.shape[1]
-    bf = bufs.ravel()
-    # four separate flat views (made once per block): the loops below see four arrays
-    zf, hf, rf, of = scratch[0].ravel(), scratch[1].ravel(), scratch[2].ravel(), scratch[3].ravel()
-    cw, cb, rw, rb = conv_w.ravel(), conv_b.ravel(), res_w.ravel(), res_b.ravel()
-    chw, hw, hb, mw = rech_w.ravel(), head_w.ravel(), head_b.ravel(), mix_w.ravel()
-    sst = scratch.shape[2]
-    zeros = scratch[4].ravel()  # a fifth area nothing writes: no allocation in the audio callback
-    nlc = layers.shape[0] * cmax
-    film = cb.size > nlc  # the scales follow the biases
-    na = arrays.shape[0]
+    ksize_max = kmax
+    # separate flat views (made once per block): the loops below see separate arrays
+    area = sf.size // 5
+    sst = area // cmax
+    zf, hf, rf, of = sf[:area], sf[area : 2 * area], sf[2 * area : 3 * area], sf[3 * area : 4 * area]
+    zeros = sf[4 * area :]  # a fifth area nothing writes: no allocation in the audio callback
+    nlc = nl * cmax
+    o_mw = nl * kmax * msize
+    o_rw = o_mw + nlc
+    o_rb = o_rw + nl * msize
+    o_chw = o_rb + nlc
+    o_hw = o_chw + na * msize
+    o_hb = o_hw + na * msize
+    o_cb = o_hb + na * cmax
+    bsize = (wf.size - o_cb) // 2
+    cw, mw, rw, rb = wf[:o_mw], wf[o_mw:o_rw], wf[o_rw:o_rb], wf[o_rb:o_chw]
+    chw, hw, hb = wf[o_chw:o_hw], wf[o_hw:o_hb], wf[o_hb:o_cb]
+    cb, ramp_b = wf[o_cb : o_cb + bsize], wf[o_cb + bsize :]
+    film = bsize > nlc  # the scales follow the biases
     for a in range(na):
         first, count, ch = arrays[a, WA_FIRST], arrays[a, WA_COUNT], arrays[a, WA_CHANNELS]
         # the first array's input is x itself, later ones take the previous residual
@@ -374,7 +387,8 @@ def wavenet_block(x, out, pos, bufs, conv_w, conv_b, mix_w, res_w, res_b, layers
                     if ramp:
                         d, ds = ramp_b[l * cmax + o], ramp_b[nlc + l * cmax + o]
                         for t in range(un):
-                            v = tanh(zf[p + t] * (sc + ds * counts[t]) + b + mo * x[t] + d * counts[t])
+                            c = np.float32(t + 1)
+                            v = tanh(zf[p + t] * (sc + ds * c) + b + mo * x[t] + d * c)
                             zf[p + t] = v
                             hf[p + t] += v
                     else:
@@ -385,7 +399,7 @@ def wavenet_block(x, out, pos, bufs, conv_w, conv_b, mix_w, res_w, res_b, layers
                 elif ramp:
                     d = ramp_b[l * cmax + o]
                     for t in range(un):
-                        v = tanh(zf[p + t] + mo * x[t] + d * counts[t])
+                        v = tanh(zf[p + t] + mo * x[t] + d * np.float32(t + 1))
                         zf[p + t] = v
                         hf[p + t] += v
                 else:
