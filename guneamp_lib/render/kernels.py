@@ -380,6 +380,10 @@ def wavenet_block(x, out, pos, bf, cmax, bst, kmax, wf, layers, arrays, head_sca
             else:
                 _product(cw, l * ksize_max * msize, msize, cmax, layers[l, WL_KERNEL], layers[l, WL_DILATION], ch,
                          ch, bf, bst, lb + pos, zf, sst, 0, n, cb, l * cmax, True)
+            # a plain layer with a next layer in its array also starts that layer's input
+            # (its own input plus the 1x1's bias) in the activation's loop: a pass less per
+            # channel (measured 0.98, 0.92 and 0.95 of the time at blocks 16, 64 and 256)
+            merged = not film and not ramp and j < count - 1
             for o in range(ch):
                 p, mo = U64(o * sst), mw[l * cmax + o]
                 if film:
@@ -402,6 +406,14 @@ def wavenet_block(x, out, pos, bf, cmax, bst, kmax, wf, layers, arrays, head_sca
                         v = tanh(zf[p + t] + mo * x[t] + d * np.float32(t + 1))
                         zf[p + t] = v
                         hf[p + t] += v
+                elif merged:
+                    src, e = U64(lb + o * bst) + upos, rb[l * cmax + o]
+                    nxt = src + U64(lsize)
+                    for t in range(un):
+                        v = tanh(zf[p + t] + mo * x[t])
+                        zf[p + t] = v
+                        hf[p + t] += v
+                        bf[nxt + t] = bf[src + t] + e
                 else:
                     for t in range(un):
                         v = tanh(zf[p + t] + mo * x[t])
@@ -412,7 +424,7 @@ def wavenet_block(x, out, pos, bf, cmax, bst, kmax, wf, layers, arrays, head_sca
                 break  # the final 1x1 feeds nothing that reaches the output
             # residual: this layer's input plus the 1x1 of its activation, into the
             # next layer's history (or, after an array's last layer, into resid)
-            for o in range(ch):
+            for o in range(0 if merged else ch):
                 src, b = U64(lb + o * bst) + upos, rb[l * cmax + o]
                 if last_layer:
                     d = U64(o * sst)
