@@ -136,6 +136,16 @@ class NoAliasCompiler(Compiler):
 SHORT_BLOCK = U64(16)
 
 
+@njit(inline="always", **LEAF_OPTIONS)
+def _add4x4(ac, q0, q1, q2, q3, xs, p0, p1, p2, p3, w, t):
+    """Sample ``t`` of four accumulator rows gains four input rows times the 4 x 4 weights ``w`` (row by row)."""
+    v0, v1, v2, v3 = xs[p0 + t], xs[p1 + t], xs[p2 + t], xs[p3 + t]
+    ac[q0 + t] += (w[0] * v0 + w[1] * v1) + (w[2] * v2 + w[3] * v3)
+    ac[q1 + t] += (w[4] * v0 + w[5] * v1) + (w[6] * v2 + w[7] * v3)
+    ac[q2 + t] += (w[8] * v0 + w[9] * v1) + (w[10] * v2 + w[11] * v3)
+    ac[q3 + t] += (w[12] * v0 + w[13] * v1) + (w[14] * v2 + w[15] * v3)
+
+
 @njit(pipeline_class=NoAliasCompiler, **LEAF_OPTIONS)
 def _product(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a0, n, bias, b0, init):
     """A causal dilated convolution as one sum of matrix products, on flat arrays:
@@ -188,23 +198,17 @@ def _product(wf, w0, wtap, wrow, taps, shift, cout, cin, xs, sst, s0, ac, ast, a
                             ac[q1 + t] = e1 + ((b0_ * v0 + b1 * v1) + (b2 * v2 + b3 * v3))
                             ac[q2 + t] = e2 + ((c0 * v0 + c1 * v1) + (c2 * v2 + c3 * v3))
                             ac[q3 + t] = e3 + ((d0 * v0 + d1 * v1) + (d2 * v2 + d3 * v3))
-                    elif un == SHORT_BLOCK:
-                        # the same loop with its length a constant: at 16 samples (two or one
-                        # vectors) the general loop's checks of its length cost about as much
-                        # as its arithmetic (the standard WaveNet at block 16: 0.92 of the time)
-                        for t in range(SHORT_BLOCK):
-                            v0, v1, v2, v3 = xs[p0 + t], xs[p1 + t], xs[p2 + t], xs[p3 + t]
-                            ac[q0 + t] += (a0_ * v0 + a1 * v1) + (a2 * v2 + a3 * v3)
-                            ac[q1 + t] += (b0_ * v0 + b1 * v1) + (b2 * v2 + b3 * v3)
-                            ac[q2 + t] += (c0 * v0 + c1 * v1) + (c2 * v2 + c3 * v3)
-                            ac[q3 + t] += (d0 * v0 + d1 * v1) + (d2 * v2 + d3 * v3)
                     else:
-                        for t in range(un):
-                            v0, v1, v2, v3 = xs[p0 + t], xs[p1 + t], xs[p2 + t], xs[p3 + t]
-                            ac[q0 + t] += (a0_ * v0 + a1 * v1) + (a2 * v2 + a3 * v3)
-                            ac[q1 + t] += (b0_ * v0 + b1 * v1) + (b2 * v2 + b3 * v3)
-                            ac[q2 + t] += (c0 * v0 + c1 * v1) + (c2 * v2 + c3 * v3)
-                            ac[q3 + t] += (d0 * v0 + d1 * v1) + (d2 * v2 + d3 * v3)
+                        w = (a0_, a1, a2, a3, b0_, b1, b2, b3, c0, c1, c2, c3, d0, d1, d2, d3)
+                        if un == SHORT_BLOCK:
+                            # the same loop with its length a constant: at 16 samples (two or one
+                            # vectors) the general loop's checks of its length cost about as much
+                            # as its arithmetic (the standard WaveNet at block 16: 0.92 of the time)
+                            for t in range(SHORT_BLOCK):
+                                _add4x4(ac, q0, q1, q2, q3, xs, p0, p1, p2, p3, w, t)
+                        else:
+                            for t in range(un):
+                                _add4x4(ac, q0, q1, q2, q3, xs, p0, p1, p2, p3, w, t)
                     i += 4
                 elif rows == 4:
                     # the inputs left over after the groups of four, one at a time
