@@ -130,9 +130,9 @@ def test_per_block_kernels_keep_no_reference_counts():
     block, are compiled without reference counting (kernels.LEAF_OPTIONS): with it, every
     array argument cost an atomic increment and decrement per call and a wrapper object per
     call from Python (A2 Lite at block 64: 1.33 -> 0.90 of NAM core's time)."""
-    from guneamp_lib.render import kernels, lstm_kernels, nam_kernels, nam_ops
+    from guneamp_lib.render import kernels, lstm_kernels, nam_kernels, nam_ops, wavenet_kernels
 
-    per_block = [nam_kernels.nam_wavenet_block, kernels.wavenet_block, nam_ops.run_ops, lstm_kernels.lstm_kernel(16),
+    per_block = [nam_kernels.nam_wavenet_block, wavenet_kernels.wavenet_block, nam_ops.run_ops, lstm_kernels.lstm_kernel(16),
                  lstm_kernels.lstm_kernel(8), lstm_kernels.lstm_glide_kernel(16, 2), kernels.compact]
     inner = [kernels.product, nam_kernels._mm, nam_kernels._product3, nam_kernels._taps3_pass,
              nam_kernels._taps3_last, nam_kernels.activation_row]

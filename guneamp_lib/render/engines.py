@@ -146,7 +146,9 @@ class FastWaveNet(_RingEngine):
     """
 
     def __init__(self, model, k, oversample: int = 1):
-        self.k = k
+        from . import wavenet_kernels as wk  # numba is there: k is the kernels module
+
+        self.k, self._block = k, wk.wavenet_block
         self.init_knobs(model.num_knobs, oversample)
         arrays = model.stream_weights()
         layers = [l for a in arrays for l in a["layers"]]
@@ -185,7 +187,7 @@ class FastWaveNet(_RingEngine):
             if a["head_bias"] is not None:
                 self.head_b[i, :hs] = f32(a["head_bias"])
         self.head_scale = float(model.head_scale)
-        self.hist = int(self.layers[:, k.WL_HISTORY].max())
+        self.hist = int(self.layers[:, wk.WL_HISTORY].max())
         self.bufs = np.zeros((nl, cmax, self.hist + COMPACT_SPAN + ROW_PAD), np.float32)
         # four work areas and a fifth of zeros (the kernels' bias when there is none)
         self.scratch = np.zeros((5, cmax, MAX_MODEL_BLOCK + ROW_PAD), np.float32)
@@ -226,8 +228,8 @@ class FastWaveNet(_RingEngine):
                                     self._ramp_b)
 
     def _push(self, u: np.ndarray, out: np.ndarray, ramp: bool = False) -> None:
-        self.pos = self.k.wavenet_block(u, out, self.pos, self._bf, self._cmax, self._bst, self._kmax, self.wf,
-                                        self.layers, self.arrays, self.head_scale, self._sf, ramp)
+        self.pos = self._block(u, out, self.pos, self._bf, self._cmax, self._bst, self._kmax, self.wf,
+                               self.layers, self.arrays, self.head_scale, self._sf, ramp)
 
     def _glide(self, u: np.ndarray, out: np.ndarray, last: bool) -> None:
         # the whole block in one call, the biases moving per sample inside (wavenet_block's ramp)

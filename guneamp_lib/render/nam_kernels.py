@@ -2,7 +2,7 @@
 
 :func:`nam_wavenet_block` runs a whole block of a
 :class:`~guneamp_lib.models.nam_wavenet.NamWaveNet` in one compiled call, as
-:func:`~guneamp_lib.render.kernels.wavenet_block` does for our own WaveNet, with what
+:func:`~guneamp_lib.render.wavenet_kernels.wavenet_block` does for our own WaveNet, with what
 NAM's newer files add: a kernel size per layer (A2: 6 and 15), any activation NAM core
 lists but the per-channel PReLU, ``none``/``gated``/``blended`` layers, a bottleneck,
 layers with or without their 1x1s, and a head rechannel with its own taps and dilation
