@@ -323,10 +323,11 @@ def nam_wavenet_block(x, out, pos, bf, cmax, bst, wts, layers, acts, arrays, hea
     ``bf`` is the ring buffers, flat: one per row of ``layers``, each ``cmax`` rows of
     ``bst`` columns. Buffer ``l`` holds layer ``l``'s input history (layers numbered
     across the arrays); buffer ``L + a`` array ``a``'s head input (the skip sum), read by
-    its head rechannel's taps. ``sf`` is five work areas of ``cmax`` rows, flat: the layer's pre-activation ``z`` (``2B`` rows), the gate, the last
-    residual, the head output, and zeros (read, never written). Flat arrays and no
-    reference counts (``LEAF_OPTIONS``): each array argument of a call from Python costs
-    its unboxing, ~40 ns, and two atomic counts.
+    its head rechannel's taps. ``sf`` is five work areas of ``cmax`` rows, flat: the
+    layer's pre-activation ``z`` (``2B`` rows), the gate, the last residual, the head
+    output, and zeros (read, never written). Flat arrays and no reference counts
+    (``LEAF_OPTIONS``): with counting, each array argument of a call from Python cost a
+    counted wrapper and two atomic updates.
     """
     n = x.size
     un = U64(n)
