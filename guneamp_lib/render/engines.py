@@ -155,37 +155,37 @@ class FastWaveNet(_RingEngine):
         cmax = max(max(a["rechannel"].shape[0], a["rechannel"].shape[1], a["head"].shape[0]) for a in arrays)
         kmax = max(l["conv"].shape[2] for l in layers)
         nl, na = len(layers), len(arrays)
-        self.conv_w = np.zeros((nl, kmax, cmax, cmax), np.float32)
-        self.conv_b = np.zeros((nl, cmax), np.float32)
-        self.mix_w = np.zeros((nl, cmax), np.float32)
-        self.res_w = np.zeros((nl, cmax, cmax), np.float32)
-        self.res_b = np.zeros((nl, cmax), np.float32)
+        conv_w = np.zeros((nl, kmax, cmax, cmax), np.float32)
+        conv_b = np.zeros((nl, cmax), np.float32)
+        mix_w = np.zeros((nl, cmax), np.float32)
+        res_w = np.zeros((nl, cmax, cmax), np.float32)
+        res_b = np.zeros((nl, cmax), np.float32)
         self.layers = np.zeros((nl, 3), np.int64)
         # A knob model: the mixer's knob columns, (layer, channel) rows by knob, and the
         # conv biases without them; conv_b = base + knob_w @ knobs (module docstring of knob_input).
         self.knob_w = np.zeros((nl * cmax, self.num_knobs), np.float32)
         for i, l in enumerate(layers):
             c, ks, d = l["res"].shape[0], l["conv"].shape[2], l["dilation"]
-            self.conv_w[i, :ks, :c, :c] = f32(l["conv"].permute(2, 0, 1))
-            self.conv_b[i, :c] = f32(l["conv_bias"])
+            conv_w[i, :ks, :c, :c] = f32(l["conv"].permute(2, 0, 1))
+            conv_b[i, :c] = f32(l["conv_bias"])
             self.knob_w[i * cmax : i * cmax + c] = f32(l["knob_mixer"])
-            self.mix_w[i, :c] = f32(l["mixer"])
-            self.res_w[i, :c, :c] = f32(l["res"])
-            self.res_b[i, :c] = f32(l["res_bias"])
+            mix_w[i, :c] = f32(l["mixer"])
+            res_w[i, :c, :c] = f32(l["res"])
+            res_b[i, :c] = f32(l["res_bias"])
             self.layers[i] = (ks, d, d * (ks - 1))
         self.arrays = np.zeros((na, 5), np.int64)
-        self.rech_w = np.zeros((na, cmax, cmax), np.float32)
-        self.head_w = np.zeros((na, cmax, cmax), np.float32)
-        self.head_b = np.zeros((na, cmax), np.float32)
+        rech_w = np.zeros((na, cmax, cmax), np.float32)
+        head_w = np.zeros((na, cmax, cmax), np.float32)
+        head_b = np.zeros((na, cmax), np.float32)
         first = 0
         for i, a in enumerate(arrays):
             (ch, cin), hs = a["rechannel"].shape, a["head"].shape[0]
             self.arrays[i] = (first, len(a["layers"]), ch, cin, hs)
             first += len(a["layers"])
-            self.rech_w[i, :ch, :cin] = f32(a["rechannel"])
-            self.head_w[i, :hs, :ch] = f32(a["head"])
+            rech_w[i, :ch, :cin] = f32(a["rechannel"])
+            head_w[i, :hs, :ch] = f32(a["head"])
             if a["head_bias"] is not None:
-                self.head_b[i, :hs] = f32(a["head_bias"])
+                head_b[i, :hs] = f32(a["head_bias"])
         self.head_scale = float(model.head_scale)
         self.hist = int(self.layers[:, wk.WL_HISTORY].max())
         self.bufs = np.zeros((nl, cmax, self.hist + COMPACT_SPAN + ROW_PAD), np.float32)
@@ -198,7 +198,7 @@ class FastWaveNet(_RingEngine):
         # the convolution without its bias then, and the scaled bias is affine in the knobs
         # too: scale * b + mixer @ k = b + (b * film + mixer) @ k.
         size = nl * cmax
-        base, fold_w = self.conv_b.reshape(-1).copy(), self.knob_w
+        base, fold_w = conv_b.reshape(-1), self.knob_w
         if getattr(model, "film", False):
             film_w = np.zeros((size, self.num_knobs), np.float32)
             for i, l in enumerate(layers):
@@ -209,7 +209,7 @@ class FastWaveNet(_RingEngine):
         # The kernel takes every weight in one flat array, in wavenet_block's order; the
         # biases (with FiLM the scales after them) and their move per sample while a knob
         # glides come last, and stay views the knob kernels write into.
-        parts = [self.conv_w, self.mix_w, self.res_w, self.res_b, self.rech_w, self.head_w, self.head_b]
+        parts = [conv_w, mix_w, res_w, res_b, rech_w, head_w, head_b]
         self.wf = np.concatenate([a.reshape(-1) for a in parts] + [base, np.zeros(base.size, np.float32)])
         at = self.wf.size - 2 * base.size
         self.conv_b, self._ramp_b = self.wf[at : at + base.size], self.wf[at + base.size :]

@@ -54,7 +54,6 @@ def wavenet_block(x, out, pos, bf, cmax, bst, kmax, wf, layers, arrays, head_sca
         pos = compact(bf, nl, cmax, bst, pos, layers, WL_HISTORY)
     upos = U64(pos)
     lsize, msize = cmax * bst, cmax * cmax
-    ksize_max = kmax
     # separate flat views (made once per block): the loops below see separate arrays
     area = sf.size // 5
     sst = area // cmax
@@ -90,10 +89,10 @@ def wavenet_block(x, out, pos, bf, cmax, bst, kmax, wf, layers, arrays, head_sca
             l = first + j
             lb = l * lsize  # this layer's history
             if film:
-                product(cw, l * ksize_max * msize, msize, cmax, layers[l, WL_KERNEL], layers[l, WL_DILATION], ch,
+                product(cw, l * kmax * msize, msize, cmax, layers[l, WL_KERNEL], layers[l, WL_DILATION], ch,
                          ch, bf, bst, lb + pos, zf, sst, 0, n, zeros, 0, True)
             else:
-                product(cw, l * ksize_max * msize, msize, cmax, layers[l, WL_KERNEL], layers[l, WL_DILATION], ch,
+                product(cw, l * kmax * msize, msize, cmax, layers[l, WL_KERNEL], layers[l, WL_DILATION], ch,
                          ch, bf, bst, lb + pos, zf, sst, 0, n, cb, l * cmax, True)
             # a plain layer with a next layer in its array also starts that layer's input
             # (its own input plus the 1x1's bias) in the activation's loop: a pass less per
