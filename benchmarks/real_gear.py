@@ -4,6 +4,7 @@
     python benchmarks/real_gear.py --sides ours --set ema=0.999 --budget 60 --json build/ema.json
     python benchmarks/real_gear.py --sides nam-a2 --budget 900 --also-at 300 --json build/a2.json
     python benchmarks/real_gear.py --sides ours --val-fraction 0.05 --json build/vf.json   (or --val-per-take)
+    python benchmarks/real_gear.py --sides ours --val-take 3 --json build/vt.json   (clip 3 validates, 0 and 2 train)
     python benchmarks/real_gear.py --table build/real-gear-*.json
 
 For each EGFxSet pedal in ``../shared/data`` (clips of 5 s), every side trains on three
@@ -68,10 +69,12 @@ NAM_A2 = {"ny": 8192, "batch_size": 16}  # nam.train.core.train's defaults
 
 
 def load_pedal(pedal: str, clip: int = UNSEEN_CLIP, seconds: float | None = None, val_per_take: bool = False,
-               val_fraction: float = VAL_FRACTION):
+               val_fraction: float = VAL_FRACTION, val_take: int | None = None):
     """The pedal's EvalData: three takes to train (validation tail inside, or each take's
-    tail with ``val_per_take``; ``val_fraction`` of them), ``clip`` to test."""
-    return load_dataset(f"{pedal}@{clip}", seconds=seconds, val_per_take=val_per_take, val_fraction=val_fraction)
+    tail with ``val_per_take``; ``val_fraction`` of them; or two, with ``val_take`` the
+    third to validate), ``clip`` to test."""
+    return load_dataset(f"{pedal}@{clip}", seconds=seconds, val_per_take=val_per_take, val_fraction=val_fraction,
+                        val_take=val_take)
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -264,6 +267,8 @@ def main(argv=None) -> int:
                     help="every side validates on each training take's tail (default: the joined takes' tail)")
     ap.add_argument("--val-fraction", type=float, default=VAL_FRACTION,
                     help=f"share of the training takes held out to validate (default {VAL_FRACTION})")
+    ap.add_argument("--val-take", type=int, default=None, metavar="CLIP",
+                    help="validate on this whole clip (a separate take) and train on the other two")
     ap.add_argument("--json", type=Path, help="write the rows here")
     ap.add_argument("--table", type=Path, nargs="+", help="print the table of these JSON files and exit")
     args = ap.parse_args(argv)
@@ -274,6 +279,9 @@ def main(argv=None) -> int:
         ap.error("--budget must be a positive number of seconds")
     if not (math.isfinite(args.val_fraction) and 0 < args.val_fraction < 0.5):
         ap.error("--val-fraction must be above 0 and below 0.5")
+    if args.val_take is not None and (args.val_take not in (0, 1, 2, 3) or args.val_take == args.clip
+                                      or args.val_per_take):
+        ap.error("--val-take takes a clip from 0 to 3 other than --clip, without --val-per-take")
     if not all(math.isfinite(b) and 0 < b < args.budget for b in args.also_at):
         ap.error("--also-at takes positive CPU seconds below --budget")
     from guneamp_lib.errors import GuneampError
@@ -292,7 +300,7 @@ def main(argv=None) -> int:
         load = float(f.read().split()[0])
     rows = []
     for pedal in args.pedals:
-        dataset = load_pedal(pedal, args.clip, args.seconds, args.val_per_take, args.val_fraction)
+        dataset = load_pedal(pedal, args.clip, args.seconds, args.val_per_take, args.val_fraction, args.val_take)
         for side in args.sides:
             print(f"[{dataset.name}] {side}: {args.budget:.0f} CPU s on one thread (load {load:.1f}) ...", flush=True)
             for r in run_side(side, dataset, args.budget, overrides, tuple(args.also_at), args.model):
@@ -305,6 +313,7 @@ def main(argv=None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"load_at_start": load, "torch": torch.__version__, "model": args.model,
                                          "val_per_take": args.val_per_take, "val_fraction": args.val_fraction,
+                                         "val_take": args.val_take,
                                          "overrides": overrides, "rows": rows},
                                         indent=1))
     return 0

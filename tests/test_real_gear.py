@@ -82,3 +82,39 @@ def test_real_gear_refuses_a_validation_share_out_of_range(value, capsys):
     with pytest.raises(SystemExit) as stop:
         real_gear.main(["--val-fraction", value])
     assert stop.value.code == 2 and "--val-fraction" in capsys.readouterr().err
+
+
+def test_a_separate_validation_take_trains_on_the_other_two(shared_data):
+    """load_pedal(val_take=3): clips 0 and 2 train, clip 3 whole is the validation part, the
+    test take and the gain as without it; a take that is the test's, or not a clip, is refused."""
+    if not (shared_data / "egfxset").is_dir():
+        pytest.skip("../shared/data/egfxset is not present")
+    import torch
+    from guneamp_lib.errors import GuneampError
+    from guneamp_lib.study.datasets import CLIP_GAP_S, aligned_clip, load_pedal
+
+    plain = load_pedal("BluesDriver", seconds=1.0, test_clip=1)
+    sr, gap = plain.sample_rate, int(round(CLIP_GAP_S * plain.sample_rate))
+    clip = int(1.0 * sr)
+    vt = load_pedal("BluesDriver", seconds=1.0, test_clip=1, val_take=3)
+    assert vt.train.val_start == 2 * clip + 2 * gap and vt.test_start == plain.test_start
+    torch.testing.assert_close(vt.full.clean[vt.test_start :], plain.full.clean[plain.test_start :])
+    assert vt.full.input_gain == plain.full.input_gain
+    third = torch.from_numpy(aligned_clip("BluesDriver", 3)[0][:clip]) * vt.full.input_gain
+    torch.testing.assert_close(vt.train.clean[vt.train.val_start : vt.train.val_start + clip], third)
+    assert "clip 3 to validate" in vt.description
+    for bad in (1, 4):
+        with pytest.raises(GuneampError, match="validation take"):
+            load_pedal("BluesDriver", seconds=1.0, test_clip=1, val_take=bad)
+    with pytest.raises(GuneampError, match="validation take"):
+        load_pedal("BluesDriver", seconds=1.0, test_clip=1, val_take=3, val_per_take=True)
+
+
+@pytest.mark.parametrize("args", [["--val-take", "1"], ["--val-take", "5"], ["--val-take", "3", "--val-per-take"]])
+def test_real_gear_refuses_a_validation_take_it_cannot_use(args, capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import real_gear
+
+    with pytest.raises(SystemExit):
+        real_gear.main(["--sides", "ours", *args])
+    assert "--val-take" in capsys.readouterr().err

@@ -205,13 +205,14 @@ def joined_takes(train_pairs, test_pair, sample_rate: int, ir=None, lag=None) ->
 
 def load_pedal(pedal: str, seconds: float | None = None, root: Path | None = None,
                test_clip: int = TEST_CLIP, val_per_take: bool = False,
-               val_fraction: float = VAL_FRACTION) -> EvalData:
+               val_fraction: float = VAL_FRACTION, val_take: int | None = None) -> EvalData:
     """A real pedal: three clips (aligned, joined) to train, ``test_clip`` (default 3) to test; no cabinet.
 
     The validation part is the last ``val_fraction`` (20 %) of the joined training clips, or
     with ``val_per_take`` that share of each training clip: the clips' heads are joined
     first, then their tails, so validation hears every take's notes and training keeps
-    some of each.
+    some of each. With ``val_take`` that whole clip is the validation part (a separate take,
+    as ``guneamp train --val-clean/--val-amp`` takes one) and the other two train.
 
     Notebook: 11, 12
     """
@@ -220,7 +221,11 @@ def load_pedal(pedal: str, seconds: float | None = None, root: Path | None = Non
     all_clips = TRAIN_CLIPS + (TEST_CLIP,)
     if test_clip not in all_clips:
         raise GuneampError(f"there is no clip {test_clip}: the EGFxSet excerpts are clips 0 to {max(all_clips)}")
-    order = [i for i in all_clips if i != test_clip] + [test_clip]
+    if val_take is not None and (val_take not in all_clips or val_take == test_clip or val_per_take):
+        raise GuneampError(f"the validation take must be one of the clips other than the test's ({test_clip}), "
+                           f"and it replaces the validation tails: got clip {val_take}")
+    order = [i for i in all_clips if i not in (test_clip, val_take)] + (
+        [] if val_take is None else [val_take]) + [test_clip]
     clips, lags, sr = [], [], None
     for i in order:
         c, t, sr, lag = aligned_clip(pedal, i, root)
@@ -234,6 +239,8 @@ def load_pedal(pedal: str, seconds: float | None = None, root: Path | None = Non
         n = len(clips) - 1
         clips = heads_then_tails(clips[:-1], val_fraction) + clips[-1:]
         val_start = sum(c.size for c, _ in clips[:n]) + n * int(round(CLIP_GAP_S * sr))  # join_clips' layout
+    if val_take is not None:
+        val_start = sum(c.size for c, _ in clips[:-2]) + (len(clips) - 2) * int(round(CLIP_GAP_S * sr))
     full = joined_takes(clips[:-1], clips[-1], sr, lag=lags[0])
     test_start = full.val_start
     if val_start is None and val_fraction != VAL_FRACTION:
@@ -242,7 +249,11 @@ def load_pedal(pedal: str, seconds: float | None = None, root: Path | None = Non
     what = (f"EGFxSet {pedal} (CC-BY-4.0), clips {trained_on} to train, clip {test_clip} to test, "
             "aligned automatically, no cabinet")
     name = pedal if test_clip == TEST_CLIP else f"{pedal}@{test_clip}"
-    if val_per_take or val_fraction != VAL_FRACTION:
+    if val_take is not None:
+        trained_on = ", ".join(str(i) for i in order[:-2])
+        what = (f"EGFxSet {pedal} (CC-BY-4.0), clips {trained_on} to train, clip {val_take} to validate, "
+                f"clip {test_clip} to test, aligned automatically, no cabinet")
+    elif val_per_take or val_fraction != VAL_FRACTION:
         whose = "each training clip's" if val_per_take else "the training clips'"
         what += f", {whose} last {val_fraction:.0%} to validate"
     return EvalData(name, full, test_start, what, lags, val_start)
@@ -310,7 +321,8 @@ class PairDataset:
 
 
 def load_dataset(name: "str | PairDataset", seconds: float | None = None, seed: int = 0,
-                 val_per_take: bool = False, val_fraction: float = VAL_FRACTION) -> EvalData | None:
+                 val_per_take: bool = False, val_fraction: float = VAL_FRACTION,
+                 val_take: int | None = None) -> EvalData | None:
     """A dataset by name; ``None`` (with a printed reason) for a pedal when the shared data is absent.
 
     A pedal's name may end in ``@N``: test on clip N, train on the other three. A
@@ -327,7 +339,8 @@ def load_dataset(name: "str | PairDataset", seconds: float | None = None, seed: 
         print(f"skipping {name}: the real recordings are not present (expected ../shared/data/egfxset "
               "next to the checkout, or set GUNEAMP_SHARED_DATA)")
         return None
-    return load_pedal(base, seconds, test_clip=test_clip, val_per_take=val_per_take, val_fraction=val_fraction)
+    return load_pedal(base, seconds, test_clip=test_clip, val_per_take=val_per_take, val_fraction=val_fraction,
+                      val_take=val_take)
 
 
 def load_pair(clean_path, target_path, name: str = "your gear", ir_path=None, seconds: float | None = None) -> EvalData:
