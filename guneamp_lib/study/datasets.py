@@ -234,26 +234,26 @@ def load_pedal(pedal: str, seconds: float | None = None, root: Path | None = Non
             c, t = c[:n], t[:n]
         clips.append((c, t))
         lags.append(lag)
+    def start_of(k):  # where clip k begins once join_clips has joined them
+        return sum(c.size for c, _ in clips[:k]) + k * int(round(CLIP_GAP_S * sr))
+
     val_start = None
     if val_per_take:
         n = len(clips) - 1
         clips = heads_then_tails(clips[:-1], val_fraction) + clips[-1:]
-        val_start = sum(c.size for c, _ in clips[:n]) + n * int(round(CLIP_GAP_S * sr))  # join_clips' layout
+        val_start = start_of(n)
     if val_take is not None:
-        val_start = sum(c.size for c, _ in clips[:-2]) + (len(clips) - 2) * int(round(CLIP_GAP_S * sr))
+        val_start = start_of(len(clips) - 2)
     full = joined_takes(clips[:-1], clips[-1], sr, lag=lags[0])
     test_start = full.val_start
     if val_start is None and val_fraction != VAL_FRACTION:
         val_start = split_point(test_start, val_fraction)
-    trained_on = ", ".join(str(i) for i in order[:-1])
-    what = (f"EGFxSet {pedal} (CC-BY-4.0), clips {trained_on} to train, clip {test_clip} to test, "
+    trained_on = ", ".join(str(i) for i in order[:-1] if i != val_take)
+    validated = "" if val_take is None else f"clip {val_take} to validate, "
+    what = (f"EGFxSet {pedal} (CC-BY-4.0), clips {trained_on} to train, {validated}clip {test_clip} to test, "
             "aligned automatically, no cabinet")
     name = pedal if test_clip == TEST_CLIP else f"{pedal}@{test_clip}"
-    if val_take is not None:
-        trained_on = ", ".join(str(i) for i in order[:-2])
-        what = (f"EGFxSet {pedal} (CC-BY-4.0), clips {trained_on} to train, clip {val_take} to validate, "
-                f"clip {test_clip} to test, aligned automatically, no cabinet")
-    elif val_per_take or val_fraction != VAL_FRACTION:
+    if val_take is None and (val_per_take or val_fraction != VAL_FRACTION):
         whose = "each training clip's" if val_per_take else "the training clips'"
         what += f", {whose} last {val_fraction:.0%} to validate"
     return EvalData(name, full, test_start, what, lags, val_start)
