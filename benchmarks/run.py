@@ -80,7 +80,16 @@ def machine() -> dict:
     try:
         import numba
 
+        from guneamp_lib.vector_width import PREFER_256, compiled_features
+        import llvmlite.binding as ll
+
         info["numba"] = numba.__version__
+        # LLVM's name tells a Zen 4 from other AVX-512 CPUs ("AMD EPYC" does not), and the
+        # vector width numba's kernels were compiled for (guneamp_lib.vector_width)
+        info["llvm_cpu"] = ll.get_host_cpu_name()
+        features = compiled_features().split(",")
+        info["numba_vectors"] = ("256-bit (prefer-256-bit)" if PREFER_256 in features
+                                 else "512-bit" if "+avx512f" in features else "256-bit or less")
     except ImportError:
         info["numba"] = None
     if torch.cuda.is_available():
@@ -95,6 +104,7 @@ def report(r: dict) -> str:
         f"machine: {m['cpu']}, {m['logical_cpus']} logical CPUs; {r['threads']} PyTorch thread(s) for sections 1, 2, 4, 6, "
         "one for 3; "
         f"torch {m['torch']}, numba {m['numba']}" + (f", GPU {m['gpu']}" if m.get("gpu") else ""),
+        f"LLVM's CPU: {m.get('llvm_cpu')}; numba's kernels use {m.get('numba_vectors')} vectors" if m.get("numba") else "",
         f"load average at start: {', '.join(f'{v:.1f}' for v in m['load_average'])}" if m["load_average"] else "",
         f"mode: {'quick (less audio, rougher figures)' if r['quick'] else 'full'}",
         "",
@@ -176,7 +186,8 @@ def main(argv=None) -> int:
         torch.set_num_threads(1)
         r["nam_core"] = bench_nam_core(args.quick, SR, seconds=args.nam_seconds)
         m = r["machine"]
-        print(f"machine: {m['cpu']}, {m['logical_cpus']} logical CPUs; load average at start: "
+        print(f"machine: {m['cpu']} ({m.get('llvm_cpu')}, numba: {m.get('numba_vectors')} vectors), "
+              f"{m['logical_cpus']} logical CPUs; load average at start: "
               + ", ".join(f"{v:.1f}" for v in m["load_average"] or ()))
         print("\n".join(report_lines(r["nam_core"])))
         return _write(args.json, r)

@@ -14,9 +14,11 @@ import importlib
 
 from .errors import GuneampError, GuneampWarning  # noqa: E402
 from .paths import configure_compiled_cache  # noqa: E402
+from .vector_width import configure_vector_width  # noqa: E402
 
-# Before anything imports numba (librosa, the streaming kernels): see the function.
+# Before anything imports numba (librosa, the streaming kernels): see the functions.
 configure_compiled_cache()
+configure_vector_width()
 
 # The design's entry points, imported on first use: importing the package stays instant,
 # so the ``guneamp`` command answers Ctrl-C during start-up with one line (cli.launch),

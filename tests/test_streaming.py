@@ -1,6 +1,7 @@
 """The streaming engine against the offline render, block size by block size."""
 
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 
@@ -333,8 +334,9 @@ def test_fast_tanh_is_within_a_few_float32_steps():
 
 
 def test_the_lstms_tanh_is_as_close_down_to_tiny_inputs():
-    # The LSTM kernel's tanh: the same rational function by Estrin's scheme, its x^2
-    # floored where x^8 would be a subnormal float. Tiny inputs must come out as themselves.
+    # The LSTM kernel's tanh: its own shorter rational function by Estrin's scheme, its x^2
+    # floored where x^8 would be a subnormal float. As close as the [13/12] Pade everywhere
+    # (within 4e-7), and tiny inputs must come out as themselves.
     from guneamp_lib.render.lstm_kernels import tanh_short_array
 
     x = np.concatenate([np.linspace(-12, 12, 400_001), np.geomspace(1e-30, 1e-2, 2000)]).astype(np.float32)
@@ -343,6 +345,21 @@ def test_the_lstms_tanh_is_as_close_down_to_tiny_inputs():
     err = np.abs(out.astype(np.float64) - np.tanh(x.astype(np.float64)))
     assert err.max() < 4e-7
     assert (err[np.abs(x) < 1] / np.maximum(np.abs(x[np.abs(x) < 1]), 1e-38)).max() < 3e-7  # relative, near 0
+
+
+def test_the_lstms_tanh_coefficients_are_the_fits():
+    """The coefficients in lstm_kernels are what benchmarks/tanh_fit.py computes, to float32."""
+    import importlib.util
+
+    from guneamp_lib.render.lstm_kernels import SHORT_CLAMP, SHORT_P, SHORT_Q
+
+    spec = importlib.util.spec_from_file_location("tanh_fit", Path(__file__).parents[1] / "benchmarks" / "tanh_fit.py")
+    tanh_fit = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tanh_fit)
+    p, q, worst = tanh_fit.fit(clamp=float(SHORT_CLAMP))
+    assert worst < 1e-8
+    np.testing.assert_allclose(np.float32(p), np.float32(SHORT_P), rtol=1e-6)
+    np.testing.assert_allclose(np.float32(q), np.float32(SHORT_Q), rtol=1e-6)
 
 
 def test_the_lstm_kernel_takes_eight_or_sixteen_units_or_more():

@@ -6,7 +6,9 @@ only). One AVX-512 machine measures both kinds honestly: for AVX2, NAM core is b
 ``-march=haswell`` (``nam_core.build_nam_core(arch="haswell")``) and our engine runs in a
 process whose numba compiles for Haswell with every AVX-512 feature switched off
 (``NUMBA_CPU_NAME``, ``NUMBA_CPU_FEATURES``: :func:`numba_env`). On a machine without
-AVX-512 only the AVX2 rows are measured.
+AVX-512 only the AVX2 rows are measured. On a Zen 4 the AVX-512 rows are numba's code
+as guneamp runs it there: AVX-512 instructions on 256-bit vectors
+(:mod:`guneamp_lib.vector_width`).
 
 The files: our ``lstm:16`` exported by ``guneamp export`` (17 units in the file: one
 carries the skip connection) and LSTMs that NAM 0.13's package writes

@@ -256,9 +256,9 @@ class FastLSTM(KnobInput):
         # padded with units whose weights are zero (they stay at zero). A NAM-written 2 x 6
         # LSTM padded to 16 took 1.98 times NAM core's time on AVX2.
         width = lk.NARROW if hidden <= lk.NARROW else max(hidden, lk.WIDTH)
-        self._block = lk.lstm_kernel(width)
+        self._block = lk.lstm_kernel(width, layers)
         K = self.num_knobs
-        self._glide_k = lk.lstm_glide_kernel(width, K) if K else None
+        self._glide_k = lk.lstm_glide_kernel(width, K, layers) if K else None
         self._retarget_tail = lk.glide_retarget(width, K) if K else None
         where = lk.lstm_layout(layers, width)
         # a knob model's glide state after the kernel's parameters (lstm_glide_kernel)

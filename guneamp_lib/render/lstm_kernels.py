@@ -9,8 +9,10 @@ activations -> cell -> ``tanh(c)`` -> ``h``. :func:`lstm_kernel` shortens it twi
   in memory per four inputs. (``fastmath`` lets LLVM re-chain the tree into 17 fused
   multiply-adds per gate vector; the vectors run side by side, and keeping the tree,
   compiled without reassociation, was 1.02 times slower on AVX2: docs/benchmarks.md.)
-- ``tanh`` is evaluated with Estrin's scheme (:func:`tanh_short`), three multiply-adds
-  deep per polynomial where Horner's takes six.
+- ``tanh`` is its own rational function (:func:`tanh_short`): degree 4 over 4 in ``x^2``,
+  as close to tanh as :func:`.kernels.tanh`'s [13/12] Pade in float32 with 8 multiply-adds
+  instead of 12, evaluated by Estrin's scheme, three deep per polynomial where Horner's
+  takes four, and clamped by a min and a max (two instructions, where two selects took six).
 
 Each width is compiled on its own (:func:`lstm_kernel`), so every loop has a known
 length. Measured on a 16-unit LSTM (the kernel alone, block 4096): 78 ns per sample with
@@ -32,10 +34,17 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 
-from .kernels import LEAF_OPTIONS, TANH_CLAMP, TANH_DENOMINATOR, TANH_NUMERATOR, U64, guard
+from .kernels import LEAF_OPTIONS, U64, guard
 
-_P0, _P1, _P2, _P3, _P4, _P5, _P6 = TANH_NUMERATOR
-_Q0, _Q1, _Q2, _Q3, _Q4, _Q5, _Q6 = TANH_DENOMINATOR
+# tanh(x) ~ x P(x^2) / Q(x^2) on |x| <= SHORT_CLAMP, P(0) = Q(0) = 1 (tiny inputs come out as
+# themselves): a near-minimax fit (benchmarks/tanh_fit.py; the tests refit and compare),
+# within 6e-9 of tanh in exact arithmetic and 3.2e-7 in float32. Where it replaced the
+# [13/12] Pade, the LSTM kernels took 0.86 to 0.93 of the time (docs/benchmarks.md).
+SHORT_CLAMP = np.float32(8.0)  # tanh(8) = 1 - 2.3e-7
+SHORT_P = (1.0, 0.13443732261657715, 0.0035706849303096533, 2.1879461201024242e-05, 1.5208776460440276e-08)
+SHORT_Q = (1.0, 0.46777060627937317, 0.02616097778081894, 0.00034097922616638243, 8.513729312653595e-07)
+_P0, _P1, _P2, _P3, _P4 = (np.float32(v) for v in SHORT_P)
+_Q0, _Q1, _Q2, _Q3, _Q4 = (np.float32(v) for v in SHORT_Q)
 _JIT = LEAF_OPTIONS  # no reference counts: each block is one call from Python
 _U = U64
 # tanh_short's floor under x^2 (see there)
@@ -50,15 +59,17 @@ ONE_PASS = 31
 
 
 def _vector_floats() -> int:
-    """Floats per vector register of the code numba writes: 16 with AVX-512, else 8 (AVX2).
+    """Floats per vector register of the code numba writes: 16 with AVX-512, else 8 (AVX2, or
+    AVX-512 on 256-bit vectors: :mod:`guneamp_lib.vector_width`).
 
     Read from the features numba compiles for (``NUMBA_CPU_FEATURES`` where set, as the
-    AVX2 benchmark sets it; else this machine's)."""
+    AVX2 benchmark and a Zen 4 set it; else this machine's)."""
     import llvmlite.binding as ll
     from numba.core import config
 
     features = config.CPU_FEATURES if config.CPU_FEATURES is not None else ll.get_host_cpu_features().flatten()
-    return 16 if "+avx512f" in features.split(",") else 8
+    flags = features.split(",")
+    return 16 if "+avx512f" in flags and "+prefer-256-bit" not in flags else 8
 
 
 # Gate rows are padded to whole vector registers: a loop over 68 gates (17 units, our
@@ -92,11 +103,8 @@ def lstm_layout(layers: int, hidden: int) -> dict[str, tuple[int, int]]:
 
 @njit(inline="always", **_JIT)
 def tanh_short(v):
-    """:func:`.kernels.tanh`'s rational function with Estrin's scheme: the same number of
-    operations, three multiply-adds deep per polynomial instead of six (for a latency-bound chain)."""
-    x = np.float32(v)
-    x = x if x < TANH_CLAMP else TANH_CLAMP
-    x = x if x > -TANH_CLAMP else -TANH_CLAMP
+    """tanh by the rational function above, with Estrin's scheme (for a latency-bound chain)."""
+    x = min(max(np.float32(v), -SHORT_CLAMP), SHORT_CLAMP)
     s = x * x
     # s^4 = x^8 of |x| below about 2e-5 would be a subnormal float, which costs the processor
     # a slow assist on every multiply (measured: an exported LSTM, whose skip unit lives near
@@ -105,8 +113,8 @@ def tanh_short(v):
     s = s if s > S_FLOOR else S_FLOOR
     s2 = s * s
     s4 = s2 * s2
-    p = ((_P0 + _P1 * s) + (_P2 + _P3 * s) * s2) + ((_P4 + _P5 * s) + _P6 * s2) * s4
-    q = ((_Q0 + _Q1 * s) + (_Q2 + _Q3 * s) * s2) + ((_Q4 + _Q5 * s) + _Q6 * s2) * s4
+    p = ((_P0 + _P1 * s) + (_P2 + _P3 * s) * s2) + _P4 * s4
+    q = ((_Q0 + _Q1 * s) + (_Q2 + _Q3 * s) * s2) + _Q4 * s4
     return x * p / q
 
 
@@ -226,8 +234,10 @@ def gate_order(width: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=None)
-def lstm_kernel(width: int):
-    """The kernel for LSTM layers of ``width`` units (:data:`NARROW` or at least :data:`WIDTH`), compiled for that width.
+def lstm_kernel(width: int, layers: int = 0):
+    """The kernel for ``layers`` stacked LSTM layers of ``width`` units (:data:`NARROW` or at
+    least :data:`WIDTH`), compiled for that width and depth (``layers`` 0: any depth, read
+    from the state's size).
 
     ``kernel(x, out, params, state, gates)`` runs one block through stacked layers and
     a linear head, plus a skip gain times the input. ``params``: :func:`lstm_layout`;
@@ -236,17 +246,23 @@ def lstm_kernel(width: int):
     for :func:`gate_count` gates. The width is a constant of the compiled code, so every loop
     over the units and the gates has a known length: the compiler unrolls them and keeps
     the gates in registers (1.8 times faster than the same code with the width an argument).
-    Each width compiles once per machine (numba's cache keys it by the width).
+    Each width and depth compiles once per machine (numba's cache keys it by both). The depth
+    a constant too lets the compiler lay out the loop over the layers, keep the constants
+    in registers across samples where there are enough of them (AVX-512's 32): a 16-unit
+    layer ran in 0.78 of the time on a Zen 4, docs/benchmarks.md.
     """
     if width != NARROW and width < WIDTH:
         raise ValueError(f"the LSTM kernel takes {NARROW} or at least {WIDTH} units (pad others), got {width}")
+    if layers < 0:
+        raise ValueError(f"the LSTM kernel takes 1 or more layers (0: any), got {layers}")
+    depth = layers
     M, K = _U(width // WIDTH * WIDTH), _U(width % WIDTH)
     rows = gate_count(width)
 
     @njit(inline="always", **_JIT)
     def run(x, out, t0, t1, params, state, gates):
         """Samples ``t0`` to ``t1`` of the block (inlined into the kernel and the glide)."""
-        layers = state.size // (2 * width)
+        layers = depth if depth > 0 else state.size // (2 * width)
         H = _U(width)
         R = _U(rows)
         wsize = R * H
@@ -322,7 +338,7 @@ def glide_size(width: int, num_knobs: int) -> int:
 
 
 @lru_cache(maxsize=None)
-def lstm_glide_kernel(width: int, num_knobs: int):
+def lstm_glide_kernel(width: int, num_knobs: int, layers: int = 0):
     """One host block of a knob model's LSTM while a knob glides, in one compiled call.
 
     ``glide(x, out, params, state, gates, left)`` runs :func:`lstm_kernel`'s block with the
@@ -346,7 +362,7 @@ def lstm_glide_kernel(width: int, num_knobs: int):
     one call of thirteen arguments, 6.9 us with the kernel's loop inlined here, the knobs
     in ``params``, and :func:`glide_retarget` (1.13x; then in 32-sample steps).
     """
-    run = lstm_kernel(width).run
+    run = lstm_kernel(width, layers).run
     K, R = num_knobs, gate_count(width)
     glide_floats = glide_size(width, num_knobs)
 
