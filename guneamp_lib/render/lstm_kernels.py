@@ -246,10 +246,10 @@ def lstm_kernel(width: int, layers: int = 0):
     for :func:`gate_count` gates. The width is a constant of the compiled code, so every loop
     over the units and the gates has a known length: the compiler unrolls them and keeps
     the gates in registers (1.8 times faster than the same code with the width an argument).
-    Each width and depth compiles once per machine (numba's cache keys it by both). The depth
-    a constant too lets the compiler lay out the loop over the layers, keep the constants
-    in registers across samples where there are enough of them (AVX-512's 32): a 16-unit
-    layer ran in 0.78 of the time on a Zen 4, docs/benchmarks.md.
+    Each width and depth compiles once per machine (numba's cache keys it by both). With the
+    depth a constant too, the compiler lays out the loop over the layers for it: our
+    exported ``lstm:16`` ran in 0.96 to 0.97 of the time (a Zen 4, 256-bit vectors and AVX2),
+    NAM's 16-unit and 2 x 6 LSTMs level (docs/benchmarks.md).
     """
     if width != NARROW and width < WIDTH:
         raise ValueError(f"the LSTM kernel takes {NARROW} or at least {WIDTH} units (pad others), got {width}")
