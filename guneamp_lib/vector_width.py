@@ -1,12 +1,13 @@
 """Which vector width numba's compiled kernels use: 256 bits on CPUs that split 512-bit work.
 
 AMD's Zen 4 executes every AVX-512 instruction as two 256-bit halves. LLVM's tuning for it
-(``znver4``) still fills 512-bit registers wherever it can, and the streaming kernels pay
-for that: an LSTM is a chain of dependent steps from sample to sample, and each step's
-512-bit shuffles and reductions take longer than their 256-bit forms while the arithmetic
-gains nothing (measured in docs/benchmarks.md: the 16-unit LSTM at 0.80 of its time with
-256-bit vectors). LLVM's tuning for Intel's AVX-512 cores already prefers 256-bit vectors,
-so only Zen 4 needs telling.
+(``znver4``) still fills 512-bit registers wherever it can, which buys no arithmetic there
+and lengthens the chain of dependent steps an LSTM runs from sample to sample. With 256-bit
+vectors (docs/benchmarks.md, our engine alone, block 64): NAM's 16-unit LSTM 0.85 of its
+time, our standard WaveNet 0.87, A2 and the slimmable WaveNet 0.93 to 0.96, most others
+level; NAM's 2 x 6 LSTM 1.06 (its 32 gate rows fill two 512-bit registers). numba's
+features are one per process, so it is all or nothing, and all wins. LLVM's tuning for
+Intel's AVX-512 cores already prefers 256-bit vectors, so only Zen 4 needs telling.
 
 numba reads its target features once per process, when it builds its code generator (the
 first compiled function anywhere, librosa's included), so :func:`configure_vector_width`
