@@ -8,7 +8,8 @@ activations -> cell -> ``tanh(c)`` -> ``h``. :func:`lstm_kernel` shortens it twi
   four additions deep (:func:`_columns16`), in one pass over the gates instead of a pass
   in memory per four inputs. (``fastmath`` lets LLVM re-chain the tree into 17 fused
   multiply-adds per gate vector; the vectors run side by side, and keeping the tree,
-  compiled without reassociation, was 1.02 times slower on AVX2: docs/benchmarks.md.)
+  compiled without reassociation, was 1.02 to 1.09 times slower: docs/benchmarks.md. The
+  narrow kernel's trees of eight are another matter: kept, they win; see ``_NARROW_JIT``.)
 - ``tanh`` is its own rational function (:func:`tanh_short`): degree 4 over 4 in ``x^2``,
   as close to tanh as :func:`.kernels.tanh`'s [13/12] Pade in float32 with 8 multiply-adds
   instead of 12, evaluated by Estrin's scheme, three deep per polynomial where Horner's
@@ -46,6 +47,11 @@ SHORT_Q = (1.0, 0.46777060627937317, 0.02616097778081894, 0.00034097922616638243
 _P0, _P1, _P2, _P3, _P4 = (np.float32(v) for v in SHORT_P)
 _Q0, _Q1, _Q2, _Q3, _Q4 = (np.float32(v) for v in SHORT_Q)
 _JIT = LEAF_OPTIONS  # no reference counts: each block is one call from Python
+# The narrow kernel (layers of 8 or fewer units) is compiled without reassociation, so its
+# sums over eight inputs stay trees three deep; with it, LLVM re-chains each into one
+# multiply-add per input. NAM's 2 x 6 LSTM: 0.91 of the time with 256-bit vectors, 0.94 on
+# AVX2. The 16-input sums run faster re-chained (kept as trees: 1.07 and 1.09 times slower).
+_NARROW_JIT = dict(LEAF_OPTIONS, fastmath={"nnan", "ninf", "nsz", "arcp", "contract", "afn"})
 _U = U64
 # tanh_short's floor under x^2 (see there)
 S_FLOOR = np.float32(1e-9)
@@ -258,8 +264,9 @@ def lstm_kernel(width: int, layers: int = 0):
     depth = layers
     M, K = _U(width // WIDTH * WIDTH), _U(width % WIDTH)
     rows = gate_count(width)
+    jit = _NARROW_JIT if width == NARROW else _JIT
 
-    @njit(inline="always", **_JIT)
+    @njit(inline="always", **jit)
     def run(x, out, t0, t1, params, state, gates):
         """Samples ``t0`` to ``t1`` of the block (inlined into the kernel and the glide)."""
         layers = depth if depth > 0 else state.size // (2 * width)
@@ -324,7 +331,7 @@ def lstm_kernel(width: int, layers: int = 0):
                 y += params[p_head + j] * sf[top + j]
             out[t] = y + skip * xt
 
-    @njit(**_JIT)
+    @njit(**jit)
     def kernel(x, out, params, state, gates):
         run(x, out, 0, x.size, params, state, gates)
 
@@ -366,7 +373,7 @@ def lstm_glide_kernel(width: int, num_knobs: int, layers: int = 0):
     K, R = num_knobs, gate_count(width)
     glide_floats = glide_size(width, num_knobs)
 
-    @njit(**_JIT)
+    @njit(**(_NARROW_JIT if width == NARROW else _JIT))
     def glide(x, out, params, state, gates, left):
         p_now = params.size - glide_floats
         p_delta, p_target = p_now + K, p_now + 2 * K
