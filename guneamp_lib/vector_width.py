@@ -44,13 +44,16 @@ def wanted_features(cpu_name: str, features: str, environ: dict[str, str]) -> st
 
 def _may_be_zen4() -> bool:
     """A cheap first look (no LLVM loaded): an AMD CPU of family 25 with AVX-512, or no way to tell."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    fields = {}
+    try:  # the first processor's block only: the file has one per logical CPU (hundreds on a server)
+        with Path("/proc/cpuinfo").open(errors="replace") as f:
+            for line in f:
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
     except OSError:
         return True  # not Linux: ask LLVM
-    head = text.split("\n\n", 1)[0]
-    fields = dict(line.split(":", 1) for line in head.splitlines() if ":" in line)
-    fields = {k.strip(): v.strip() for k, v in fields.items()}
     return (fields.get("vendor_id") == "AuthenticAMD" and fields.get("cpu family") == "25"
             and "avx512f" in fields.get("flags", "").split())
 

@@ -35,6 +35,7 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 
+from ..vector_width import PREFER_256
 from .kernels import LEAF_OPTIONS, U64, guard
 
 # tanh(x) ~ x P(x^2) / Q(x^2) on |x| <= SHORT_CLAMP, P(0) = Q(0) = 1 (tiny inputs come out as
@@ -75,7 +76,7 @@ def _vector_floats() -> int:
 
     features = config.CPU_FEATURES if config.CPU_FEATURES is not None else ll.get_host_cpu_features().flatten()
     flags = features.split(",")
-    return 16 if "+avx512f" in flags and "+prefer-256-bit" not in flags else 8
+    return 16 if "+avx512f" in flags and PREFER_256 not in flags else 8
 
 
 # Gate rows are padded to whole vector registers: a loop over 68 gates (17 units, our
